@@ -1,0 +1,804 @@
+//! Configuration: TOML on disk → validated, typed [`Config`].
+//!
+//! Loading happens in two steps (the "low args → high args" shape): serde reads the raw
+//! file (unknown keys are collected by name with `serde_ignored`), then [`validate`] checks
+//! every value and collects *all* problems, each naming its key. Secrets are never inline:
+//! they come from a file, an environment variable or a systemd credential, and are resolved
+//! separately so that `check-config` can warn where `run` must fail.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A problem with the configuration, named by its key (e.g. `forum[0].time_zone`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// All problems found in a configuration file.
+#[derive(Debug)]
+pub struct ConfigErrors {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "configuration {} has {} problem(s):", self.path.display(), self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+// ---------------------------------------------------------------------------------------------
+// Raw, as written in the file.
+
+#[derive(Debug, Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    daemon: RawDaemon,
+    database: RawDatabase,
+    #[serde(default)]
+    templates: RawTemplates,
+    imap: RawImap,
+    smtp: RawSmtp,
+    #[serde(default, rename = "forum")]
+    forums: Vec<RawForum>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawDaemon {
+    #[serde(with = "humantime_serde")]
+    full_check_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    reconnect_max_backoff: Duration,
+    max_message_size: u64,
+    max_send_attempts: u32,
+}
+
+impl Default for RawDaemon {
+    fn default() -> Self {
+        let d = DaemonConfig::default();
+        RawDaemon {
+            full_check_interval: d.full_check_interval,
+            idle_timeout: d.idle_timeout,
+            reconnect_max_backoff: d.reconnect_max_backoff,
+            max_message_size: d.max_message_size,
+            max_send_attempts: d.max_send_attempts,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawDatabase {
+    path: PathBuf,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawTemplates {
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawImap {
+    host: String,
+    port: Option<u16>,
+    #[serde(default = "default_tls")]
+    tls: String,
+    user: String,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    password_credential: Option<String>,
+    ca_file: Option<PathBuf>,
+    #[serde(default = "default_inbox")]
+    inbox: String,
+    #[serde(default = "default_processed")]
+    processed_folder: String,
+    #[serde(default = "default_quarantine")]
+    quarantine_folder: String,
+    #[serde(default = "default_batch")]
+    batch_size: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    #[serde(default = "default_tls")]
+    tls: String,
+    user: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    password_credential: Option<String>,
+    ca_file: Option<PathBuf>,
+    #[serde(default = "default_pool")]
+    max_connections: u32,
+}
+
+/// The three ways to give a password (serde's `flatten` would hide unknown keys, so the
+/// fields are repeated in each section and gathered here).
+struct RawSecret {
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    password_credential: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawForum {
+    id: String,
+    name: String,
+    #[serde(default = "default_tz")]
+    time_zone: String,
+    mailbox: String,
+    convenor: RawPerson,
+    #[serde(default, rename = "unit")]
+    units: Vec<RawUnit>,
+    #[serde(default, rename = "member")]
+    members: Vec<RawMember>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawPerson {
+    name: String,
+    address: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawUnit {
+    name: String,
+    #[serde(default)]
+    deputy_heads: Vec<String>,
+    unit_head: Option<RawPerson>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMember {
+    name: String,
+    address: String,
+    unit: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+}
+
+fn default_tls() -> String {
+    "implicit".into()
+}
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn default_processed() -> String {
+    "Samverkan/Behandlade".into()
+}
+fn default_quarantine() -> String {
+    "Samverkan/Karantan".into()
+}
+fn default_batch() -> u32 {
+    100
+}
+fn default_pool() -> u32 {
+    4
+}
+fn default_tz() -> String {
+    "Europe/Stockholm".into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated.
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS (IMAP 143, SMTP 587); refused if the server lacks it.
+    StartTls,
+    /// No TLS at all: only allowed to a loopback host.
+    None,
+}
+
+/// Where a password comes from. Never inline in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    File(PathBuf),
+    Env(String),
+    /// A systemd credential (`LoadCredential=`), read from `$CREDENTIALS_DIRECTORY/NAME`.
+    Credential(String),
+}
+
+impl SecretSource {
+    /// Reads the secret. The error names the source, never the value.
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            SecretSource::File(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|e| format!("cannot read password file {}: {e}", p.display())),
+            SecretSource::Env(name) => {
+                std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+            }
+            SecretSource::Credential(name) => {
+                let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
+                    format!("credential {name}: $CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=)")
+                })?;
+                let p = Path::new(&dir).join(name);
+                std::fs::read_to_string(&p)
+                    .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                    .map_err(|e| format!("cannot read credential {}: {e}", p.display()))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// How often the whole inbox is re-checked even when IDLE says nothing (safety net).
+    pub full_check_interval: Duration,
+    /// How long one IDLE lasts before it is renewed (RFC 2177: below 29 minutes).
+    pub idle_timeout: Duration,
+    /// The longest wait between reconnection attempts.
+    pub reconnect_max_backoff: Duration,
+    /// Mails larger than this are not fetched: they go to quarantine unread.
+    pub max_message_size: u64,
+    /// After this many failed attempts an outgoing mail is marked failed.
+    pub max_send_attempts: u32,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            full_check_interval: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(25 * 60),
+            reconnect_max_backoff: Duration::from_secs(300),
+            max_message_size: 25 * 1024 * 1024,
+            max_send_attempts: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub user: String,
+    pub password: SecretSource,
+    pub ca_file: Option<PathBuf>,
+    pub inbox: String,
+    pub processed_folder: String,
+    pub quarantine_folder: String,
+    pub batch_size: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    /// Login and password source, when the server wants SMTP AUTH.
+    pub auth: Option<(String, SecretSource)>,
+    pub ca_file: Option<PathBuf>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    /// Lowercased address.
+    pub address: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub name: String,
+    /// Lowercased addresses of the unit's deputy heads (each also a member).
+    pub deputy_heads: Vec<String>,
+    pub unit_head: Option<Person>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub name: String,
+    /// Lowercased address.
+    pub address: String,
+    pub unit: String,
+    /// Other lowercased addresses the same person sends from.
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Forum {
+    pub id: String,
+    pub name: String,
+    pub time_zone: chrono_tz::Tz,
+    /// Lowercased address that receives submissions and is the organizer of invitations.
+    pub mailbox: String,
+    pub convenor: Person,
+    pub units: Vec<Unit>,
+    pub members: Vec<Member>,
+}
+
+impl Forum {
+    /// The member who sends from `address` (their own address or an alias), case-insensitively.
+    pub fn member(&self, address: &str) -> Option<&Member> {
+        let a = address.to_ascii_lowercase();
+        self.members.iter().find(|m| m.address == a || m.aliases.iter().any(|x| *x == a))
+    }
+
+    /// The domain of the forum mailbox (used in Message-IDs and calendar UIDs).
+    pub fn mail_domain(&self) -> &str {
+        self.mailbox.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost")
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub source: PathBuf,
+    pub daemon: DaemonConfig,
+    pub database_path: PathBuf,
+    pub templates_dir: PathBuf,
+    pub imap: ImapConfig,
+    pub smtp: SmtpConfig,
+    pub forums: Vec<Forum>,
+}
+
+impl Config {
+    pub fn forum(&self, id: &str) -> Option<&Forum> {
+        self.forums.iter().find(|f| f.id == id)
+    }
+
+    /// Every secret this configuration needs, with the key it is configured under.
+    pub fn secrets(&self) -> Vec<(&'static str, &SecretSource)> {
+        let mut v = vec![("imap.password", &self.imap.password)];
+        if let Some((_, s)) = &self.smtp.auth {
+            v.push(("smtp.password", s));
+        }
+        v
+    }
+
+    /// Problems that depend on this machine rather than on the file: missing secrets and CA
+    /// files. `check-config` reports them as warnings; `run` refuses to start with any.
+    pub fn environment_problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for (key, s) in self.secrets() {
+            if let Err(e) = s.resolve() {
+                out.push(Problem { key: key.into(), message: e });
+            }
+        }
+        for (key, ca) in [("imap.ca_file", &self.imap.ca_file), ("smtp.ca_file", &self.smtp.ca_file)] {
+            if let Some(p) = ca
+                && !p.is_file()
+            {
+                out.push(Problem { key: key.into(), message: format!("file {} does not exist", p.display()) });
+            }
+        }
+        out
+    }
+}
+
+/// The templates shipped with the package, used when `templates.dir` is not set.
+pub const DEFAULT_TEMPLATES_DIR: &str = "/usr/share/samverkan/templates";
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let err = |problems| ConfigErrors { path: path.to_path_buf(), problems };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err(vec![Problem { key: "(file)".into(), message: format!("cannot read: {e}") }]))?;
+    parse(&text, path).map_err(err)
+}
+
+/// Parses and validates configuration text. `path` is used to resolve relative paths (relative
+/// to the file's directory) and in messages.
+pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Problem>> {
+    let mut unknown = Vec::new();
+    let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_problem(&e)])?;
+    let raw: Result<RawConfig, _> = serde_ignored::deserialize(de, |p| unknown.push(p.to_string()));
+    let raw = match raw {
+        Ok(r) => r,
+        Err(e) => return Err(vec![toml_problem(&e)]),
+    };
+    let mut problems: Vec<Problem> = unknown
+        .into_iter()
+        .map(|k| Problem { key: k, message: "unknown key".into() })
+        .collect();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let cfg = validate(raw, &base, &mut problems);
+    if problems.is_empty() { Ok(cfg) } else { Err(problems) }
+}
+
+fn toml_problem(e: &toml::de::Error) -> Problem {
+    // toml's message already names the key and line; keep it whole, on one line.
+    let msg = e.to_string().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    Problem { key: "(syntax)".into(), message: msg }
+}
+
+fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}
+
+/// A loose but honest check of an e-mail address: one `@`, something on both sides, a dot or
+/// `localhost`-style single label in the domain, no spaces or control characters.
+pub fn valid_address(a: &str) -> bool {
+    let Some((local, domain)) = a.rsplit_once('@') else { return false };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !a.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+fn tls_of(key: &str, s: &str, host: &str, problems: &mut Vec<Problem>) -> Tls {
+    match s {
+        "implicit" => Tls::Implicit,
+        "starttls" => Tls::StartTls,
+        "none" => {
+            if !is_loopback(host) {
+                problems.push(Problem {
+                    key: key.into(),
+                    message: format!(
+                        "\"none\" sends the password and personal data unencrypted; it is only allowed to a loopback host, not {host:?}"
+                    ),
+                });
+            }
+            Tls::None
+        }
+        other => {
+            problems.push(Problem {
+                key: key.into(),
+                message: format!("must be \"implicit\", \"starttls\" or \"none\", not {other:?}"),
+            });
+            Tls::Implicit
+        }
+    }
+}
+
+fn secret_of(prefix: &str, raw: RawSecret, problems: &mut Vec<Problem>, base: &Path) -> Option<SecretSource> {
+    let mut found = Vec::new();
+    if let Some(p) = raw.password_file {
+        found.push(SecretSource::File(resolve_path(base, &p)));
+    }
+    if let Some(e) = raw.password_env {
+        found.push(SecretSource::Env(e));
+    }
+    if let Some(c) = raw.password_credential {
+        found.push(SecretSource::Credential(c));
+    }
+    match found.len() {
+        1 => found.pop(),
+        0 => None,
+        _ => {
+            problems.push(Problem {
+                key: format!("{prefix}.password_file"),
+                message: "set exactly one of password_file, password_env, password_credential".into(),
+            });
+            found.pop()
+        }
+    }
+}
+
+fn addr(key: String, a: &str, problems: &mut Vec<Problem>) -> String {
+    let a = a.trim().to_ascii_lowercase();
+    if !valid_address(&a) {
+        problems.push(Problem { key, message: format!("{a:?} is not an e-mail address") });
+    }
+    a
+}
+
+fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config {
+    let d = raw.daemon;
+    if d.idle_timeout.as_secs() >= 29 * 60 || d.idle_timeout.as_secs() < 10 {
+        problems.push(Problem {
+            key: "daemon.idle_timeout".into(),
+            message: "must be between 10s and 28m (RFC 2177 servers drop idle clients after 30 minutes)".into(),
+        });
+    }
+    if d.full_check_interval.as_secs() < 1 {
+        problems.push(Problem { key: "daemon.full_check_interval".into(), message: "must be at least 1s".into() });
+    }
+    if d.max_send_attempts == 0 {
+        problems.push(Problem { key: "daemon.max_send_attempts".into(), message: "must be at least 1".into() });
+    }
+    let daemon = DaemonConfig {
+        full_check_interval: d.full_check_interval,
+        idle_timeout: d.idle_timeout,
+        reconnect_max_backoff: d.reconnect_max_backoff.max(Duration::from_secs(1)),
+        max_message_size: d.max_message_size,
+        max_send_attempts: d.max_send_attempts,
+    };
+
+    // IMAP
+    let i = raw.imap;
+    let imap_tls = tls_of("imap.tls", &i.tls, &i.host, problems);
+    if i.host.trim().is_empty() {
+        problems.push(Problem { key: "imap.host".into(), message: "must not be empty".into() });
+    }
+    let imap_password = secret_of("imap", RawSecret { password_file: i.password_file, password_env: i.password_env, password_credential: i.password_credential }, problems, base).unwrap_or_else(|| {
+        problems.push(Problem {
+            key: "imap.password_file".into(),
+            message: "the IMAP password is needed: set password_file, password_env or password_credential".into(),
+        });
+        SecretSource::Env(String::new())
+    });
+    for (k, v) in [("imap.inbox", &i.inbox), ("imap.processed_folder", &i.processed_folder), ("imap.quarantine_folder", &i.quarantine_folder)] {
+        if v.trim().is_empty() {
+            problems.push(Problem { key: k.into(), message: "must not be empty".into() });
+        }
+    }
+    if i.processed_folder == i.inbox || i.quarantine_folder == i.inbox || i.processed_folder == i.quarantine_folder {
+        problems.push(Problem {
+            key: "imap.processed_folder".into(),
+            message: "inbox, processed_folder and quarantine_folder must be three different folders".into(),
+        });
+    }
+    if i.batch_size == 0 || i.batch_size > 10_000 {
+        problems.push(Problem { key: "imap.batch_size".into(), message: "must be between 1 and 10000".into() });
+    }
+    let imap = ImapConfig {
+        port: i.port.unwrap_or(if imap_tls == Tls::Implicit { 993 } else { 143 }),
+        host: i.host,
+        tls: imap_tls,
+        user: i.user,
+        password: imap_password,
+        ca_file: i.ca_file.map(|p| resolve_path(base, &p)),
+        inbox: i.inbox,
+        processed_folder: i.processed_folder,
+        quarantine_folder: i.quarantine_folder,
+        batch_size: i.batch_size,
+    };
+
+    // SMTP
+    let s = raw.smtp;
+    let smtp_tls = tls_of("smtp.tls", &s.tls, &s.host, problems);
+    let smtp_secret = secret_of("smtp", RawSecret { password_file: s.password_file, password_env: s.password_env, password_credential: s.password_credential }, problems, base);
+    let auth = match (s.user, smtp_secret) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (None, None) => None,
+        (Some(_), None) => {
+            problems.push(Problem {
+                key: "smtp.user".into(),
+                message: "a user is set but no password source (password_file, password_env or password_credential)".into(),
+            });
+            None
+        }
+        (None, Some(_)) => {
+            problems.push(Problem { key: "smtp.user".into(), message: "a password source is set but no user".into() });
+            None
+        }
+    };
+    if s.max_connections == 0 {
+        problems.push(Problem { key: "smtp.max_connections".into(), message: "must be at least 1".into() });
+    }
+    let smtp = SmtpConfig {
+        port: s.port.unwrap_or(match smtp_tls {
+            Tls::Implicit => 465,
+            Tls::StartTls => 587,
+            Tls::None => 25,
+        }),
+        host: s.host,
+        tls: smtp_tls,
+        auth,
+        ca_file: s.ca_file.map(|p| resolve_path(base, &p)),
+        max_connections: s.max_connections,
+    };
+
+    // Forums
+    if raw.forums.is_empty() {
+        problems.push(Problem { key: "forum".into(), message: "at least one [[forum]] is needed".into() });
+    }
+    let mut ids = BTreeSet::new();
+    let mut mailboxes = BTreeSet::new();
+    let mut forums = Vec::new();
+    for (fi, f) in raw.forums.into_iter().enumerate() {
+        let k = |s: &str| format!("forum[{fi}].{s}");
+        if f.id.is_empty() || !f.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            problems.push(Problem { key: k("id"), message: format!("{:?} must be lowercase letters, digits and '-'", f.id) });
+        }
+        if !ids.insert(f.id.clone()) {
+            problems.push(Problem { key: k("id"), message: format!("{:?} is used by two forums", f.id) });
+        }
+        let time_zone = f.time_zone.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+            problems.push(Problem {
+                key: k("time_zone"),
+                message: format!("{:?} is not an IANA time zone (e.g. \"Europe/Stockholm\")", f.time_zone),
+            });
+            chrono_tz::Europe::Stockholm
+        });
+        let mailbox = addr(k("mailbox"), &f.mailbox, problems);
+        if !mailboxes.insert(mailbox.clone()) {
+            problems.push(Problem { key: k("mailbox"), message: format!("{mailbox} is used by two forums") });
+        }
+        let convenor = Person { name: f.convenor.name, address: addr(k("convenor.address"), &f.convenor.address, problems) };
+        let mut members: Vec<Member> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let unit_names: BTreeSet<String> = f.units.iter().map(|u| u.name.clone()).collect();
+        if unit_names.len() != f.units.len() {
+            problems.push(Problem { key: k("unit"), message: "two units have the same name".into() });
+        }
+        for (mi, m) in f.members.into_iter().enumerate() {
+            let mk = |s: &str| format!("forum[{fi}].member[{mi}].{s}");
+            let address = addr(mk("address"), &m.address, problems);
+            let aliases: Vec<String> = m
+                .aliases
+                .iter()
+                .enumerate()
+                .map(|(ai, a)| addr(mk(&format!("aliases[{ai}]")), a, problems))
+                .collect();
+            for a in std::iter::once(&address).chain(aliases.iter()) {
+                if let Some(prev) = seen.insert(a.clone(), mi) {
+                    problems.push(Problem {
+                        key: mk("address"),
+                        message: format!("{a} is also member[{prev}]'s address or alias"),
+                    });
+                }
+            }
+            if !unit_names.contains(&m.unit) {
+                problems.push(Problem { key: mk("unit"), message: format!("{:?} is not one of the forum's [[forum.unit]] names", m.unit) });
+            }
+            if m.name.trim().is_empty() {
+                problems.push(Problem { key: mk("name"), message: "must not be empty".into() });
+            }
+            members.push(Member { name: m.name, address, unit: m.unit, aliases });
+        }
+        let mut units = Vec::new();
+        for (ui, u) in f.units.into_iter().enumerate() {
+            let uk = |s: &str| format!("forum[{fi}].unit[{ui}].{s}");
+            let mut heads = Vec::new();
+            for (hi, h) in u.deputy_heads.iter().enumerate() {
+                let a = addr(uk(&format!("deputy_heads[{hi}]")), h, problems);
+                match members.iter().find(|m| m.address == a) {
+                    Some(m) if m.unit == u.name => {}
+                    Some(m) => problems.push(Problem {
+                        key: uk(&format!("deputy_heads[{hi}]")),
+                        message: format!("{a} is a member of unit {:?}, not {:?}", m.unit, u.name),
+                    }),
+                    None => problems.push(Problem {
+                        key: uk(&format!("deputy_heads[{hi}]")),
+                        message: format!("{a} is not listed as a [[forum.member]]"),
+                    }),
+                }
+                heads.push(a);
+            }
+            let unit_head = u.unit_head.map(|p| Person { address: addr(uk("unit_head.address"), &p.address, problems), name: p.name });
+            units.push(Unit { name: u.name, deputy_heads: heads, unit_head });
+        }
+        forums.push(Forum { id: f.id, name: f.name, time_zone, mailbox, convenor, units, members });
+    }
+
+    Config {
+        source: base.to_path_buf(),
+        daemon,
+        database_path: resolve_path(base, &raw.database.path),
+        templates_dir: raw
+            .templates
+            .dir
+            .map(|p| resolve_path(base, &p))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_TEMPLATES_DIR)),
+        imap,
+        smtp,
+        forums,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[database]
+path = "x.db"
+[imap]
+host = "imap.kommun.test"
+user = "samverkan"
+password_env = "X_IMAP_PW"
+[smtp]
+host = "smtp.kommun.test"
+tls = "starttls"
+[[forum]]
+id = "iof-aof"
+name = "Samverkan IoF och ÄoF"
+mailbox = "Samverkan@Kommun.test"
+convenor = { name = "Sara Sammankallande", address = "sara@kommun.test" }
+[[forum.unit]]
+name = "Barn och unga"
+deputy_heads = ["anna@kommun.test"]
+[[forum.member]]
+name = "Anna Berg"
+address = "anna@kommun.test"
+unit = "Barn och unga"
+"#;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        parse(text, Path::new("/etc/samverkan/samverkan.toml")).err().unwrap_or_default()
+    }
+
+    #[test]
+    fn minimal_config_is_valid_with_defaults() {
+        let c = parse(MINIMAL, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
+        assert_eq!(c.imap.port, 993);
+        assert_eq!(c.smtp.port, 587);
+        assert_eq!(c.database_path, PathBuf::from("/etc/samverkan/x.db"));
+        assert_eq!(c.forums[0].mailbox, "samverkan@kommun.test");
+        assert_eq!(c.forums[0].time_zone, chrono_tz::Europe::Stockholm);
+        assert!(c.forums[0].member("ANNA@kommun.test").is_some());
+        assert_eq!(c.daemon.full_check_interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn unknown_keys_are_all_named() {
+        let text = MINIMAL.replace("[smtp]", "[smtp]\nhots = \"x\"").replace("[database]", "[database]\nfoo = 1");
+        let p = problems(&text);
+        let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"smtp.hots"), "{p:?}");
+        assert!(keys.contains(&"database.foo"), "{p:?}");
+        assert!(p.iter().all(|p| p.message == "unknown key"));
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_with_its_key() {
+        let text = MINIMAL
+            .replace("time_zone", "x")
+            .replace("id = \"iof-aof\"", "id = \"IoF AoF\"\ntime_zone = \"Europe/Stockhlm\"")
+            .replace("tls = \"starttls\"", "tls = \"none\"")
+            .replace("unit = \"Barn och unga\"", "unit = \"Barn & unga\"");
+        let p = problems(&text);
+        let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+        for k in ["forum[0].id", "forum[0].time_zone", "smtp.tls", "forum[0].member[0].unit", "forum[0].unit[0].deputy_heads[0]"] {
+            assert!(keys.contains(&k), "missing {k} in {p:#?}");
+        }
+    }
+
+    #[test]
+    fn tls_none_is_allowed_only_on_loopback() {
+        let ok = MINIMAL.replace("host = \"smtp.kommun.test\"\ntls = \"starttls\"", "host = \"127.0.0.1\"\ntls = \"none\"");
+        assert!(problems(&ok).is_empty());
+        let bad = MINIMAL.replace("tls = \"starttls\"", "tls = \"none\"");
+        assert_eq!(problems(&bad)[0].key, "smtp.tls");
+    }
+
+    #[test]
+    fn password_is_required_and_never_inline() {
+        let text = MINIMAL.replace("password_env = \"X_IMAP_PW\"", "password = \"hunter2\"");
+        let p = problems(&text);
+        assert!(p.iter().any(|p| p.key == "imap.password" && p.message == "unknown key"), "{p:?}");
+        assert!(p.iter().any(|p| p.key == "imap.password_file"), "{p:?}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let p = problems("[database\npath = 1");
+        assert_eq!(p.len(), 1);
+        assert!(p[0].message.contains("line 1"), "{p:?}");
+    }
+
+    #[test]
+    fn missing_secret_is_an_environment_problem() {
+        let c = parse(MINIMAL, Path::new("/x/y.toml")).expect("valid");
+        let env = c.environment_problems();
+        assert_eq!(env.len(), 1);
+        assert_eq!(env[0].key, "imap.password");
+        assert!(env[0].message.contains("X_IMAP_PW"));
+    }
+}

@@ -1,0 +1,239 @@
+//! What an incoming mail means and what to do about it: a pure function of the mail, what the
+//! store already knows about it, the configuration and `now`.
+
+use chrono::{DateTime, Datelike, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, Forum};
+use crate::core::classify::{Kind, classify};
+use crate::mail::view::MailView;
+
+/// One message as the intake loop hands it to the core.
+#[derive(Debug)]
+pub struct Arrival<'a> {
+    /// The parsed mail; `None` when the bytes are not a readable message.
+    pub view: Option<&'a MailView>,
+    /// The server's INTERNALDATE: the arrival time the routine's cutoff is measured against.
+    pub internal_date: DateTime<Utc>,
+    /// True when the message was larger than `daemon.max_message_size` and was not fetched.
+    pub too_large: bool,
+}
+
+/// What the store knows that bears on this message, looked up before deciding.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    /// The Message-ID has been handled before (a resend, a copy, a UIDVALIDITY reset).
+    pub message_id_seen: bool,
+    /// A case already exists for the same sender and the same content (a resend under a new
+    /// Message-ID): its case number.
+    pub same_content_case: Option<String>,
+}
+
+/// Why a message goes to the quarantine folder (never answered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuarantineReason {
+    Unparseable,
+    TooLarge,
+    NoSender,
+    /// The sender is not a member of any forum the mail was addressed to.
+    NotMember,
+}
+
+impl QuarantineReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineReason::Unparseable => "unparseable",
+            QuarantineReason::TooLarge => "too_large",
+            QuarantineReason::NoSender => "no_sender",
+            QuarantineReason::NotMember => "not_member",
+        }
+    }
+}
+
+/// The core's decision about one incoming message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Open a new case in `forum` and send the submitter a receipt.
+    NewCase {
+        forum: String,
+        submitter: String,
+        /// The case year: the arrival's year in the forum's time zone.
+        year: i32,
+        content_hash: String,
+    },
+    /// Seen before: processed, nothing created, nothing sent.
+    Duplicate { case_no: Option<String> },
+    /// Automatic mail (auto-reply, bounce, bulk) or a kind this version does not act on:
+    /// processed, never answered (no mail loops, no backscatter).
+    Ignore { kind: Kind },
+    /// Moved to quarantine, never answered.
+    Quarantine { reason: QuarantineReason },
+}
+
+impl Verdict {
+    /// A short, personal-data-free name for logs and the intake record.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Verdict::NewCase { .. } => "case_created",
+            Verdict::Duplicate { .. } => "duplicate",
+            Verdict::Ignore { .. } => "ignored",
+            Verdict::Quarantine { reason } => reason.as_str(),
+        }
+    }
+
+    /// True when the mail belongs in the quarantine folder rather than the processed folder.
+    pub fn quarantined(&self) -> bool {
+        matches!(self, Verdict::Quarantine { .. })
+    }
+}
+
+/// The forum a mail is for: the one whose mailbox it was addressed to (To, Cc, Delivered-To,
+/// X-Original-To); failing that (Bcc), the only forum the sender is a member of.
+pub fn forum_for<'c>(cfg: &'c Config, view: &MailView) -> Option<&'c Forum> {
+    let addressed = |f: &Forum| {
+        view.to.iter().chain(&view.cc).chain(&view.delivered_to).any(|a| *a == f.mailbox)
+    };
+    let mut hit = cfg.forums.iter().filter(|f| addressed(f));
+    if let (Some(f), None) = (hit.next(), hit.next()) {
+        return Some(f);
+    }
+    let from = view.from.as_deref()?;
+    let mut by_member = cfg.forums.iter().filter(|f| f.member(from).is_some());
+    match (by_member.next(), by_member.next()) {
+        (Some(f), None) => Some(f),
+        _ => None,
+    }
+}
+
+/// A Message-ID for a message that has none: stable for the same bytes, so a refetch after a
+/// crash dedupes like a real one.
+pub fn synthetic_message_id(raw: &[u8]) -> String {
+    let h = Sha256::digest(raw);
+    format!("missing-{}@samverkan.invalid", hex(&h[..16]))
+}
+
+/// Fingerprint of a submission's content from one sender: whitespace and case folded, so that
+/// the same text resent (new Message-ID, re-wrapped by another client) is recognised.
+pub fn content_hash(sender: &str, text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(sender.to_ascii_lowercase().as_bytes());
+    h.update([0u8]);
+    for word in text.split_whitespace() {
+        h.update(word.to_lowercase().as_bytes());
+        h.update([b' ']);
+    }
+    hex(&h.finalize()[..16])
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decides what an arrival means.
+pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
+    if a.too_large {
+        return Verdict::Quarantine { reason: QuarantineReason::TooLarge };
+    }
+    let Some(view) = a.view else {
+        return Verdict::Quarantine { reason: QuarantineReason::Unparseable };
+    };
+    if facts.message_id_seen {
+        return Verdict::Duplicate { case_no: None };
+    }
+    let kind = classify(view);
+    if kind != Kind::Submission {
+        // Automatic mail is never answered; replies and counters are read by the confirmation
+        // tracking once invitations exist.
+        return Verdict::Ignore { kind };
+    }
+    let Some(from) = view.from.as_deref() else {
+        return Verdict::Quarantine { reason: QuarantineReason::NoSender };
+    };
+    let Some(forum) = forum_for(cfg, view).filter(|f| f.member(from).is_some()) else {
+        return Verdict::Quarantine { reason: QuarantineReason::NotMember };
+    };
+    if let Some(case_no) = &facts.same_content_case {
+        return Verdict::Duplicate { case_no: Some(case_no.clone()) };
+    }
+    let member = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
+    Verdict::NewCase {
+        forum: forum.id.clone(),
+        year: a.internal_date.with_timezone(&forum.time_zone).year(),
+        content_hash: content_hash(&member, &view.text),
+        submitter: member,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testing::{config, mail, ts};
+
+    fn arrival(v: &MailView) -> Arrival<'_> {
+        Arrival { view: Some(v), internal_date: ts("2026-12-31T23:30:00Z"), too_large: false }
+    }
+
+    #[test]
+    fn member_submission_opens_a_case_in_the_forum_year() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "Namn och ålder: A.B. 14 år");
+        match decide(&arrival(&v), &Facts::default(), &cfg) {
+            // 23:30 UTC on 31 December is 00:30 on 1 January in Stockholm.
+            Verdict::NewCase { forum, submitter, year, .. } => {
+                assert_eq!((forum.as_str(), submitter.as_str(), year), ("iof-aof", "anna.berg@kommun.test", 2027));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_member_is_quarantined_without_reply() {
+        let cfg = config();
+        let v = mail("stranger@example.test", &["samverkan@kommun.test"], "Hej", "text");
+        assert_eq!(decide(&arrival(&v), &Facts::default(), &cfg), Verdict::Quarantine { reason: QuarantineReason::NotMember });
+    }
+
+    #[test]
+    fn seen_message_id_is_a_duplicate() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "x");
+        let facts = Facts { message_id_seen: true, ..Facts::default() };
+        assert_eq!(decide(&arrival(&v), &facts, &cfg), Verdict::Duplicate { case_no: None });
+    }
+
+    #[test]
+    fn same_content_resent_is_a_duplicate_of_its_case() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "x");
+        let facts = Facts { same_content_case: Some("2026-0007".into()), ..Facts::default() };
+        assert_eq!(decide(&arrival(&v), &facts, &cfg), Verdict::Duplicate { case_no: Some("2026-0007".into()) });
+    }
+
+    #[test]
+    fn unreadable_and_oversized_mail_is_quarantined() {
+        let cfg = config();
+        let a = Arrival { view: None, internal_date: ts("2026-01-01T00:00:00Z"), too_large: false };
+        assert_eq!(decide(&a, &Facts::default(), &cfg).outcome(), "unparseable");
+        let a = Arrival { too_large: true, ..a };
+        assert_eq!(decide(&a, &Facts::default(), &cfg).outcome(), "too_large");
+    }
+
+    #[test]
+    fn bcc_submission_is_routed_by_membership() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["someone@kommun.test"], "Ärende", "x");
+        assert!(matches!(decide(&arrival(&v), &Facts::default(), &cfg), Verdict::NewCase { .. }));
+    }
+
+    #[test]
+    fn content_hash_ignores_wrapping_and_case() {
+        assert_eq!(content_hash("A@x", "Hej  du\r\nglade"), content_hash("a@x", "hej du glade"));
+        assert_ne!(content_hash("a@x", "hej"), content_hash("b@x", "hej"));
+    }
+
+    #[test]
+    fn synthetic_message_id_is_stable() {
+        assert_eq!(synthetic_message_id(b"abc"), synthetic_message_id(b"abc"));
+        assert_ne!(synthetic_message_id(b"abc"), synthetic_message_id(b"abd"));
+    }
+}

@@ -1,0 +1,10 @@
+//! The pure core: every decision the daemon makes, as functions of state, configuration and
+//! `now`. Nothing in here reads the clock, the network, the disk or the database.
+
+pub mod classify;
+pub mod intake;
+pub mod outbox;
+pub mod time;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,597 @@
+//! The SQLite store: the only module that speaks SQL.
+//!
+//! Writes go through [`Tx`], a `BEGIN IMMEDIATE` transaction, so a message's effects, its
+//! outgoing mail and its intake record commit together or not at all.
+
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::core::time::{db, from_db};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A handle on the database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Where intake stands in one IMAP folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxState {
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+    pub last_sync_at: Option<DateTime<Utc>>,
+}
+
+/// The record of one message read, written with its effects.
+#[derive(Debug, Clone)]
+pub struct IntakeRecord<'a> {
+    pub mailbox: &'a str,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    pub message_id: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: DateTime<Utc>,
+    pub kind: &'a str,
+    pub outcome: &'a str,
+    /// `processed` or `quarantine`.
+    pub destination: &'a str,
+    pub case_id: Option<i64>,
+}
+
+/// One outgoing mail, ready to be stored in the outbox.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub message_id: String,
+    pub kind: String,
+    pub forum_id: String,
+    pub case_id: Option<i64>,
+    pub env_from: String,
+    pub env_to: Vec<String>,
+    pub mime: Vec<u8>,
+}
+
+/// A row of the outbox that is due to be sent.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub env_from: String,
+    pub env_to: Vec<String>,
+    pub mime: Vec<u8>,
+    pub attempts: u32,
+}
+
+/// A new case to insert.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub forum_id: &'a str,
+    pub year: i32,
+    pub status: &'a str,
+    pub submitter: &'a str,
+    pub message_id: &'a str,
+    pub content_hash: &'a str,
+    pub sections_json: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+/// What `samverkan status` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub forums: Vec<ForumStatus>,
+    pub outbox_pending: i64,
+    pub outbox_failed: i64,
+    pub outbox_sent: i64,
+    pub oldest_pending_at: Option<String>,
+    pub mailboxes: Vec<MailboxStatus>,
+    pub intake_total: i64,
+    pub quarantined: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ForumStatus {
+    pub id: String,
+    pub cases: i64,
+    pub cases_by_status: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MailboxStatus {
+    pub mailbox: String,
+    pub uidvalidity: i64,
+    pub last_uid: i64,
+    pub last_sync_at: Option<String>,
+}
+
+/// Creates the database file with mode 0600 if it does not exist, and refuses one that other
+/// users can read: it holds sensitive personal data.
+fn ensure_private_file(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open database file {}", path.display()))?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o007 != 0 {
+        bail!(
+            "database {} is readable or writable by other users (mode {:o}); it holds personal data: chmod 600 it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Store> {
+        ensure_private_file(path)?;
+        let opts = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        MIGRATOR.run(&pool).await.context("cannot apply database migrations")?;
+        Ok(Store { pool })
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE`: the write lock is taken at once, so two
+    /// writers queue on the busy timeout instead of failing mid-transaction).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await.context("cannot start a database transaction")? })
+    }
+
+    pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<MailboxState>> {
+        let row = sqlx::query("SELECT uidvalidity, last_uid, last_sync_at FROM mailbox_state WHERE mailbox = ?")
+            .bind(mailbox)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| MailboxState {
+            uidvalidity: r.get::<i64, _>(0) as u32,
+            last_uid: r.get::<i64, _>(1) as u32,
+            last_sync_at: from_db(&r.get::<String, _>(2)),
+        }))
+    }
+
+    /// Sets the folder's UIDVALIDITY; when it differs from the stored one, the UID cursor
+    /// restarts at 0 (Message-ID dedupe keeps the refetch harmless).
+    pub async fn set_uidvalidity(&self, mailbox: &str, uidvalidity: u32) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES (?, ?, 0)
+             ON CONFLICT(mailbox) DO UPDATE SET last_uid = CASE WHEN uidvalidity = excluded.uidvalidity THEN last_uid ELSE 0 END,
+                                               uidvalidity = excluded.uidvalidity",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a successful sync of the folder up to `last_uid`.
+    pub async fn mark_synced(&self, mailbox: &str, last_uid: u32, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE mailbox_state SET last_uid = max(last_uid, ?), last_sync_at = ? WHERE mailbox = ?")
+            .bind(i64::from(last_uid))
+            .bind(db(now))
+            .bind(mailbox)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The UIDs among `uids` that already have an intake record, with their destination folder.
+    pub async fn known_uids(&self, mailbox: &str, uidvalidity: u32, uids: &[u32]) -> Result<Vec<(u32, String)>> {
+        let mut out = Vec::new();
+        for chunk in uids.chunks(500) {
+            let json = serde_json::to_string(chunk)?;
+            let rows = sqlx::query(
+                "SELECT uid, destination FROM intake WHERE mailbox = ? AND uidvalidity = ?
+                 AND uid IN (SELECT value FROM json_each(?))",
+            )
+            .bind(mailbox)
+            .bind(i64::from(uidvalidity))
+            .bind(json)
+            .fetch_all(&self.pool)
+            .await?;
+            out.extend(rows.into_iter().map(|r| (r.get::<i64, _>(0) as u32, r.get::<String, _>(1))));
+        }
+        Ok(out)
+    }
+
+    /// Whether a message with this Message-ID was handled before.
+    pub async fn message_id_seen(&self, message_id: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM intake WHERE message_id = ?")
+            .bind(message_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// The case number of an existing case with the same content fingerprint in this forum.
+    pub async fn case_with_hash(&self, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT case_no FROM cases WHERE forum_id = ? AND content_hash = ? ORDER BY id LIMIT 1")
+            .bind(forum_id)
+            .bind(content_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Marks these UIDs as moved on the server.
+    pub async fn mark_moved(&self, mailbox: &str, uidvalidity: u32, uids: &[u32], now: DateTime<Utc>) -> Result<()> {
+        let json = serde_json::to_string(uids)?;
+        sqlx::query(
+            "UPDATE intake SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid IN (SELECT value FROM json_each(?))",
+        )
+        .bind(db(now))
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // --- outbox --------------------------------------------------------------------------------
+
+    /// Outbox rows due at `now`, oldest first.
+    pub async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, env_from, env_to, mime, attempts FROM outbox
+             WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        )
+        .bind(db(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    id: r.get(0),
+                    kind: r.get(1),
+                    env_from: r.get(2),
+                    env_to: serde_json::from_str(&r.get::<String, _>(3)).context("outbox env_to is not a JSON list")?,
+                    mime: r.get(4),
+                    attempts: r.get::<i64, _>(5) as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// When the next pending outbox row is due, if any.
+    pub async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let s: Option<String> = sqlx::query_scalar("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(s.as_deref().and_then(from_db))
+    }
+
+    /// Counts an attempt *before* it is made and pushes the row's due time to `retry_at`, so a
+    /// crash mid-send retries later instead of never, and a slow send is not picked up twice.
+    pub async fn claim_outbox(&self, id: i64, retry_at: DateTime<Utc>) -> Result<u32> {
+        let n: i64 = sqlx::query_scalar(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND status = 'pending' RETURNING attempts",
+        )
+        .bind(db(retry_at))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u32)
+    }
+
+    pub async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' WHERE id = ?")
+            .bind(db(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; `permanent` marks the row failed for good.
+    pub async fn outbox_failed(&self, id: i64, error: &str, permanent: bool) -> Result<()> {
+        sqlx::query("UPDATE outbox SET last_error = ?, status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?")
+            .bind(error)
+            .bind(permanent)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // --- reporting -----------------------------------------------------------------------------
+
+    pub async fn status(&self, forum_ids: &[String]) -> Result<Status> {
+        let mut forums = Vec::new();
+        for id in forum_ids {
+            let rows = sqlx::query("SELECT status, count(*) FROM cases WHERE forum_id = ? GROUP BY status ORDER BY status")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+            let by: Vec<(String, i64)> = rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+            forums.push(ForumStatus { id: id.clone(), cases: by.iter().map(|(_, n)| n).sum(), cases_by_status: by });
+        }
+        let count = |status: &'static str| async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status = ?")
+                .bind(status)
+                .fetch_one(&self.pool)
+                .await
+        };
+        let oldest: Option<String> = sqlx::query_scalar("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        let mailboxes = sqlx::query("SELECT mailbox, uidvalidity, last_uid, last_sync_at FROM mailbox_state ORDER BY mailbox")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| MailboxStatus {
+                mailbox: r.get(0),
+                uidvalidity: r.get(1),
+                last_uid: r.get(2),
+                last_sync_at: Some(r.get::<String, _>(3)).filter(|s| !s.is_empty()),
+            })
+            .collect();
+        Ok(Status {
+            forums,
+            outbox_pending: count("pending").await?,
+            outbox_failed: count("failed").await?,
+            outbox_sent: count("sent").await?,
+            oldest_pending_at: oldest,
+            mailboxes,
+            intake_total: sqlx::query_scalar("SELECT count(*) FROM intake").fetch_one(&self.pool).await?,
+            quarantined: sqlx::query_scalar("SELECT count(*) FROM intake WHERE destination = 'quarantine'")
+                .fetch_one(&self.pool)
+                .await?,
+        })
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Direct access for tests and reports that need an ad-hoc read.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl Tx {
+    /// Allocates the next case number of the forum and year: `2026-0001`, `2026-0002`, ...
+    pub async fn next_case_no(&mut self, forum_id: &str, year: i32) -> Result<String> {
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO case_counter (forum_id, year, last_number) VALUES (?, ?, 1)
+             ON CONFLICT(forum_id, year) DO UPDATE SET last_number = last_number + 1 RETURNING last_number",
+        )
+        .bind(forum_id)
+        .bind(year)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(format!("{year}-{n:04}"))
+    }
+
+    /// Inserts a case with a fresh number; returns its row id and case number.
+    pub async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<(i64, String)> {
+        let case_no = self.next_case_no(c.forum_id, c.year).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO cases (forum_id, case_no, status, submitter, message_id, content_hash, sections_json,
+                                received_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(c.forum_id)
+        .bind(&case_no)
+        .bind(c.status)
+        .bind(c.submitter)
+        .bind(c.message_id)
+        .bind(c.content_hash)
+        .bind(c.sections_json)
+        .bind(db(c.received_at))
+        .bind(db(c.now))
+        .bind(db(c.now))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok((id, case_no))
+    }
+
+    /// Queues a mail. The same Message-ID queued twice is stored once.
+    pub async fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbox (message_id, kind, forum_id, case_id, env_from, env_to, mime, next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+        )
+        .bind(&m.message_id)
+        .bind(&m.kind)
+        .bind(&m.forum_id)
+        .bind(m.case_id)
+        .bind(&m.env_from)
+        .bind(serde_json::to_string(&m.env_to)?)
+        .bind(&m.mime)
+        .bind(db(now))
+        .bind(db(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a message was read. Returns false when this (mailbox, UIDVALIDITY, UID)
+    /// was already recorded: the caller then rolls back, so nothing happens twice.
+    pub async fn record_intake(&mut self, r: &IntakeRecord<'_>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO intake (mailbox, uidvalidity, uid, message_id, received_at, processed_at, kind, outcome, destination, case_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING",
+        )
+        .bind(r.mailbox)
+        .bind(i64::from(r.uidvalidity))
+        .bind(i64::from(r.uid))
+        .bind(r.message_id)
+        .bind(db(r.received_at))
+        .bind(db(r.processed_at))
+        .bind(r.kind)
+        .bind(r.outcome)
+        .bind(r.destination)
+        .bind(r.case_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await.context("cannot commit database transaction")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testing::ts;
+
+    async fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).await.expect("open");
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn database_file_is_private_and_world_readable_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("s.db");
+        Store::open(&p).await.expect("open").close().await;
+        assert_eq!(std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = Store::open(&p).await.expect_err("must refuse");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn case_numbers_count_per_forum_and_year() {
+        let (_d, s) = temp_store().await;
+        let mut tx = s.begin().await.expect("tx");
+        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0001");
+        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0002");
+        assert_eq!(tx.next_case_no("b", 2026).await.expect("n"), "2026-0001");
+        assert_eq!(tx.next_case_no("a", 2027).await.expect("n"), "2027-0001");
+        tx.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn rolled_back_transaction_leaves_nothing() {
+        let (_d, s) = temp_store().await;
+        let now = ts("2026-05-01T10:00:00Z");
+        {
+            let mut tx = s.begin().await.expect("tx");
+            tx.insert_case(&NewCase {
+                forum_id: "a",
+                year: 2026,
+                status: "submitted",
+                submitter: "x@y",
+                message_id: "m1",
+                content_hash: "h",
+                sections_json: "{}",
+                received_at: now,
+                now,
+            })
+            .await
+            .expect("insert");
+            // dropped without commit
+        }
+        let st = s.status(&["a".into()]).await.expect("status");
+        assert_eq!(st.forums[0].cases, 0);
+        let mut tx = s.begin().await.expect("tx");
+        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0001", "the number was not used up");
+    }
+
+    #[tokio::test]
+    async fn intake_is_recorded_once_per_uid() {
+        let (_d, s) = temp_store().await;
+        let now = ts("2026-05-01T10:00:00Z");
+        let rec = IntakeRecord {
+            mailbox: "INBOX",
+            uidvalidity: 7,
+            uid: 3,
+            message_id: "m@x",
+            received_at: now,
+            processed_at: now,
+            kind: "submission",
+            outcome: "case_created",
+            destination: "processed",
+            case_id: None,
+        };
+        let mut tx = s.begin().await.expect("tx");
+        assert!(tx.record_intake(&rec).await.expect("rec"));
+        assert!(!tx.record_intake(&rec).await.expect("rec"));
+        tx.commit().await.expect("commit");
+        assert!(s.message_id_seen("m@x").await.expect("seen"));
+        assert_eq!(s.known_uids("INBOX", 7, &[1, 3, 5]).await.expect("known"), vec![(3, "processed".to_string())]);
+        assert!(s.known_uids("INBOX", 8, &[3]).await.expect("known").is_empty());
+    }
+
+    #[tokio::test]
+    async fn outbox_claims_retries_and_dedupes() {
+        let (_d, s) = temp_store().await;
+        let now = ts("2026-05-01T10:00:00Z");
+        let m = Outgoing {
+            message_id: "r1@x".into(),
+            kind: "receipt".into(),
+            forum_id: "a".into(),
+            case_id: None,
+            env_from: "f@x".into(),
+            env_to: vec!["t@x".into()],
+            mime: b"Subject: x\r\n\r\nhej\r\n".to_vec(),
+        };
+        let mut tx = s.begin().await.expect("tx");
+        tx.enqueue(&m, now).await.expect("enqueue");
+        tx.enqueue(&m, now).await.expect("enqueue twice");
+        tx.commit().await.expect("commit");
+        let due = s.due_outbox(now, 10).await.expect("due");
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].env_to, vec!["t@x".to_string()]);
+        let later = ts("2026-05-01T10:00:30Z");
+        assert_eq!(s.claim_outbox(due[0].id, later).await.expect("claim"), 1);
+        assert!(s.due_outbox(now, 10).await.expect("due").is_empty(), "claimed row is not due again at once");
+        assert_eq!(s.next_outbox_due().await.expect("next"), Some(later));
+        s.outbox_failed(due[0].id, "421 try later", false).await.expect("fail");
+        assert_eq!(s.due_outbox(later, 10).await.expect("due").len(), 1);
+        s.outbox_sent(due[0].id, later).await.expect("sent");
+        assert!(s.due_outbox(later, 10).await.expect("due").is_empty());
+        assert_eq!(s.next_outbox_due().await.expect("next"), None);
+        let st = s.status(&[]).await.expect("status");
+        assert_eq!((st.outbox_pending, st.outbox_sent), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn uidvalidity_change_resets_the_cursor() {
+        let (_d, s) = temp_store().await;
+        let now = ts("2026-05-01T10:00:00Z");
+        s.set_uidvalidity("INBOX", 1).await.expect("set");
+        s.mark_synced("INBOX", 40, now).await.expect("sync");
+        s.set_uidvalidity("INBOX", 1).await.expect("same");
+        assert_eq!(s.mailbox_state("INBOX").await.expect("st").map(|m| m.last_uid), Some(40));
+        s.set_uidvalidity("INBOX", 2).await.expect("changed");
+        let st = s.mailbox_state("INBOX").await.expect("st").expect("row");
+        assert_eq!((st.uidvalidity, st.last_uid), (2, 0));
+    }
+}

@@ -1,0 +1,132 @@
+//! Mail texts: minijinja templates loaded from a directory at start-up, so operators can edit
+//! them and a syntax error is reported (file and line) before the daemon reads any mail.
+//!
+//! Layout: `DIR/LANG/NAME.subject.j2`, `DIR/LANG/NAME.txt.j2` and optionally
+//! `DIR/LANG/NAME.html.j2` (HTML templates are auto-escaped).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+/// The mails every installation must be able to render, per language.
+pub const REQUIRED: &[&str] = &["receipt"];
+
+/// A rendered mail text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+    dir: PathBuf,
+}
+
+impl Templates {
+    /// Loads every `*.j2` under `dir` and checks that the required ones exist for `languages`.
+    pub fn load(dir: &Path, languages: &[&str]) -> Result<Templates> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| if name.ends_with(".html.j2") { AutoEscape::Html } else { AutoEscape::None });
+        let mut syntax = minijinja::syntax::SyntaxConfig::builder();
+        syntax.keep_trailing_newline(true).trim_blocks(true);
+        env.set_syntax(syntax.build().context("template syntax configuration")?);
+        let rd = std::fs::read_dir(dir).with_context(|| format!("cannot read templates directory {}", dir.display()))?;
+        for lang in rd {
+            let lang = lang?;
+            if !lang.file_type()?.is_dir() {
+                continue;
+            }
+            let lang_name = lang.file_name().to_string_lossy().into_owned();
+            for f in std::fs::read_dir(lang.path())? {
+                let f = f?;
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !name.ends_with(".j2") {
+                    continue;
+                }
+                let src = std::fs::read_to_string(f.path()).with_context(|| format!("cannot read template {}", f.path().display()))?;
+                env.add_template_owned(format!("{lang_name}/{name}"), src)
+                    .with_context(|| format!("template {} has an error", f.path().display()))?;
+            }
+        }
+        let t = Templates { env, dir: dir.to_path_buf() };
+        for lang in languages {
+            for name in REQUIRED {
+                for part in ["subject", "txt"] {
+                    if t.env.get_template(&format!("{lang}/{name}.{part}.j2")).is_err() {
+                        bail!("templates directory {} lacks {lang}/{name}.{part}.j2", dir.display());
+                    }
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// Renders mail `name` in `lang` with `ctx`. The subject is one line, whitespace folded.
+    pub fn render(&self, lang: &str, name: &str, ctx: &impl Serialize) -> Result<Rendered> {
+        let get = |part: &str| self.env.get_template(&format!("{lang}/{name}.{part}.j2"));
+        let render = |part: &str| -> Result<String> {
+            get(part)
+                .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+                .with_context(|| format!("cannot render template {}/{lang}/{name}.{part}.j2", self.dir.display()))
+        };
+        let subject = render("subject")?.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = render("txt")?;
+        let html = if get("html").is_ok() { Some(render("html")?) } else { None };
+        Ok(Rendered { subject, text, html })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Templates {
+        Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"), &["sv"]).expect("shipped templates load")
+    }
+
+    #[test]
+    fn shipped_receipt_renders_in_swedish() {
+        let ctx = serde_json::json!({
+            "case_no": "2026-0001", "forum_name": "Samverkan IoF–ÄoF", "member_name": "Anna Berg",
+            "received": "tisdag 8 december 2026 kl. 10.15", "convenor_name": "Sara S", "convenor_address": "sara@x",
+        });
+        let r = shipped().render("sv", "receipt", &ctx).expect("render");
+        assert!(r.subject.contains("2026-0001"), "{}", r.subject);
+        assert!(r.text.contains("2026-0001") && r.text.contains("tisdag 8 december"), "{}", r.text);
+        assert!(!r.subject.contains('\n'));
+        let html = r.html.expect("html part");
+        assert!(html.contains("IoF–ÄoF"));
+    }
+
+    #[test]
+    fn html_is_escaped_and_missing_variables_fail() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join("sv")).expect("mkdir");
+        std::fs::write(dir.path().join("sv/receipt.subject.j2"), "S {{ x }}").expect("w");
+        std::fs::write(dir.path().join("sv/receipt.txt.j2"), "T {{ x }}").expect("w");
+        std::fs::write(dir.path().join("sv/receipt.html.j2"), "<p>{{ x }}</p>").expect("w");
+        let t = Templates::load(dir.path(), &["sv"]).expect("load");
+        let r = t.render("sv", "receipt", &serde_json::json!({"x": "<b>&"})).expect("render");
+        assert_eq!(r.text, "T <b>&");
+        assert_eq!(r.html.as_deref(), Some("<p>&lt;b&gt;&amp;</p>"));
+        assert!(t.render("sv", "receipt", &serde_json::json!({})).is_err(), "undefined variables are errors");
+    }
+
+    #[test]
+    fn syntax_error_names_the_file_and_missing_template_is_reported() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join("sv")).expect("mkdir");
+        std::fs::write(dir.path().join("sv/receipt.subject.j2"), "{% if %}").expect("w");
+        let e = format!("{:#}", Templates::load(dir.path(), &["sv"]).expect_err("bad"));
+        assert!(e.contains("receipt.subject.j2"), "{e}");
+        std::fs::write(dir.path().join("sv/receipt.subject.j2"), "ok").expect("w");
+        let e = format!("{:#}", Templates::load(dir.path(), &["sv"]).expect_err("missing txt"));
+        assert!(e.contains("sv/receipt.txt.j2"), "{e}");
+    }
+}
