@@ -1,8 +1,14 @@
 //! samverkan: runs the collaboration-meeting routine of Swedish municipal social services by
 //! e-mail and calendar. See ARCHITECTURE.md for the map.
 
+pub mod app;
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod intake;
+pub mod logging;
 pub mod mail;
+pub mod net;
+pub mod sender;
 pub mod store;
 pub mod templates;

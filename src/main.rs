@@ -1,3 +1,145 @@
-fn main() {
-    println!("Hello, world!");
+//! The `samverkan` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use samverkan::config::{self, Config};
+use samverkan::logging::{self, LogFormat};
+use samverkan::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "samverkan",
+    version,
+    about = "Runs the collaboration-meeting routine of Swedish municipal social services by e-mail and calendar",
+    long_about = "Runs the collaboration-meeting routine (samverkan) of Swedish municipal social services by \
+e-mail and calendar: reads case submissions from an IMAP mailbox, answers every sender, and keeps the cases \
+in a SQLite database.\n\nStart with `samverkan check-config --config FILE`, then `samverkan run --config FILE`."
+)]
+struct Cli {
+    /// Log format: human (default) or json for log shippers. Under journald no timestamps are added.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: read the mailbox (IMAP IDLE), handle each mail, send queued mail.
+    ///
+    /// Stops cleanly on SIGTERM or SIGINT: the current transaction finishes and the IMAP
+    /// session logs out. Under systemd (Type=notify) it reports READY and STOPPING.
+    Run {
+        /// The configuration file.
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and report every problem by its key.
+    ///
+    /// Exit status 0 when the file is valid (secrets or CA files missing on this machine are
+    /// warnings here, and errors at `run`), 1 when it has problems.
+    CheckConfig {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+    },
+    /// Show forums, cases, outbox depth and the last successful mailbox sync.
+    Status {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    config::load(path).map_err(|e| {
+        eprint!("{e}");
+        ExitCode::from(1)
+    })
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    for p in cfg.environment_problems() {
+        eprintln!("warning: {p} (needed by `samverkan run`)");
+    }
+    let members: usize = cfg.forums.iter().map(|f| f.members.len()).sum();
+    println!("{}: ok ({} forum(s), {} member(s))", path.display(), cfg.forums.len(), members);
+    ExitCode::SUCCESS
+}
+
+async fn status(path: &Path, json: bool) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open(&cfg.database_path).await?;
+    let ids: Vec<String> = cfg.forums.iter().map(|f| f.id.clone()).collect();
+    let st = store.status(&ids).await?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&st)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("database: {}", cfg.database_path.display());
+    for f in &st.forums {
+        let by: Vec<String> = f.cases_by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let detail = if by.is_empty() { String::new() } else { format!(" ({})", by.join(", ")) };
+        println!("forum {}: {} case(s){detail}", f.id, f.cases);
+    }
+    println!(
+        "outbox: {} pending, {} sent, {} failed{}",
+        st.outbox_pending,
+        st.outbox_sent,
+        st.outbox_failed,
+        st.oldest_pending_at.as_deref().map(|t| format!(" (oldest pending since {t})")).unwrap_or_default()
+    );
+    println!("mails read: {} ({} quarantined)", st.intake_total, st.quarantined);
+    if st.mailboxes.is_empty() {
+        println!("mailbox: never synced");
+    }
+    for m in &st.mailboxes {
+        println!(
+            "mailbox {}: last sync {}, UIDVALIDITY {}, last UID {}",
+            m.mailbox,
+            m.last_sync_at.as_deref().unwrap_or("never"),
+            m.uidvalidity,
+            m.last_uid
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = match cli.command {
+        Command::CheckConfig { config } => Ok(check_config(&config)),
+        Command::Status { config, json } => rt.block_on(status(&config, json)),
+        Command::Run { config } => match load(&config) {
+            Err(code) => Ok(code),
+            Ok(cfg) => rt.block_on(samverkan::daemon::run(cfg)).map(|()| ExitCode::SUCCESS),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -11,3 +11,9 @@ pub fn classify(v: &MailView) -> Kind {
     if h("auto-submitted").is_some_and(|x| x != "no") { return Kind::AutoReply; }
     Kind::Submission
 }
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self { Kind::Submission => "submission", Kind::Reply => "reply", Kind::Counter => "counter", Kind::AutoReply => "auto_reply", Kind::Bounce => "bounce", Kind::Other => "other" }
+    }
+}

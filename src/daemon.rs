@@ -1,0 +1,60 @@
+//! `samverkan run`: starts intake and the outbox sender, tells systemd when it is ready, and
+//! stops cleanly on SIGTERM/SIGINT (the current transaction finishes, the IMAP session logs out).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::app::App;
+use crate::config::Config;
+
+/// How long the tasks get to finish after a stop signal.
+const STOP_GRACE: Duration = Duration::from_secs(4);
+
+pub async fn run(cfg: Config) -> Result<()> {
+    let app = App::open(cfg).await?;
+    let transport = crate::sender::transport(&app.cfg.smtp, app.smtp_password.as_deref())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let intake = tokio::spawn(crate::intake::run(Arc::clone(&app), stop_rx.clone()));
+    let sender = tokio::spawn(crate::sender::run(Arc::clone(&app), transport, stop_rx.clone()));
+
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    sd_notify::notify(&[sd_notify::NotifyState::Ready]).ok();
+    info!(forums = app.cfg.forums.len(), "samverkan running");
+
+    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    loop {
+        let tick = async {
+            match watchdog {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = tick => {
+                sd_notify::notify(&[sd_notify::NotifyState::Watchdog]).ok();
+            }
+        }
+    }
+    info!("stop requested; finishing current work");
+    sd_notify::notify(&[sd_notify::NotifyState::Stopping]).ok();
+    stop_tx.send(true).ok();
+    let both = async {
+        intake.await.ok();
+        sender.await.ok();
+    };
+    if tokio::time::timeout(STOP_GRACE, both).await.is_err() {
+        warn!("tasks did not stop within {}s; exiting anyway (committed work is safe)", STOP_GRACE.as_secs());
+    }
+    app.store.close().await;
+    info!("samverkan stopped");
+    Ok(())
+}

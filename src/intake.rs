@@ -1,0 +1,366 @@
+//! The intake shell: reads the forum mailbox over IMAP (IDLE for push, a periodic full check
+//! as a safety net, polling where the server lacks IDLE), hands each message to the core, and
+//! commits its effects before moving it out of the inbox.
+//!
+//! Invariant: a message is moved (to the processed or quarantine folder) only after the
+//! transaction holding its intake record and effects has committed. A crash between commit and
+//! move leaves the message in the inbox; the next pass finds its intake record and only moves it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::app::App;
+use crate::core::intake::{self, Arrival, Facts, Verdict};
+use crate::mail::compose::{self, Draft};
+use crate::mail::view::{self, MailView};
+use crate::net::{ImapSession, imap_connect};
+use crate::store::{IntakeRecord, NewCase, Outgoing};
+
+pub const PROCESSED: &str = "processed";
+pub const QUARANTINE: &str = "quarantine";
+
+/// Runs intake until `shutdown` turns true. Connection failures are retried with exponential
+/// backoff; an outage is logged once when it starts and once when it ends.
+pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_secs(1);
+    let mut down_since: Option<DateTime<Utc>> = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let result = session(&app, &mut shutdown, &mut down_since).await;
+        match result {
+            Ok(()) => return,
+            Err(e) => {
+                if down_since.is_none() {
+                    down_since = Some(app.now());
+                    warn!(error = %format!("{e:#}"), "IMAP intake interrupted; reconnecting with backoff");
+                } else {
+                    debug!(error = %format!("{e:#}"), "IMAP still unavailable");
+                }
+            }
+        }
+        let jitter = Duration::from_millis(rand::random::<u64>() % 500);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff + jitter) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(app.cfg.daemon.reconnect_max_backoff);
+    }
+}
+
+async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &mut Option<DateTime<Utc>>) -> Result<()> {
+    let cfg = &app.cfg.imap;
+    let mut s = imap_connect(cfg, &app.imap_password).await?;
+    let caps = s.capabilities().await.context("IMAP CAPABILITY")?;
+    let has_idle = caps.has_str("IDLE");
+    let has_move = caps.has_str("MOVE");
+    let has_uidplus = caps.has_str("UIDPLUS");
+    for folder in [&cfg.processed_folder, &cfg.quarantine_folder] {
+        // CREATE fails harmlessly when the folder exists.
+        if s.create(folder).await.is_ok() {
+            info!(folder = %folder, "created IMAP folder");
+        }
+    }
+    let mailbox = s.select(&cfg.inbox).await.with_context(|| format!("cannot select {}", cfg.inbox))?;
+    let uidvalidity = mailbox.uid_validity.unwrap_or(0);
+    app.store.set_uidvalidity(&cfg.inbox, uidvalidity).await?;
+    if let Some(since) = down_since.take() {
+        info!(down_for_s = (app.now() - since).num_seconds(), "IMAP intake reconnected");
+    } else {
+        info!(idle = has_idle, r#move = has_move, "IMAP intake connected");
+    }
+    let mover = Mover { has_move, has_uidplus };
+
+    let mut last_full = tokio::time::Instant::now();
+    sync(app, &mut s, uidvalidity, &mover).await?;
+    loop {
+        if *shutdown.borrow() {
+            s.logout().await.ok();
+            return Ok(());
+        }
+        let until_full = app.cfg.daemon.full_check_interval.saturating_sub(last_full.elapsed());
+        if has_idle {
+            let mut idle = s.idle();
+            idle.init().await.context("IMAP IDLE")?;
+            let (wait, stop) = idle.wait_with_timeout(app.cfg.daemon.idle_timeout.min(until_full.max(Duration::from_secs(1))));
+            let outcome = tokio::select! {
+                r = wait => Some(r),
+                _ = shutdown.changed() => None,
+            };
+            drop(stop);
+            if let Some(r) = outcome {
+                r.context("IMAP IDLE")?;
+            }
+            s = idle.done().await.context("ending IMAP IDLE")?;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(until_full.min(Duration::from_secs(30))) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        if *shutdown.borrow() {
+            s.logout().await.ok();
+            return Ok(());
+        }
+        while s.unsolicited_responses.try_recv().is_ok() {}
+        sync(app, &mut s, uidvalidity, &mover).await?;
+        if last_full.elapsed() >= app.cfg.daemon.full_check_interval {
+            last_full = tokio::time::Instant::now();
+        }
+    }
+}
+
+struct Mover {
+    has_move: bool,
+    has_uidplus: bool,
+}
+
+impl Mover {
+    /// Moves `uids` to `folder`: MOVE, or COPY + \Deleted + (UID) EXPUNGE where MOVE is missing.
+    async fn mv(&self, s: &mut ImapSession, uids: &[u32], folder: &str) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        if self.has_move {
+            s.uid_mv(&set, folder).await.with_context(|| format!("UID MOVE to {folder}"))?;
+        } else {
+            s.uid_copy(&set, folder).await.with_context(|| format!("UID COPY to {folder}"))?;
+            let _: Vec<_> = s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
+            if self.has_uidplus {
+                let _: Vec<_> = s.uid_expunge(&set).await?.try_collect().await?;
+            } else {
+                let _: Vec<_> = s.expunge().await?.try_collect().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compact IMAP sequence set: `1:3,7,9:10`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut v = uids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let start = v[i];
+        let mut end = start;
+        while i + 1 < v.len() && v[i + 1] == end + 1 {
+            i += 1;
+            end = v[i];
+        }
+        out.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
+        i += 1;
+    }
+    out.join(",")
+}
+
+/// One pass over the inbox: every message still there is either new (fetched and handled) or
+/// already recorded (only moved, its effects committed before).
+async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -> Result<()> {
+    let cfg = &app.cfg.imap;
+    let mut uids: Vec<u32> = s.uid_search("ALL").await.context("UID SEARCH")?.into_iter().collect();
+    uids.sort_unstable();
+    let mut max_uid = 0;
+    for batch in uids.chunks(cfg.batch_size as usize) {
+        let known = app.store.known_uids(&cfg.inbox, uidvalidity, batch).await?;
+        let mut dest: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (uid, d) in &known {
+            dest.entry(d.clone()).or_default().push(*uid);
+        }
+        let new: Vec<u32> = batch.iter().copied().filter(|u| !known.iter().any(|(k, _)| k == u)).collect();
+        if !known.is_empty() {
+            debug!(count = known.len(), "moving messages recorded before");
+        }
+        if !new.is_empty() {
+            for (uid, d) in fetch_and_handle(app, s, uidvalidity, &new).await? {
+                dest.entry(d.to_string()).or_default().push(uid);
+            }
+        }
+        for (d, list) in &dest {
+            let folder = if d == QUARANTINE { &cfg.quarantine_folder } else { &cfg.processed_folder };
+            mover.mv(s, list, folder).await?;
+            app.store.mark_moved(&cfg.inbox, uidvalidity, list, app.now()).await?;
+        }
+        max_uid = max_uid.max(batch.iter().copied().max().unwrap_or(0));
+    }
+    app.store.mark_synced(&cfg.inbox, max_uid, app.now()).await?;
+    Ok(())
+}
+
+/// Fetches the new messages of a batch and handles each. Returns (uid, destination) for those
+/// whose effects committed.
+async fn fetch_and_handle(app: &App, s: &mut ImapSession, uidvalidity: u32, uids: &[u32]) -> Result<Vec<(u32, &'static str)>> {
+    let set = uid_set(uids);
+    // Sizes first, so an oversized message is never loaded into memory.
+    let sizes: Vec<_> = s.uid_fetch(&set, "(UID RFC822.SIZE INTERNALDATE)").await?.try_collect().await?;
+    let mut small = Vec::new();
+    let mut out = Vec::new();
+    for f in &sizes {
+        let Some(uid) = f.uid else { continue };
+        let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
+        if u64::from(f.size.unwrap_or(0)) > app.cfg.daemon.max_message_size {
+            let d = handle(app, uidvalidity, uid, received, None, true).await?;
+            out.push((uid, d));
+        } else {
+            small.push(uid);
+        }
+    }
+    if small.is_empty() {
+        return Ok(out);
+    }
+    let bodies: Vec<_> = s
+        .uid_fetch(uid_set(&small), "(UID INTERNALDATE BODY.PEEK[])")
+        .await?
+        .try_collect()
+        .await
+        .context("UID FETCH")?;
+    for f in &bodies {
+        let Some(uid) = f.uid else { continue };
+        if !small.contains(&uid) {
+            continue; // "N:*" style answers can include a message outside the set
+        }
+        let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
+        let d = handle(app, uidvalidity, uid, received, Some(f.body().unwrap_or_default()), false).await?;
+        out.push((uid, d));
+    }
+    Ok(out)
+}
+
+/// Handles one message: decide, then commit its effects and intake record in one transaction.
+/// Returns the folder it belongs in.
+pub async fn handle(
+    app: &App,
+    uidvalidity: u32,
+    uid: u32,
+    received: DateTime<Utc>,
+    raw: Option<&[u8]>,
+    too_large: bool,
+) -> Result<&'static str> {
+    let now = app.now();
+    let parsed: Option<MailView> = raw.and_then(view::parse);
+    let message_id = parsed
+        .as_ref()
+        .and_then(|v| v.message_id.clone())
+        .unwrap_or_else(|| intake::synthetic_message_id(raw.unwrap_or_default()));
+    let mut facts = Facts { message_id_seen: app.store.message_id_seen(&message_id).await?, ..Facts::default() };
+    if let Some(v) = &parsed
+        && let Some(forum) = intake::forum_for(&app.cfg, v)
+        && let Some(from) = v.from.as_deref()
+    {
+        let hash = intake::content_hash(forum.member(from).map(|m| m.address.as_str()).unwrap_or(from), &v.text);
+        facts.same_content_case = app.store.case_with_hash(&forum.id, &hash).await?;
+    }
+    let arrival = Arrival { view: parsed.as_ref(), internal_date: received, too_large };
+    let verdict = intake::decide(&arrival, &facts, &app.cfg);
+    let kind = match (&parsed, too_large) {
+        (_, true) => "too_large",
+        (None, _) => "unparseable",
+        (Some(v), _) => crate::core::classify::classify(v).as_str(),
+    };
+    let destination = if verdict.quarantined() { QUARANTINE } else { PROCESSED };
+
+    let mut tx = app.store.begin().await?;
+    let mut case_no = None;
+    let mut case_id = None;
+    if let (Verdict::NewCase { forum, submitter, year, content_hash }, Some(v)) = (&verdict, &parsed) {
+        let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+        let sections = serde_json::json!({ "text": v.text }).to_string();
+        let (id, no) = tx
+            .insert_case(&NewCase {
+                forum_id: &forum.id,
+                year: *year,
+                status: "submitted",
+                submitter,
+                message_id: &message_id,
+                content_hash,
+                sections_json: &sections,
+                received_at: received,
+                now,
+            })
+            .await?;
+        let member = forum.member(submitter).context("submitter is a member")?;
+        let ctx = serde_json::json!({
+            "case_no": no,
+            "forum_name": forum.name,
+            "member_name": member.name,
+            "received": crate::core::time::swedish_datetime(received, forum.time_zone),
+            "convenor_name": forum.convenor.name,
+            "convenor_address": forum.convenor.address,
+        });
+        let r = app.templates.render("sv", "receipt", &ctx)?;
+        let mid = compose::message_id("receipt", &message_id, forum.mail_domain());
+        let mime = compose::build(&Draft {
+            from_name: forum.name.clone(),
+            from_address: forum.mailbox.clone(),
+            to: vec![(member.name.clone(), member.address.clone())],
+            subject: r.subject,
+            text: r.text,
+            html: r.html,
+            in_reply_to: Some(message_id.clone()),
+            message_id: mid.clone(),
+        })?;
+        tx.enqueue(
+            &Outgoing {
+                message_id: mid,
+                kind: "receipt".into(),
+                forum_id: forum.id.clone(),
+                case_id: Some(id),
+                env_from: forum.mailbox.clone(),
+                env_to: vec![member.address.clone()],
+                mime,
+            },
+            now,
+        )
+        .await?;
+        case_no = Some(no);
+        case_id = Some(id);
+    }
+    let recorded = tx
+        .record_intake(&IntakeRecord {
+            mailbox: &app.cfg.imap.inbox,
+            uidvalidity,
+            uid,
+            message_id: &message_id,
+            received_at: received,
+            processed_at: now,
+            kind,
+            outcome: verdict.outcome(),
+            destination,
+            case_id,
+        })
+        .await?;
+    if !recorded {
+        // Another pass recorded it first: nothing of ours may commit.
+        drop(tx);
+        return Ok(destination);
+    }
+    tx.commit().await?;
+    if case_no.is_some() {
+        app.outbox_wake.notify_one();
+    }
+    // One line per mail at info, no personal data: UID, kind, outcome, case number.
+    info!(uid, kind, outcome = verdict.outcome(), case = case_no.as_deref().unwrap_or("-"), "mail handled");
+    Ok(destination)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[5, 1, 2, 3, 9, 10, 3]), "1:3,5,9:10");
+        assert_eq!(uid_set(&[42]), "42");
+    }
+}

@@ -1,0 +1,22 @@
+//! Log set-up. Human-readable by default, JSON for log shippers; no timestamps of our own
+//! under journald (it adds its own). Logs never carry personal data: case numbers, UIDs,
+//! counts and outcomes only.
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("SAMVERKAN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match (format, under_journald) {
+        (LogFormat::Json, _) => b.json().flatten_event(true).init(),
+        (LogFormat::Human, true) => b.without_time().with_ansi(false).init(),
+        (LogFormat::Human, false) => b.init(),
+    }
+}
