@@ -185,10 +185,10 @@ fn default_inbox() -> String {
     "INBOX".into()
 }
 fn default_processed() -> String {
-    "Samverkan/Behandlade".into()
+    "Behandlade".into()
 }
 fn default_quarantine() -> String {
-    "Samverkan/Karantan".into()
+    "Karantan".into()
 }
 fn default_batch() -> u32 {
     100
@@ -545,6 +545,11 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
     for (k, v) in [("imap.inbox", &i.inbox), ("imap.processed_folder", &i.processed_folder), ("imap.quarantine_folder", &i.quarantine_folder)] {
         if v.trim().is_empty() {
             problems.push(Problem { key: k.into(), message: "must not be empty".into() });
+        } else if !v.chars().all(|c| c.is_ascii_graphic() || c == ' ') || v.contains('"') {
+            problems.push(Problem {
+                key: k.into(),
+                message: format!("{v:?}: use printable ASCII letters (IMAP folder names are sent as written; write Karantan, not Karantän)"),
+            });
         }
     }
     if i.processed_folder == i.inbox || i.quarantine_folder == i.inbox || i.processed_folder == i.quarantine_folder {

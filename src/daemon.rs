@@ -19,6 +19,10 @@ pub async fn run(cfg: Config) -> Result<()> {
     let app = App::open(cfg).await?;
     let transport = crate::sender::transport(&app.cfg.smtp, app.smtp_password.as_deref())?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let inflight = app.store.release_inflight(app.now()).await?;
+    if inflight > 0 {
+        warn!(count = inflight, "mail was being sent when the daemon last stopped; sending it again now");
+    }
 
     let intake = tokio::spawn(crate::intake::run(Arc::clone(&app), stop_rx.clone()));
     let sender = tokio::spawn(crate::sender::run(Arc::clone(&app), transport, stop_rx.clone()));

@@ -2,6 +2,8 @@
 //! under journald (it adds its own). Logs never carry personal data: case numbers, UIDs,
 //! counts and outcomes only.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -13,10 +15,11 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("SAMVERKAN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     match (format, under_journald) {
         (LogFormat::Json, _) => b.json().flatten_event(true).init(),
-        (LogFormat::Human, true) => b.without_time().with_ansi(false).init(),
+        (LogFormat::Human, true) => b.without_time().init(),
         (LogFormat::Human, false) => b.init(),
     }
 }

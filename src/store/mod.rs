@@ -298,6 +298,20 @@ impl Store {
         Ok(n as u32)
     }
 
+    /// Makes rows that were claimed but never concluded (the daemon stopped or crashed while
+    /// sending them) due now, so the one mail in flight at a crash goes out at once on restart.
+    /// Returns how many there were.
+    pub async fn release_inflight(&self, now: DateTime<Utc>) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND attempts > 0 AND last_error = '' AND next_attempt_at > ?",
+        )
+        .bind(db(now))
+        .bind(db(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     pub async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
         sqlx::query("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' WHERE id = ?")
             .bind(db(now))

@@ -1,0 +1,349 @@
+//! Test helpers for the real-server tier: the project's loopback mail stack (Dovecot + Postfix
+//! from Debian's packages, started by `tests/mailstack/start`), a fresh set of mail users per
+//! test, the real `samverkan` binary as a child process, and small IMAP/SMTP clients.
+//!
+//! The stack starts once per test binary and stops when the binary exits (`--watch-pid`).
+//! If it cannot start, every test using it fails loudly. Set `SAMVERKAN_SKIP_MAILSTACK=1` to
+//! skip these tests on a machine that cannot run the stack (CI never sets it).
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+
+pub const PASSWORD: &str = "secret";
+
+pub struct Stack {
+    pub dir: PathBuf,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub smtp_port: u16,
+    pub smtps_port: u16,
+    pub ca_file: PathBuf,
+}
+
+static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
+
+/// True when the documented opt-out is set; the caller returns early.
+pub fn skip() -> bool {
+    if std::env::var("SAMVERKAN_SKIP_MAILSTACK").is_ok_and(|v| v == "1") {
+        eprintln!("SAMVERKAN_SKIP_MAILSTACK=1: skipping a real-mail-stack test");
+        return true;
+    }
+    false
+}
+
+/// The shared stack, started on first use.
+pub fn stack() -> &'static Stack {
+    let r = STACK.get_or_init(|| {
+        let dir = PathBuf::from(format!("/tmp/sv-test-{}", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mailstack/start");
+        let out = Command::new(&script)
+            .arg(&dir)
+            .arg("--watch-pid")
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the loopback mail stack did not start ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let env: HashMap<String, String> = std::fs::read_to_string(dir.join("env"))
+            .map_err(|e| format!("no env file: {e}"))?
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string())))
+            .collect();
+        let port = |k: &str| env.get(k).and_then(|v| v.parse().ok()).ok_or(format!("{k} missing from env"));
+        Ok(Stack {
+            imap_port: port("IMAP_PORT")?,
+            imaps_port: port("IMAPS_PORT")?,
+            smtp_port: port("SMTP_PORT")?,
+            smtps_port: port("SMTPS_PORT")?,
+            ca_file: PathBuf::from(env.get("CA_FILE").ok_or("CA_FILE missing")?),
+            dir,
+        })
+    });
+    match r {
+        Ok(s) => s,
+        Err(e) => panic!("{e}\n(set SAMVERKAN_SKIP_MAILSTACK=1 only on a machine that cannot run Dovecot and Postfix)"),
+    }
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A test's own mail users and configuration: every address carries a unique tag, so tests
+/// running in parallel on one stack never see each other's mail.
+pub struct World {
+    pub tag: String,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+}
+
+impl World {
+    /// `tls`: when true the daemon uses STARTTLS for IMAP and implicit TLS + AUTH for SMTP,
+    /// verifying the stack's certificate; otherwise plain loopback connections.
+    pub fn new(tls: bool) -> World {
+        Self::with_extra(tls, "")
+    }
+
+    pub fn with_extra(tls: bool, daemon_extra: &str) -> World {
+        let s = stack();
+        let tag = format!("{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("password"), PASSWORD).expect("password file");
+        let db_path = dir.path().join("samverkan.db");
+        let (imap, smtp) = if tls {
+            (
+                format!("port = {}\ntls = \"starttls\"\nca_file = \"{}\"", s.imap_port, s.ca_file.display()),
+                format!(
+                    "port = {}\ntls = \"implicit\"\nca_file = \"{}\"\nuser = \"samverkan-{tag}@test.local\"\npassword_file = \"password\"",
+                    s.smtps_port,
+                    s.ca_file.display()
+                ),
+            )
+        } else {
+            (format!("port = {}\ntls = \"none\"", s.imap_port), format!("port = {}\ntls = \"none\"", s.smtp_port))
+        };
+        let cfg = format!(
+            r#"
+[daemon]
+full_check_interval = "20s"
+reconnect_max_backoff = "2s"
+{daemon_extra}
+
+[database]
+path = "samverkan.db"
+
+[templates]
+dir = "{templates}"
+
+[imap]
+host = "localhost"
+{imap}
+user = "samverkan-{tag}@test.local"
+password_file = "password"
+
+[smtp]
+host = "localhost"
+{smtp}
+
+[[forum]]
+id = "iof-aof"
+name = "Samverkan IoF och ÄoF"
+mailbox = "samverkan-{tag}@test.local"
+convenor = {{ name = "Sara Sammankallande", address = "sara-{tag}@test.local" }}
+
+[[forum.unit]]
+name = "Barn och unga"
+deputy_heads = ["anna-{tag}@test.local"]
+
+[[forum.unit]]
+name = "Vuxenenheten"
+deputy_heads = ["lars-{tag}@test.local"]
+
+[[forum.member]]
+name = "Anna Berg"
+address = "anna-{tag}@test.local"
+unit = "Barn och unga"
+
+[[forum.member]]
+name = "Lars Ek"
+address = "lars-{tag}@test.local"
+unit = "Vuxenenheten"
+"#,
+            templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates").display(),
+        );
+        let config_path = dir.path().join("samverkan.toml");
+        std::fs::write(&config_path, cfg).expect("config");
+        World { tag, config_path, db_path, dir }
+    }
+
+    /// The address of a user of this world, e.g. `addr("anna")`.
+    pub fn addr(&self, user: &str) -> String {
+        format!("{user}-{}@test.local", self.tag)
+    }
+
+    pub fn mailbox(&self) -> String {
+        self.addr("samverkan")
+    }
+
+    /// Starts the daemon; its log goes to `daemon.log` in the world's directory.
+    pub fn start(&self) -> Daemon {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_samverkan"))
+            .args(["run", "--config"])
+            .arg(&self.config_path)
+            .env("SAMVERKAN_LOG", std::env::var("SAMVERKAN_TEST_LOG").unwrap_or_else(|_| "debug".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start samverkan");
+        Daemon { child: Some(child) }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Runs a CLI subcommand against this world's config and returns stdout.
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_samverkan"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .output()
+            .expect("run samverkan");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    /// Opens the world's database read-only-ish for assertions.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&format!("sqlite:{}", self.db_path.display())).await.expect("open test db")
+    }
+
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        let pool = self.db().await;
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("query");
+        pool.close().await;
+        n
+    }
+}
+
+pub struct Daemon {
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// SIGTERM, then wait; returns how long the stop took.
+    pub fn stop(&mut self) -> Duration {
+        let t = Instant::now();
+        if let Some(mut c) = self.child.take() {
+            Command::new("kill").args(["-TERM", &c.id().to_string()]).status().expect("kill");
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                if let Ok(Some(st)) = c.try_wait() {
+                    assert!(st.success(), "daemon exited with {st} after SIGTERM");
+                    break;
+                }
+                if Instant::now() > deadline {
+                    c.kill().ok();
+                    panic!("daemon did not stop within 15 s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        t.elapsed()
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// --- mail clients ---------------------------------------------------------------------------
+
+/// Submits raw bytes over SMTP to the stack (plain loopback port).
+pub async fn send_raw(from: &str, to: &[&str], raw: &[u8]) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
+    let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").port(stack().smtp_port).build();
+    let env = Envelope::new(Some(from.parse().expect("from")), to.iter().map(|a| a.parse().expect("to")).collect())
+        .expect("envelope");
+    t.send_raw(&env, raw).await.expect("SMTP submission to the test stack");
+}
+
+/// A simple plain-text mail.
+pub fn plain_mail(from: &str, to: &str, subject: &str, body: &str, message_id: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A submission with the four required parts.
+pub fn submission(from: &str, to: &str, n: u32) -> Vec<u8> {
+    plain_mail(
+        from,
+        to,
+        &format!("Ärendeanmälan {n}"),
+        &format!(
+            "Namn och ålder: Testperson {n}, 14 år\r\n\r\nKort bakgrund: Diagnos ADHD, utredd 2024.\r\n\r\nAktuell situation: Stödboende.\r\n\r\nAktuell problembild och frågeställning: Vem ansvarar? Fall {n}.\r\n"
+        ),
+        &format!("sub-{n}-{}@outlook.test", from.replace('@', ".")),
+    )
+}
+
+/// All messages in `folder` of `user` (password `secret`), as raw bytes.
+pub async fn fetch_folder(user: &str, folder: &str) -> Vec<Vec<u8>> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack().imap_port)).await.expect("IMAP connect");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    let mut s = client.login(user, PASSWORD).await.map_err(|(e, _)| e).expect("IMAP login");
+    let out = match s.examine(folder).await {
+        Ok(mb) if mb.exists > 0 => {
+            let v: Vec<_> = s.fetch("1:*", "BODY.PEEK[]").await.expect("fetch").try_collect().await.expect("fetch");
+            v.iter().filter_map(|f| f.body().map(<[u8]>::to_vec)).collect()
+        }
+        _ => Vec::new(),
+    };
+    s.logout().await.ok();
+    out
+}
+
+/// Polls `f` until it returns Some, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn subject_of(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default().parse(raw).and_then(|m| m.subject().map(str::to_string)).unwrap_or_default()
+}
+
+pub fn text_of(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default()
+}
+
+pub fn header_of(raw: &[u8], name: &str) -> Option<String> {
+    mail_parser::MessageParser::default().parse(raw).and_then(|m| m.header_raw(name).map(|s| s.trim().to_string()))
+}

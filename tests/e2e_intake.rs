@@ -1,0 +1,193 @@
+//! End-to-end: the real daemon binary against the real loopback Dovecot + Postfix.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(20);
+
+/// Case numbers named in receipt subjects, counted.
+fn receipt_cases(mails: &[Vec<u8>]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for raw in mails {
+        let s = subject_of(raw);
+        if let Some(no) = s.split_whitespace().find(|w| w.len() == 9 && w.as_bytes()[4] == b'-') {
+            *m.entry(no.to_string()).or_default() += 1;
+        }
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submission_becomes_a_case_and_a_receipt_over_tls() {
+    if skip() {
+        return;
+    }
+    let w = World::new(true);
+    let mut d = w.start();
+    let anna = w.addr("anna");
+    send_raw(&anna, &[&w.mailbox()], &submission(&anna, &w.mailbox(), 1)).await;
+
+    let receipts = wait_for(T, "the receipt in Anna's inbox", || async {
+        let m = fetch_folder(&anna, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    assert_eq!(receipts.len(), 1);
+    let r = &receipts[0];
+    let subject = subject_of(r);
+    let year = chrono::Utc::now().format("%Y").to_string();
+    assert_eq!(subject, format!("Kvittens: ärende {year}-0001 har tagits emot"));
+    let text = text_of(r);
+    assert!(text.contains("Hej Anna Berg"), "{text}");
+    assert!(text.contains(&format!("{year}-0001")), "{text}");
+    assert_eq!(header_of(r, "Auto-Submitted").as_deref(), Some("auto-generated"));
+    assert!(header_of(r, "In-Reply-To").is_some_and(|v| v.contains("sub-1-")), "receipt threads under the submission");
+
+    // The case is in SQLite, the original moved to the processed folder, the inbox empty.
+    wait_for(T, "the original in Behandlade", || async {
+        (fetch_folder(&w.mailbox(), "Behandlade").await.len() == 1).then_some(())
+    })
+    .await;
+    assert!(fetch_folder(&w.mailbox(), "INBOX").await.is_empty());
+    assert_eq!(w.scalar("SELECT count(*) FROM cases WHERE status = 'submitted'").await, 1);
+    assert_eq!(w.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'").await, 1);
+
+    // status shows it.
+    let (ok, out, err) = w.cli(&["status", "--json"]);
+    assert!(ok, "{err}");
+    let st: serde_json::Value = serde_json::from_str(&out).expect("status json");
+    assert_eq!(st["forums"][0]["cases"], 1);
+    assert_eq!(st["outbox_sent"], 1);
+    assert!(st["mailboxes"][0]["last_sync_at"].is_string(), "{st}");
+
+    let took = d.stop();
+    assert!(took < Duration::from_secs(5), "SIGTERM stop took {took:?}");
+    assert!(w.log().contains("samverkan stopped"), "{}", w.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_member_goes_to_quarantine_without_reply() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let _d = w.start();
+    let stranger = w.addr("stranger");
+    send_raw(&stranger, &[&w.mailbox()], &submission(&stranger, &w.mailbox(), 9)).await;
+    wait_for(T, "the mail in Karantan", || async {
+        (fetch_folder(&w.mailbox(), "Karantan").await.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(w.scalar("SELECT count(*) FROM cases").await, 0);
+    assert_eq!(w.scalar("SELECT count(*) FROM outbox").await, 0, "no backscatter");
+    assert_eq!(w.scalar("SELECT count(*) FROM intake WHERE outcome = 'not_member'").await, 1);
+    assert!(fetch_folder(&stranger, "INBOX").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn automatic_mail_and_duplicates_are_never_answered() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let _d = w.start();
+    let anna = w.addr("anna");
+    let mb = w.mailbox();
+    // An out-of-office from a member.
+    let ooo = plain_mail(&anna, &mb, "Autosvar: Ärendeanmälan", "Jag är ledig till måndag.", "ooo-1@outlook.test");
+    let ooo = [b"Auto-Submitted: auto-replied\r\n".as_slice(), &ooo].concat();
+    send_raw(&anna, &[&mb], &ooo).await;
+    // The same submission twice (same Message-ID), and once more under a new Message-ID.
+    let sub = submission(&anna, &mb, 3);
+    send_raw(&anna, &[&mb], &sub).await;
+    send_raw(&anna, &[&mb], &sub).await;
+    let resent = String::from_utf8(sub.clone()).expect("utf8").replace("<sub-3-", "<resent-sub-3-");
+    send_raw(&anna, &[&mb], resent.as_bytes()).await;
+
+    wait_for(T, "four mails processed", || async {
+        (fetch_folder(&mb, "Behandlade").await.len() == 4).then_some(())
+    })
+    .await;
+    assert_eq!(w.scalar("SELECT count(*) FROM cases").await, 1);
+    assert_eq!(w.scalar("SELECT count(*) FROM intake WHERE outcome = 'duplicate'").await, 2);
+    assert_eq!(w.scalar("SELECT count(*) FROM intake WHERE outcome = 'ignored'").await, 1);
+    let inbox = wait_for(T, "the one receipt", || async {
+        let m = fetch_folder(&anna, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fetch_folder(&anna, "INBOX").await.len(), 1, "exactly one receipt: {:?}", receipt_cases(&inbox));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restarts_and_crashes_repeat_nothing() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let anna = w.addr("anna");
+    let lars = w.addr("lars");
+    let mb = w.mailbox();
+    let mut d = w.start();
+    for n in 0..6 {
+        let from = if n % 2 == 0 { &anna } else { &lars };
+        send_raw(from, &[&mb], &submission(from, &mb, n)).await;
+    }
+    wait_for(T, "some cases", || async { (w.scalar("SELECT count(*) FROM cases").await >= 3).then_some(()) }).await;
+    d.stop();
+    // Mail arrives while the daemon is down.
+    for n in 6..10 {
+        let from = if n % 2 == 0 { &anna } else { &lars };
+        send_raw(from, &[&mb], &submission(from, &mb, n)).await;
+    }
+    let mut d = w.start();
+    wait_for(T, "cases after restart", || async { (w.scalar("SELECT count(*) FROM cases").await >= 7).then_some(()) }).await;
+    d.kill(); // a crash, possibly mid-batch
+    for n in 10..12 {
+        send_raw(&anna, &[&mb], &submission(&anna, &mb, n)).await;
+    }
+    let mut d = w.start();
+    wait_for(T, "all 12 cases", || async { (w.scalar("SELECT count(*) FROM cases").await == 12).then_some(()) }).await;
+    wait_for(T, "all receipts sent", || async {
+        (w.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'").await == 12).then_some(())
+    })
+    .await;
+    wait_for(T, "inbox empty", || async { fetch_folder(&mb, "INBOX").await.is_empty().then_some(()) }).await;
+    d.stop();
+
+    assert_eq!(w.scalar("SELECT count(DISTINCT message_id) FROM cases").await, 12, "one case per submission");
+    assert_eq!(w.scalar("SELECT count(*) FROM outbox").await, 12, "one receipt per case");
+    let mut all = fetch_folder(&anna, "INBOX").await;
+    all.extend(fetch_folder(&lars, "INBOX").await);
+    let per_case = receipt_cases(&all);
+    assert_eq!(per_case.len(), 12, "{per_case:?}");
+    // Only a mail in flight at the SIGKILL may arrive twice.
+    let doubled: Vec<_> = per_case.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.len() <= 1, "more than one duplicate receipt: {doubled:?}");
+    assert_eq!(fetch_folder(&mb, "Behandlade").await.len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_config_and_missing_secret_are_clear_errors() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    std::fs::remove_file(w.dir.path().join("password")).expect("rm");
+    let (ok, _out, err) = w.cli(&["check-config"]);
+    assert!(ok, "a missing secret is only a warning in check-config: {err}");
+    assert!(err.contains("warning: imap.password"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samverkan"))
+        .args(["run", "--config"])
+        .arg(&w.config_path)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("imap.password") && err.contains("cannot read password file"), "{err}");
+}
