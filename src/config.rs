@@ -338,7 +338,7 @@ impl Forum {
     /// The member who sends from `address` (their own address or an alias), case-insensitively.
     pub fn member(&self, address: &str) -> Option<&Member> {
         let a = address.to_ascii_lowercase();
-        self.members.iter().find(|m| m.address == a || m.aliases.iter().any(|x| *x == a))
+        self.members.iter().find(|m| m.address == a || m.aliases.contains(&a))
     }
 
     /// The domain of the forum mailbox (used in Message-IDs and calendar UIDs).

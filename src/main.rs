@@ -80,6 +80,10 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    if !cfg.database_path.exists() {
+        println!("no database at {} yet: the daemon has not run with this configuration", cfg.database_path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = Store::open(&cfg.database_path).await?;
     let ids: Vec<String> = cfg.forums.iter().map(|f| f.id.clone()).collect();
     let st = store.status(&ids).await?;
