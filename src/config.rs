@@ -129,8 +129,6 @@ struct RawSmtp {
     password_env: Option<String>,
     password_credential: Option<String>,
     ca_file: Option<PathBuf>,
-    #[serde(default = "default_pool")]
-    max_connections: u32,
 }
 
 /// The three ways to give a password (serde's `flatten` would hide unknown keys, so the
@@ -192,9 +190,6 @@ fn default_quarantine() -> String {
 }
 fn default_batch() -> u32 {
     100
-}
-fn default_pool() -> u32 {
-    4
 }
 fn default_tz() -> String {
     "Europe/Stockholm".into()
@@ -294,7 +289,6 @@ pub struct SmtpConfig {
     /// Login and password source, when the server wants SMTP AUTH.
     pub auth: Option<(String, SecretSource)>,
     pub ca_file: Option<PathBuf>,
-    pub max_connections: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -593,9 +587,6 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             None
         }
     };
-    if s.max_connections == 0 {
-        problems.push(Problem { key: "smtp.max_connections".into(), message: "must be at least 1".into() });
-    }
     let smtp = SmtpConfig {
         port: s.port.unwrap_or(match smtp_tls {
             Tls::Implicit => 465,
@@ -606,7 +597,6 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         tls: smtp_tls,
         auth,
         ca_file: s.ca_file.map(|p| resolve_path(base, &p)),
-        max_connections: s.max_connections,
     };
 
     // Forums

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::StreamExt;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
@@ -44,7 +43,7 @@ pub fn transport(cfg: &SmtpConfig, password: Option<&str>) -> Result<Transport> 
         .port(cfg.port)
         .tls(tls)
         .timeout(Some(Duration::from_secs(60)))
-        .pool_config(PoolConfig::new().max_size(cfg.max_connections));
+        .pool_config(PoolConfig::new().max_size(1));
     if let (Some((user, _)), Some(pw)) = (&cfg.auth, password) {
         b = b.credentials(Credentials::new(user.clone(), pw.to_string()));
     }
@@ -86,7 +85,7 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
         if *shutdown.borrow() {
             return;
         }
-        let sent = match pass(&app, &transport, &mut smtp_down).await {
+        let sent = match pass(&app, &transport, &mut smtp_down, &shutdown).await {
             Ok(n) => n,
             Err(e) => {
                 warn!(error = %format!("{e:#}"), "outbox pass failed; retrying");
@@ -114,32 +113,20 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
     }
 }
 
-/// Sends every due row, several at once over the pool. Returns how many were attempted.
-async fn pass(app: &App, t: &Transport, smtp_down: &mut bool) -> Result<usize> {
-    let now = app.now();
-    let due = app.store.due_outbox(now, 200).await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let n = due.len();
-    let concurrency = app.cfg.smtp.max_connections.max(1) as usize;
-    let results: Vec<(OutboxRow, u32, Outcome)> = futures::stream::iter(due)
-        .map(|row| async move {
-            let attempt = row.attempts + 1;
-            let retry_at = next_attempt(app.now(), attempt, rand::random::<f64>());
-            match app.store.claim_outbox(row.id, retry_at).await {
-                Ok(a) => {
-                    let o = send_one(t, &row).await;
-                    (row, a, o)
-                }
-                Err(e) => (row, attempt, Outcome::Transient(format!("claim failed: {e:#}"))),
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    for (row, attempt, outcome) in results {
-        match outcome {
+/// Sends the due rows one at a time over a reused connection, recording each outcome before
+/// the next send, so that at most one mail is ever in flight (and can be repeated by a crash).
+/// Stops between two mails when `shutdown` turns true. Returns how many were attempted.
+async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::Receiver<bool>) -> Result<usize> {
+    let due = app.store.due_outbox(app.now(), 200).await?;
+    let mut attempted = 0;
+    for row in due {
+        if *shutdown.borrow() {
+            break;
+        }
+        let retry_at = next_attempt(app.now(), row.attempts + 1, rand::random::<f64>());
+        let attempt = app.store.claim_outbox(row.id, retry_at).await?;
+        attempted += 1;
+        match send_one(t, &row).await {
             Outcome::Sent => {
                 app.store.outbox_sent(row.id, app.now()).await?;
                 if *smtp_down {
@@ -161,10 +148,12 @@ async fn pass(app: &App, t: &Transport, smtp_down: &mut bool) -> Result<usize> {
                     *smtp_down = true;
                     warn!(code = %code_of(&e), "SMTP delivery failing; will retry with backoff");
                 }
+                // The server is refusing or unreachable: leave the rest for their own retry.
+                break;
             }
         }
     }
-    Ok(n)
+    Ok(attempted)
 }
 
 #[cfg(test)]
