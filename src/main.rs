@@ -45,6 +45,19 @@ enum Command {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
         config: PathBuf,
     },
+    /// Show how the daemon reads a mail, as JSON, without touching any database or server.
+    ///
+    /// Prints the mail's kind (submission, reply, counter, auto_reply, bounce, other), its
+    /// Message-ID and sender, and for a submission the sections found, the missing ones,
+    /// urgency, consent and the units concerned. With --config, Cc addresses of forum members
+    /// count as units concerned.
+    Inspect {
+        /// The mail, as an .eml file ("-" reads standard input).
+        file: PathBuf,
+        /// A configuration whose forum members map Cc addresses to units (optional).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Show forums, cases, outbox depth and the last successful mailbox sync.
     Status {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
@@ -121,6 +134,26 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn inspect(file: &Path, config: Option<&Path>) -> Result<ExitCode> {
+    let cfg = match config.map(load).transpose() {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let raw = if file == Path::new("-") {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+        v
+    } else {
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
+    };
+    let unit_of = |addr: &str| -> Option<String> {
+        cfg.as_ref()?.forums.iter().find_map(|f| f.member(addr).map(|m| m.unit.clone()))
+    };
+    let v = samverkan::core::inspect::inspect(&raw, &unit_of);
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
@@ -133,6 +166,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::CheckConfig { config } => Ok(check_config(&config)),
+        Command::Inspect { file, config } => inspect(&file, config.as_deref()),
         Command::Status { config, json } => rt.block_on(status(&config, json)),
         Command::Run { config } => match load(&config) {
             Err(code) => Ok(code),

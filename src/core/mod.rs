@@ -2,8 +2,10 @@
 //! `now`. Nothing in here reads the clock, the network, the disk or the database.
 
 pub mod classify;
+pub mod inspect;
 pub mod intake;
 pub mod outbox;
+pub mod submission;
 pub mod time;
 
 #[cfg(test)]

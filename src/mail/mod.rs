@@ -1,3 +1,6 @@
-//! Reading mail: raw bytes → [`view::MailView`], a typed, decoded view the core decides on.
+//! Reading and writing mail: raw bytes → [`view::MailView`] (decoded headers, text, calendar
+//! parts; HTML rendered to text by [`html`]), and outgoing MIME in [`compose`].
+
 pub mod compose;
+pub mod html;
 pub mod view;

@@ -1,0 +1,38 @@
+//! One JSON answer to "what is this mail?", used by the corpus tests and the
+//! CLI's inspect command.
+
+use serde_json::{Value, json};
+
+use crate::core::classify::{Kind, classify};
+use crate::core::submission::read_submission;
+use crate::mail::view::parse;
+
+/// Parses, classifies and (for submissions) reads a raw mail:
+///
+/// ```json
+/// { "kind": "submission", "message_id": "…", "from": "…", "subject_present": true,
+///   "submission": { "sections": {…}, "missing": […], "urgent": false, "consent": null,
+///                   "units": […], "withdraw": false, "case_ref": null } }
+/// ```
+///
+/// `submission` is `null` for other kinds; an unparseable message gives
+/// `{"kind": "other", "error": "unparseable"}`.
+pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {
+    let Some(view) = parse(raw) else {
+        return json!({ "kind": Kind::Other, "error": "unparseable" });
+    };
+    let kind = classify(&view);
+    let submission = match kind {
+        Kind::Submission => {
+            serde_json::to_value(read_submission(&view, unit_of)).unwrap_or(Value::Null)
+        }
+        _ => Value::Null,
+    };
+    json!({
+        "kind": kind,
+        "message_id": view.message_id,
+        "from": view.from,
+        "subject_present": !view.subject.trim().is_empty(),
+        "submission": submission,
+    })
+}

@@ -1,0 +1,82 @@
+//! Data-driven corpus test: every `tests/corpus/submissions/*.eml` is run
+//! through `inspect` and compared with the `.json` beside it.
+//!
+//! `UPDATE_EXPECT=1 cargo test --test corpus` rewrites the `.json` files from
+//! the current output. Read every rewritten file before keeping it: the
+//! expectation is what a human reader would extract, not what the code does.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use samverkan::core::inspect::inspect;
+use serde_json::Value;
+
+/// The fixed member directory the corpus is written against (see
+/// `tests/corpus/README.md`).
+fn unit_of(address: &str) -> Option<String> {
+    let unit = match address {
+        "anna.berg@kommun.test" => "Barn och unga",
+        "lars.ek@kommun.test" => "Vuxenenheten",
+        "maria.lind@kommun.test" => "Äldreomsorg",
+        "per.holm@kommun.test" => "Funktionsstöd",
+        _ => return None,
+    };
+    Some(unit.to_string())
+}
+
+fn corpus_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/submissions");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn corpus() {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
+    let files = corpus_files();
+    assert!(files.len() >= 40, "corpus has only {} mails", files.len());
+    let mut failures = Vec::new();
+    for eml in &files {
+        let raw = fs::read(eml).expect("read eml");
+        let actual = inspect(&raw, &unit_of);
+        let json_path = eml.with_extension("json");
+        if update {
+            let mut text = serde_json::to_string_pretty(&actual).expect("serialize");
+            text.push('\n');
+            fs::write(&json_path, text).expect("write json");
+            continue;
+        }
+        let name = eml
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let expected: Value = match fs::read_to_string(&json_path) {
+            Ok(text) => {
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: bad json: {e}"))
+            }
+            Err(e) => {
+                failures.push(format!("{name}: no expectation ({e})"));
+                continue;
+            }
+        };
+        if actual != expected {
+            eprintln!(
+                "=== MISMATCH {name}\n--- expected\n{}\n--- actual\n{}\n",
+                serde_json::to_string_pretty(&expected).unwrap_or_default(),
+                serde_json::to_string_pretty(&actual).unwrap_or_default(),
+            );
+            failures.push(name);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus mails differ: {failures:#?}",
+        failures.len(),
+        files.len()
+    );
+}
