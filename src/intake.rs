@@ -21,7 +21,9 @@ use crate::core::intake::{self, Arrival, Facts, Verdict};
 use crate::mail::compose::{self, Draft};
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_connect};
-use crate::store::{IntakeRecord, NewCase, Outgoing};
+use crate::config::Forum;
+use crate::core::submission::SectionKey;
+use crate::store::{IntakeRecord, NewCase, Outgoing, Tx};
 
 pub const PROCESSED: &str = "processed";
 pub const QUARANTINE: &str = "quarantine";
@@ -260,6 +262,9 @@ pub async fn handle(
     {
         let hash = intake::content_hash(forum.member(from).map(|m| m.address.as_str()).unwrap_or(from), &v.text);
         facts.same_content_case = app.store.case_with_hash(&forum.id, &hash).await?;
+        let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
+        let case_ref = crate::core::submission::find_case_ref(&v.subject);
+        facts.thread_case = app.store.thread_case(&forum.id, &ids, case_ref.as_deref()).await?;
     }
     let arrival = Arrival { view: parsed.as_ref(), internal_date: received, too_large };
     let verdict = intake::decide(&arrival, &facts, &app.cfg);
@@ -271,61 +276,7 @@ pub async fn handle(
     let destination = if verdict.quarantined() { QUARANTINE } else { PROCESSED };
 
     let mut tx = app.store.begin().await?;
-    let mut case_no = None;
-    let mut case_id = None;
-    if let (Verdict::NewCase { forum, submitter, year, content_hash }, Some(v)) = (&verdict, &parsed) {
-        let forum = app.cfg.forum(forum).context("forum vanished from config")?;
-        let sections = serde_json::json!({ "text": v.text }).to_string();
-        let (id, no) = tx
-            .insert_case(&NewCase {
-                forum_id: &forum.id,
-                year: *year,
-                status: "submitted",
-                submitter,
-                message_id: &message_id,
-                content_hash,
-                sections_json: &sections,
-                received_at: received,
-                now,
-            })
-            .await?;
-        let member = forum.member(submitter).context("submitter is a member")?;
-        let ctx = serde_json::json!({
-            "case_no": no,
-            "forum_name": forum.name,
-            "member_name": member.name,
-            "received": crate::core::time::swedish_datetime(received, forum.time_zone),
-            "convenor_name": forum.convenor.name,
-            "convenor_address": forum.convenor.address,
-        });
-        let r = app.templates.render("sv", "receipt", &ctx)?;
-        let mid = compose::message_id("receipt", &message_id, forum.mail_domain());
-        let mime = compose::build(&Draft {
-            from_name: forum.name.clone(),
-            from_address: forum.mailbox.clone(),
-            to: vec![(member.name.clone(), member.address.clone())],
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
-            in_reply_to: Some(message_id.clone()),
-            message_id: mid.clone(),
-        })?;
-        tx.enqueue(
-            &Outgoing {
-                message_id: mid,
-                kind: "receipt".into(),
-                forum_id: forum.id.clone(),
-                case_id: Some(id),
-                env_from: forum.mailbox.clone(),
-                env_to: vec![member.address.clone()],
-                mime,
-            },
-            now,
-        )
-        .await?;
-        case_no = Some(no);
-        case_id = Some(id);
-    }
+    let (case_id, case_no, queued) = apply(app, &mut tx, &verdict, &message_id, received, now).await?;
     let recorded = tx
         .record_intake(&IntakeRecord {
             mailbox: &app.cfg.imap.inbox,
@@ -346,12 +297,120 @@ pub async fn handle(
         return Ok(destination);
     }
     tx.commit().await?;
-    if case_no.is_some() {
+    if queued {
         app.outbox_wake.notify_one();
     }
     // One line per mail at info, no personal data: UID, kind, outcome, case number.
     info!(uid, kind, outcome = verdict.outcome(), case = case_no.as_deref().unwrap_or("-"), "mail handled");
     Ok(destination)
+}
+
+/// Carries out a verdict inside the transaction: case rows and the answer to the submitter.
+/// Returns the case's row id and number, and whether mail was queued.
+async fn apply(
+    app: &App,
+    tx: &mut Tx,
+    verdict: &Verdict,
+    message_id: &str,
+    received: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Option<i64>, Option<String>, bool)> {
+    let labels = |keys: &[SectionKey]| keys.iter().map(|k| k.label_sv()).collect::<Vec<_>>();
+    match verdict {
+        Verdict::NewCase { forum, submitter, year, content_hash, submission } => {
+            let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+            let status = intake::status_of(&submission.sections);
+            let (id, no) = tx
+                .insert_case(&NewCase {
+                    forum_id: &forum.id,
+                    year: *year,
+                    status,
+                    submitter,
+                    message_id,
+                    content_hash,
+                    sections_json: &serde_json::to_string(&submission.sections)?,
+                    received_at: received,
+                    now,
+                })
+                .await?;
+            let template = if submission.missing.is_empty() { "receipt" } else { "incomplete" };
+            let extra = serde_json::json!({
+                "received": crate::core::time::swedish_datetime(received, forum.time_zone),
+                "missing_labels": labels(&submission.missing),
+            });
+            reply(app, tx, forum, submitter, template, &no, id, extra, message_id, now).await?;
+            Ok((Some(id), Some(no), true))
+        }
+        Verdict::UpdateCase { forum, case, sections, updated } => {
+            let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+            let status = intake::status_of(sections);
+            tx.update_case(case.id, &serde_json::to_string(sections)?, status, now).await?;
+            let template = if status == intake::SUBMITTED && case.status == intake::INCOMPLETE { "completed" } else { "updated" };
+            let extra = serde_json::json!({
+                "updated_labels": labels(updated),
+                "missing_labels": labels(&intake::missing(sections)),
+            });
+            reply(app, tx, forum, &case.submitter, template, &case.case_no, case.id, extra, message_id, now).await?;
+            Ok((Some(case.id), Some(case.case_no.clone()), true))
+        }
+        Verdict::Withdraw { forum, case } => {
+            let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+            tx.update_case(case.id, &serde_json::to_string(&case.sections)?, intake::WITHDRAWN, now).await?;
+            reply(app, tx, forum, &case.submitter, "withdrawn", &case.case_no, case.id, serde_json::json!({}), message_id, now).await?;
+            Ok((Some(case.id), Some(case.case_no.clone()), true))
+        }
+        Verdict::Duplicate { .. } | Verdict::Ignore { .. } | Verdict::Quarantine { .. } => Ok((None, None, false)),
+    }
+}
+
+/// Renders template `name` for the member at `to` and queues it as an answer to `answers`
+/// (the incoming Message-ID, which also makes the outgoing Message-ID deterministic).
+#[allow(clippy::too_many_arguments)]
+async fn reply(
+    app: &App,
+    tx: &mut Tx,
+    forum: &Forum,
+    to: &str,
+    name: &str,
+    case_no: &str,
+    case_id: i64,
+    extra: serde_json::Value,
+    answers: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let member = forum.member(to).context("the case's submitter is no longer a forum member")?;
+    let mut ctx = serde_json::json!({
+        "case_no": case_no,
+        "forum_name": forum.name,
+        "member_name": member.name,
+        "convenor_name": forum.convenor.name,
+        "convenor_address": forum.convenor.address,
+    });
+    if let (Some(c), serde_json::Value::Object(e)) = (ctx.as_object_mut(), extra) {
+        c.extend(e);
+    }
+    let r = app.templates.render("sv", name, &ctx)?;
+    let mid = compose::message_id(name, answers, forum.mail_domain());
+    let mime = compose::build(&Draft {
+        from_name: forum.name.clone(),
+        from_address: forum.mailbox.clone(),
+        to: vec![(member.name.clone(), member.address.clone())],
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+        in_reply_to: Some(answers.to_string()),
+        message_id: mid.clone(),
+    })?;
+    let out = Outgoing {
+        message_id: mid,
+        kind: name.to_string(),
+        forum_id: forum.id.clone(),
+        case_id: Some(case_id),
+        env_from: forum.mailbox.clone(),
+        env_to: vec![member.address.clone()],
+        mime,
+    };
+    tx.enqueue(&out, now).await
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The mails every installation must be able to render, per language.
-pub const REQUIRED: &[&str] = &["receipt"];
+pub const REQUIRED: &[&str] = &["receipt", "incomplete", "completed", "updated", "withdrawn"];
 
 /// A rendered mail text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,12 +105,35 @@ mod tests {
     }
 
     #[test]
+    fn incomplete_reply_names_each_missing_part_with_a_fill_in_template() {
+        let ctx = serde_json::json!({
+            "case_no": "2026-0002", "forum_name": "F", "member_name": "Lars Ek", "received": "måndag",
+            "convenor_name": "Sara", "convenor_address": "sara@x",
+            "missing_labels": ["Kort bakgrund", "Aktuell situation"],
+        });
+        let r = shipped().render("sv", "incomplete", &ctx).expect("render");
+        assert_eq!(r.subject, "Komplettera ärende 2026-0002: kort bakgrund, aktuell situation saknas");
+        assert!(r.text.contains("  - Kort bakgrund\n  - Aktuell situation\n"), "{}", r.text);
+        assert!(r.text.contains("\nKort bakgrund:\n") && r.text.contains("\nAktuell situation:\n"), "{}", r.text);
+        let done = serde_json::json!({"case_no": "2026-0002", "forum_name": "F", "member_name": "L",
+            "updated_labels": ["Kort bakgrund"], "missing_labels": []});
+        let r = shipped().render("sv", "completed", &done).expect("render");
+        assert!(r.text.contains("är nu komplett") && r.text.contains("Uppdaterat: Kort bakgrund."), "{}", r.text);
+        let r = shipped().render("sv", "withdrawn", &done).expect("render");
+        assert_eq!(r.subject, "Ärende 2026-0002 är återkallat");
+    }
+
+    #[test]
     fn html_is_escaped_and_missing_variables_fail() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::create_dir(dir.path().join("sv")).expect("mkdir");
         std::fs::write(dir.path().join("sv/receipt.subject.j2"), "S {{ x }}").expect("w");
         std::fs::write(dir.path().join("sv/receipt.txt.j2"), "T {{ x }}").expect("w");
         std::fs::write(dir.path().join("sv/receipt.html.j2"), "<p>{{ x }}</p>").expect("w");
+        for name in &REQUIRED[1..] {
+            std::fs::write(dir.path().join(format!("sv/{name}.subject.j2")), "s").expect("w");
+            std::fs::write(dir.path().join(format!("sv/{name}.txt.j2")), "t").expect("w");
+        }
         let t = Templates::load(dir.path(), &["sv"]).expect("load");
         let r = t.render("sv", "receipt", &serde_json::json!({"x": "<b>&"})).expect("render");
         assert_eq!(r.text, "T <b>&");

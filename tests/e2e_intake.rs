@@ -191,3 +191,53 @@ async fn unreadable_config_and_missing_secret_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("imap.password") && err.contains("cannot read password file"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incomplete_submission_is_completed_by_a_reply_and_withdrawn() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let _d = w.start();
+    let lars = w.addr("lars");
+    let mb = w.mailbox();
+    let first = plain_mail(&lars, &mb, "Nytt ärende", "Namn och ålder: M.S. 45 år\r\n\r\nMvh Lars", "inc-1@outlook.test");
+    send_raw(&lars, &[&mb], &first).await;
+    let asked = wait_for(T, "the request to complete", || async {
+        let m = fetch_folder(&lars, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    let subject = subject_of(&asked[0]);
+    assert!(subject.starts_with("Komplettera ärende ") && subject.ends_with("kort bakgrund, aktuell situation, aktuell problembild och frågeställning saknas"), "{subject}");
+    let text = text_of(&asked[0]);
+    assert!(text.contains("  - Kort bakgrund") && !text.contains("  - Namn och ålder"), "{text}");
+    assert_eq!(w.scalar("SELECT count(*) FROM cases WHERE status = 'incomplete'").await, 1);
+    let case_no = subject.split_whitespace().nth(2).expect("case number").trim_end_matches(':').to_string();
+
+    // Lars answers in the thread, as Outlook does: In-Reply-To the request, quoted text below.
+    let request_id = header_of(&asked[0], "Message-ID").expect("message id");
+    let answer = format!(
+        "From: {lars}\r\nTo: {mb}\r\nSubject: SV: {subject}\r\nMessage-ID: <inc-2@outlook.test>\r\nIn-Reply-To: {request_id}\r\nReferences: {request_id}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nKort bakgrund: Missbruk.\r\nAktuell situation: Boendestöd.\r\nFrågeställning: Vem ansvarar?\r\n\r\n-----Ursprungligt meddelande-----\r\nFrån: Samverkan\r\n\r\nKort bakgrund:\r\n"
+    );
+    send_raw(&lars, &[&mb], answer.as_bytes()).await;
+    let done = wait_for(T, "the confirmation", || async {
+        let m = fetch_folder(&lars, "INBOX").await;
+        (m.len() >= 2).then_some(m)
+    })
+    .await;
+    assert_eq!(subject_of(&done[1]), format!("Ärende {case_no} är nu komplett"));
+    assert_eq!(w.scalar("SELECT count(*) FROM cases").await, 1, "the answer made no new case");
+    assert_eq!(w.scalar("SELECT count(*) FROM cases WHERE status = 'submitted'").await, 1);
+
+    // Withdrawal by case number in the subject alone.
+    let withdraw = plain_mail(&lars, &mb, &format!("Ärende {case_no}"), "Återkalla\r\n\r\nMvh Lars", "inc-3@outlook.test");
+    send_raw(&lars, &[&mb], &withdraw).await;
+    let all = wait_for(T, "the withdrawal confirmation", || async {
+        let m = fetch_folder(&lars, "INBOX").await;
+        (m.len() >= 3).then_some(m)
+    })
+    .await;
+    assert_eq!(subject_of(&all[2]), format!("Ärende {case_no} är återkallat"));
+    assert_eq!(w.scalar("SELECT count(*) FROM cases WHERE status = 'withdrawn'").await, 1);
+}

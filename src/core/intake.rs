@@ -1,11 +1,14 @@
 //! What an incoming mail means and what to do about it: a pure function of the mail, what the
 //! store already knows about it, the configuration and `now`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Forum};
 use crate::core::classify::{Kind, classify};
+use crate::core::submission::{SectionKey, Submission, read_submission};
 use crate::mail::view::MailView;
 
 /// One message as the intake loop hands it to the core.
@@ -27,6 +30,35 @@ pub struct Facts {
     /// A case already exists for the same sender and the same content (a resend under a new
     /// Message-ID): its case number.
     pub same_content_case: Option<String>,
+    /// The case this mail answers (by In-Reply-To/References to the submission or to one of our
+    /// mails about it, or by the case number in the subject), if any.
+    pub thread_case: Option<ThreadCase>,
+}
+
+/// What the store holds about a case a mail refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadCase {
+    pub id: i64,
+    pub case_no: String,
+    pub submitter: String,
+    /// `submitted`, `incomplete`, `withdrawn`, ...
+    pub status: String,
+    pub sections: BTreeMap<SectionKey, String>,
+}
+
+/// Case statuses.
+pub const SUBMITTED: &str = "submitted";
+pub const INCOMPLETE: &str = "incomplete";
+pub const WITHDRAWN: &str = "withdrawn";
+
+/// The status a case's sections give it: complete or not.
+pub fn status_of(sections: &BTreeMap<SectionKey, String>) -> &'static str {
+    if missing(sections).is_empty() { SUBMITTED } else { INCOMPLETE }
+}
+
+/// The required sections not (or only emptily) present, in canonical order.
+pub fn missing(sections: &BTreeMap<SectionKey, String>) -> Vec<SectionKey> {
+    SectionKey::ALL.into_iter().filter(|k| sections.get(k).is_none_or(|t| t.trim().is_empty())).collect()
 }
 
 /// Why a message goes to the quarantine folder (never answered).
@@ -53,14 +85,26 @@ impl QuarantineReason {
 /// The core's decision about one incoming message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Open a new case in `forum` and send the submitter a receipt.
+    /// Open a new case in `forum` and answer the submitter: a receipt when it is complete, a
+    /// request naming the missing parts when it is not (the case is then `incomplete`).
     NewCase {
         forum: String,
         submitter: String,
         /// The case year: the arrival's year in the forum's time zone.
         year: i32,
         content_hash: String,
+        submission: Submission,
     },
+    /// The submitter answered in the case's thread with parts: they replace the parts of the
+    /// same name; the answer says what changed and what is still missing.
+    UpdateCase {
+        forum: String,
+        case: ThreadCase,
+        sections: BTreeMap<SectionKey, String>,
+        updated: Vec<SectionKey>,
+    },
+    /// The submitter withdrew the case ("Återkalla").
+    Withdraw { forum: String, case: ThreadCase },
     /// Seen before: processed, nothing created, nothing sent.
     Duplicate { case_no: Option<String> },
     /// Automatic mail (auto-reply, bounce, bulk) or a kind this version does not act on:
@@ -74,7 +118,11 @@ impl Verdict {
     /// A short, personal-data-free name for logs and the intake record.
     pub fn outcome(&self) -> &'static str {
         match self {
+            Verdict::NewCase { submission, .. } if !submission.missing.is_empty() => "case_incomplete",
             Verdict::NewCase { .. } => "case_created",
+            Verdict::UpdateCase { sections, .. } if missing(sections).is_empty() => "case_updated",
+            Verdict::UpdateCase { .. } => "case_updated_incomplete",
+            Verdict::Withdraw { .. } => "case_withdrawn",
             Verdict::Duplicate { .. } => "duplicate",
             Verdict::Ignore { .. } => "ignored",
             Verdict::Quarantine { reason } => reason.as_str(),
@@ -152,15 +200,45 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
     let Some(forum) = forum_for(cfg, view).filter(|f| f.member(from).is_some()) else {
         return Verdict::Quarantine { reason: QuarantineReason::NotMember };
     };
+    let member = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
+    let unit_of = |a: &str| forum.member(a).map(|m| m.unit.clone());
+    let submission = read_submission(view, &unit_of);
+
+    // An answer in a live case's thread, from the one who submitted it, changes that case.
+    if let Some(case) = facts.thread_case.as_ref().filter(|c| c.submitter == member && c.status != WITHDRAWN) {
+        if submission.withdraw {
+            return Verdict::Withdraw { forum: forum.id.clone(), case: case.clone() };
+        }
+        if submission.sections.is_empty() {
+            // "Tack!" and the like: nothing to apply, nothing to answer.
+            return Verdict::Ignore { kind };
+        }
+        let mut sections = case.sections.clone();
+        let mut updated = Vec::new();
+        for (k, v) in &submission.sections {
+            if sections.get(k) != Some(v) {
+                sections.insert(*k, v.clone());
+                updated.push(*k);
+            }
+        }
+        if updated.is_empty() {
+            return Verdict::Duplicate { case_no: Some(case.case_no.clone()) };
+        }
+        return Verdict::UpdateCase { forum: forum.id.clone(), case: case.clone(), sections, updated };
+    }
+    if submission.withdraw && submission.sections.is_empty() {
+        // A withdrawal that names no case we know: there is nothing to withdraw.
+        return Verdict::Ignore { kind };
+    }
     if let Some(case_no) = &facts.same_content_case {
         return Verdict::Duplicate { case_no: Some(case_no.clone()) };
     }
-    let member = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
     Verdict::NewCase {
         forum: forum.id.clone(),
         year: a.internal_date.with_timezone(&forum.time_zone).year(),
         content_hash: content_hash(&member, &view.text),
         submitter: member,
+        submission,
     }
 }
 
@@ -179,8 +257,9 @@ mod tests {
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "Namn och ålder: A.B. 14 år");
         match decide(&arrival(&v), &Facts::default(), &cfg) {
             // 23:30 UTC on 31 December is 00:30 on 1 January in Stockholm.
-            Verdict::NewCase { forum, submitter, year, .. } => {
+            Verdict::NewCase { forum, submitter, year, submission, .. } => {
                 assert_eq!((forum.as_str(), submitter.as_str(), year), ("iof-aof", "anna.berg@kommun.test", 2027));
+                assert_eq!(submission.missing, vec![SectionKey::Background, SectionKey::Situation, SectionKey::Question]);
             }
             other => panic!("{other:?}"),
         }
@@ -223,6 +302,69 @@ mod tests {
         let cfg = config();
         let v = mail("anna.berg@kommun.test", &["someone@kommun.test"], "Ärende", "x");
         assert!(matches!(decide(&arrival(&v), &Facts::default(), &cfg), Verdict::NewCase { .. }));
+    }
+
+    const COMPLETE: &str = "Namn och ålder: A.B. 14 år\nKort bakgrund: ADHD\nAktuell situation: Skola\nFrågeställning: Vem?";
+
+    fn thread_case(status: &str) -> ThreadCase {
+        let mut sections = BTreeMap::new();
+        sections.insert(SectionKey::NameAge, "A.B. 14 år".to_string());
+        ThreadCase { id: 1, case_no: "2026-0003".into(), submitter: "anna.berg@kommun.test".into(), status: status.into(), sections }
+    }
+
+    #[test]
+    fn complete_submission_has_no_missing_parts() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE);
+        let verdict = decide(&arrival(&v), &Facts::default(), &cfg);
+        assert_eq!(verdict.outcome(), "case_created");
+    }
+
+    #[test]
+    fn reply_in_thread_completes_an_incomplete_case() {
+        let cfg = config();
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "SV: Komplettera ärende 2026-0003",
+            "Kort bakgrund: ADHD\nAktuell situation: Skola\nFrågeställning: Vem?",
+        );
+        let facts = Facts { thread_case: Some(thread_case(INCOMPLETE)), ..Facts::default() };
+        match decide(&arrival(&v), &facts, &cfg) {
+            Verdict::UpdateCase { case, sections, updated, .. } => {
+                assert_eq!(case.case_no, "2026-0003");
+                assert_eq!(updated, vec![SectionKey::Background, SectionKey::Situation, SectionKey::Question]);
+                assert_eq!(status_of(&sections), SUBMITTED);
+                assert_eq!(sections[&SectionKey::NameAge], "A.B. 14 år", "parts not in the reply are kept");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_the_submitter_changes_a_case_and_withdrawal_is_recognised() {
+        let cfg = config();
+        let facts = Facts { thread_case: Some(thread_case(SUBMITTED)), ..Facts::default() };
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: Kvittens: ärende 2026-0003", "Återkalla");
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Withdraw { .. }));
+        // Someone else answering the thread with parts opens their own case instead.
+        let v = mail("lars.ek@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", COMPLETE);
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { .. }));
+        // A thank-you in the thread changes nothing and is not answered.
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: Kvittens", "Tack!");
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Ignore { .. }));
+        // A withdrawn case is not reopened by a withdrawal.
+        let facts = Facts { thread_case: Some(thread_case(WITHDRAWN)), ..Facts::default() };
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", "Återkalla");
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Ignore { .. }));
+    }
+
+    #[test]
+    fn the_same_correction_twice_changes_nothing() {
+        let cfg = config();
+        let facts = Facts { thread_case: Some(thread_case(INCOMPLETE)), ..Facts::default() };
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: x", "Namn och ålder: A.B. 14 år");
+        assert_eq!(decide(&arrival(&v), &facts, &cfg), Verdict::Duplicate { case_no: Some("2026-0003".into()) });
     }
 
     #[test]

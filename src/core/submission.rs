@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::mail::view::MailView;
 
 /// The four sections a submission must have (seed 001).
-#[derive(Serialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Serialize, serde::Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[serde(rename_all = "snake_case")]
 pub enum SectionKey {
     /// Namn och ålder: name (or initials) and age.
@@ -46,6 +46,16 @@ impl SectionKey {
         SectionKey::Situation,
         SectionKey::Question,
     ];
+
+    /// The heading as the routine (seed 001) writes it, for replies to the submitter.
+    pub fn label_sv(self) -> &'static str {
+        match self {
+            SectionKey::NameAge => "Namn och ålder",
+            SectionKey::Background => "Kort bakgrund",
+            SectionKey::Situation => "Aktuell situation",
+            SectionKey::Question => "Aktuell problembild och frågeställning",
+        }
+    }
 }
 
 /// Whether consent to discuss the case was obtained.
@@ -975,7 +985,7 @@ fn strip_subject_prefixes(subject: &str) -> (String, bool) {
 }
 
 /// The first `YYYY-NNNN` case number in the subject.
-fn find_case_ref(subject: &str) -> Option<String> {
+pub fn find_case_ref(subject: &str) -> Option<String> {
     let b = subject.as_bytes();
     (0..b.len().saturating_sub(8)).find_map(|i| {
         let w = &b[i..i + 9];

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::core::intake::ThreadCase;
 use crate::core::time::{db, from_db};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -236,6 +237,38 @@ impl Store {
             .await?)
     }
 
+    /// The case of `forum_id` a mail refers to: its case number (from the subject), or a
+    /// Message-ID in its In-Reply-To/References that is the case's submission or one of our
+    /// mails about the case. The newest match wins.
+    pub async fn thread_case(&self, forum_id: &str, ids: &[String], case_ref: Option<&str>) -> Result<Option<ThreadCase>> {
+        if ids.is_empty() && case_ref.is_none() {
+            return Ok(None);
+        }
+        let ids = serde_json::to_string(ids)?;
+        let row = sqlx::query(
+            "SELECT id, case_no, submitter, status, sections_json FROM cases
+             WHERE forum_id = ?1 AND (case_no = ?2
+                OR message_id IN (SELECT value FROM json_each(?3))
+                OR id IN (SELECT case_id FROM outbox WHERE message_id IN (SELECT value FROM json_each(?3))))
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(forum_id)
+        .bind(case_ref.unwrap_or(""))
+        .bind(ids)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ThreadCase {
+                id: r.get(0),
+                case_no: r.get(1),
+                submitter: r.get(2),
+                status: r.get(3),
+                sections: serde_json::from_str(&r.get::<String, _>(4)).context("cases.sections_json is not a section map")?,
+            })
+        })
+        .transpose()
+    }
+
     /// Marks these UIDs as moved on the server.
     pub async fn mark_moved(&self, mailbox: &str, uidvalidity: u32, uids: &[u32], now: DateTime<Utc>) -> Result<()> {
         let json = serde_json::to_string(uids)?;
@@ -429,6 +462,18 @@ impl Tx {
         .fetch_one(&mut *self.tx)
         .await?;
         Ok((id, case_no))
+    }
+
+    /// Replaces a case's sections and status.
+    pub async fn update_case(&mut self, id: i64, sections_json: &str, status: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE cases SET sections_json = ?, status = ?, updated_at = ? WHERE id = ?")
+            .bind(sections_json)
+            .bind(status)
+            .bind(db(now))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// Queues a mail. The same Message-ID queued twice is stored once.
