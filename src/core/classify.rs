@@ -200,6 +200,20 @@ fn is_bulk(v: &MailView) -> bool {
         })
 }
 
+impl Kind {
+    /// The kind's name as in `inspect` output, logs and the intake record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Submission => "submission",
+            Kind::Reply => "reply",
+            Kind::Counter => "counter",
+            Kind::AutoReply => "auto_reply",
+            Kind::Bounce => "bounce",
+            Kind::Other => "other",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,19 +295,5 @@ mod tests {
         assert_eq!(classify(&v), Kind::Bounce);
         v.from = Some("anna.berg@kommun.test".into());
         assert_eq!(classify(&v), Kind::Submission);
-    }
-}
-
-impl Kind {
-    /// The kind's name as in `inspect` output, logs and the intake record.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Submission => "submission",
-            Kind::Reply => "reply",
-            Kind::Counter => "counter",
-            Kind::AutoReply => "auto_reply",
-            Kind::Bounce => "bounce",
-            Kind::Other => "other",
-        }
     }
 }
