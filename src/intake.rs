@@ -339,6 +339,9 @@ async fn apply(
                 "missing_labels": labels(&submission.missing),
             });
             reply(app, tx, forum, submitter, template, &no, id, extra, message_id, now).await?;
+            if submission.urgent {
+                forward_urgent(app, tx, forum, submitter, submission, &no, id, message_id, now).await?;
+            }
             Ok((Some(id), Some(no), true))
         }
         Verdict::UpdateCase { forum, case, sections, updated } => {
@@ -361,6 +364,60 @@ async fn apply(
         }
         Verdict::Duplicate { .. } | Verdict::Ignore { .. } | Verdict::Quarantine { .. } => Ok((None, None, false)),
     }
+}
+
+/// Seed 001: acute cases cannot wait for the monthly meeting. The case goes at once to the
+/// convenor and the deputy heads of the units it concerns (never back to the submitter).
+#[allow(clippy::too_many_arguments)]
+async fn forward_urgent(
+    app: &App,
+    tx: &mut Tx,
+    forum: &Forum,
+    submitter: &str,
+    submission: &crate::core::submission::Submission,
+    case_no: &str,
+    case_id: i64,
+    answers: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let member = forum.member(submitter).context("submitter is a member")?;
+    let recipients = intake::urgent_recipients(forum, submitter, &submission.units);
+    let sections: Vec<_> = submission
+        .sections
+        .iter()
+        .map(|(k, v)| serde_json::json!({ "label": k.label_sv(), "text": v }))
+        .collect();
+    let ctx = serde_json::json!({
+        "case_no": case_no,
+        "forum_name": forum.name,
+        "submitter_name": member.name,
+        "submitter_address": member.address,
+        "submitter_unit": member.unit,
+        "units": submission.units,
+        "sections": sections,
+    });
+    let r = app.templates.render("sv", "urgent", &ctx)?;
+    let mid = compose::message_id("urgent", answers, forum.mail_domain());
+    let mime = compose::build(&Draft {
+        from_name: forum.name.clone(),
+        from_address: forum.mailbox.clone(),
+        to: recipients.clone(),
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+        in_reply_to: None,
+        message_id: mid.clone(),
+    })?;
+    let out = Outgoing {
+        message_id: mid,
+        kind: "urgent".into(),
+        forum_id: forum.id.clone(),
+        case_id: Some(case_id),
+        env_from: forum.mailbox.clone(),
+        env_to: recipients.into_iter().map(|(_, a)| a).collect(),
+        mime,
+    };
+    tx.enqueue(&out, now).await
 }
 
 /// Renders template `name` for the member at `to` and queues it as an answer to `answers`

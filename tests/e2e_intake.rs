@@ -241,3 +241,34 @@ async fn incomplete_submission_is_completed_by_a_reply_and_withdrawn() {
     assert_eq!(subject_of(&all[2]), format!("Ärende {case_no} är återkallat"));
     assert_eq!(w.scalar("SELECT count(*) FROM cases WHERE status = 'withdrawn'").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn urgent_case_is_forwarded_at_once_to_the_convenor_and_the_units_concerned() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let _d = w.start();
+    let anna = w.addr("anna");
+    let mb = w.mailbox();
+    let body = "Namn och ålder: P.Q. 16 år\r\nKort bakgrund: Självskadebeteende.\r\nAktuell situation: Inlagd.\r\nFrågeställning: Vem tar över?\r\nBerörda enheter: Vuxenenheten\r\n\r\nMvh Anna";
+    send_raw(&anna, &[&mb], &plain_mail(&anna, &mb, "AKUT: ärendeanmälan", body, "urgent-1@outlook.test")).await;
+    for who in ["sara", "lars"] {
+        let got = wait_for(T, "the urgent forward", || async {
+            let m = fetch_folder(&w.addr(who), "INBOX").await;
+            (!m.is_empty()).then_some(m)
+        })
+        .await;
+        assert!(subject_of(&got[0]).starts_with("AKUT ärende "), "{}", subject_of(&got[0]));
+        let text = text_of(&got[0]);
+        assert!(text.contains("Självskadebeteende") && text.contains("Anna Berg (Barn och unga)"), "{text}");
+    }
+    // Anna gets her receipt, not the forward.
+    let own = wait_for(T, "Anna's receipt", || async {
+        let m = fetch_folder(&anna, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    assert_eq!(own.len(), 1);
+    assert!(subject_of(&own[0]).starts_with("Kvittens"));
+}

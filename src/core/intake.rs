@@ -153,6 +153,22 @@ pub fn forum_for<'c>(cfg: &'c Config, view: &MailView) -> Option<&'c Forum> {
     }
 }
 
+/// Who gets an urgent case at once: the convenor and the deputy heads of the units concerned
+/// (unit names matched case-insensitively), never the submitter, each once, as (name, address).
+pub fn urgent_recipients(forum: &Forum, submitter: &str, units: &[String]) -> Vec<(String, String)> {
+    let mut out = vec![(forum.convenor.name.clone(), forum.convenor.address.clone())];
+    for unit in forum.units.iter().filter(|u| units.iter().any(|n| n.trim().eq_ignore_ascii_case(&u.name) || n.trim().to_lowercase() == u.name.to_lowercase())) {
+        for head in &unit.deputy_heads {
+            let name = forum.member(head).map(|m| m.name.clone()).unwrap_or_default();
+            out.push((name, head.clone()));
+        }
+    }
+    out.retain(|(_, a)| a != submitter);
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|(_, a)| seen.insert(a.clone()));
+    out
+}
+
 /// A Message-ID for a message that has none: stable for the same bytes, so a refetch after a
 /// crash dedupes like a real one.
 pub fn synthetic_message_id(raw: &[u8]) -> String {
@@ -365,6 +381,16 @@ mod tests {
         let facts = Facts { thread_case: Some(thread_case(INCOMPLETE)), ..Facts::default() };
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: x", "Namn och ålder: A.B. 14 år");
         assert_eq!(decide(&arrival(&v), &facts, &cfg), Verdict::Duplicate { case_no: Some("2026-0003".into()) });
+    }
+
+    #[test]
+    fn urgent_case_goes_to_the_convenor_and_the_units_deputy_heads_not_the_submitter() {
+        let cfg = config();
+        let f = &cfg.forums[0];
+        let r = urgent_recipients(f, "anna.berg@kommun.test", &["vuxenenheten".into(), "Barn och unga".into(), "Okänd".into()]);
+        let addrs: Vec<&str> = r.iter().map(|(_, a)| a.as_str()).collect();
+        assert_eq!(addrs, vec!["sara@kommun.test", "lars.ek@kommun.test"]);
+        assert_eq!(r[1].0, "Lars Ek");
     }
 
     #[test]
