@@ -72,6 +72,7 @@ struct RawDaemon {
     reconnect_max_backoff: Duration,
     max_message_size: u64,
     max_send_attempts: u32,
+    max_rejections_per_sender_per_day: u32,
 }
 
 impl Default for RawDaemon {
@@ -83,6 +84,7 @@ impl Default for RawDaemon {
             reconnect_max_backoff: d.reconnect_max_backoff,
             max_message_size: d.max_message_size,
             max_send_attempts: d.max_send_attempts,
+            max_rejections_per_sender_per_day: d.max_rejections_per_sender_per_day,
         }
     }
 }
@@ -151,6 +153,36 @@ struct RawForum {
     units: Vec<RawUnit>,
     #[serde(default, rename = "member")]
     members: Vec<RawMember>,
+    schedule: Option<RawSchedule>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSchedule {
+    rrule: String,
+    first: String,
+    #[serde(default = "default_duration", with = "humantime_serde")]
+    duration: Duration,
+    #[serde(default = "default_kinds")]
+    kinds: Vec<String>,
+    #[serde(default)]
+    place: String,
+    #[serde(default = "default_cutoff_days")]
+    cutoff_days_before: u32,
+    #[serde(default = "default_cutoff_time")]
+    cutoff_time: String,
+}
+
+fn default_duration() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_kinds() -> Vec<String> {
+    vec!["samverkansmöte".into(), "avstämningsmöte".into()]
+}
+fn default_cutoff_days() -> u32 {
+    1
+}
+fn default_cutoff_time() -> String {
+    "12:00".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,6 +285,9 @@ pub struct DaemonConfig {
     pub max_message_size: u64,
     /// After this many failed attempts an outgoing mail is marked failed.
     pub max_send_attempts: u32,
+    /// At most this many "incomplete submission" answers go to one sender in 24 hours; later
+    /// ones are stored but not answered (no mail loops with a broken client).
+    pub max_rejections_per_sender_per_day: u32,
 }
 
 impl Default for DaemonConfig {
@@ -263,6 +298,7 @@ impl Default for DaemonConfig {
             reconnect_max_backoff: Duration::from_secs(300),
             max_message_size: 25 * 1024 * 1024,
             max_send_attempts: 12,
+            max_rejections_per_sender_per_day: 5,
         }
     }
 }
@@ -326,6 +362,8 @@ pub struct Forum {
     pub convenor: Person,
     pub units: Vec<Unit>,
     pub members: Vec<Member>,
+    /// The meeting series; without one, cases are stored and answered but not put on a meeting.
+    pub schedule: Option<crate::core::schedule::Schedule>,
 }
 
 impl Forum {
@@ -501,6 +539,61 @@ fn addr(key: String, a: &str, problems: &mut Vec<Problem>) -> String {
     a
 }
 
+fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut Vec<Problem>) -> Option<crate::core::schedule::Schedule> {
+    use crate::core::schedule::{MeetingKind, Schedule, check_rrule};
+    let before = problems.len();
+    let key = |k: &str| format!("{prefix}.{k}");
+    let first = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s.first.trim(), f).ok());
+    if first.is_none() {
+        problems.push(Problem {
+            key: key("first"),
+            message: format!("{:?} is not a local date and time like \"2026-01-13T13:00\"", s.first),
+        });
+    }
+    if let Some(first) = first
+        && let Err(e) = check_rrule(&s.rrule, first, tz)
+    {
+        problems.push(Problem { key: key("rrule"), message: format!("{:?} is not a valid RFC 5545 RRULE: {e}", s.rrule) });
+    }
+    let mut kinds = Vec::new();
+    for (i, k) in s.kinds.iter().enumerate() {
+        match MeetingKind::parse(k) {
+            Some(m) => kinds.push(m),
+            None => problems.push(Problem {
+                key: key(&format!("kinds[{i}]")),
+                message: format!("{k:?} must be \"samverkansmöte\" or \"avstämningsmöte\""),
+            }),
+        }
+    }
+    if s.kinds.is_empty() {
+        problems.push(Problem { key: key("kinds"), message: "name at least one meeting kind".into() });
+    }
+    let cutoff_time = chrono::NaiveTime::parse_from_str(s.cutoff_time.trim(), "%H:%M").ok();
+    if cutoff_time.is_none() {
+        problems.push(Problem { key: key("cutoff_time"), message: format!("{:?} is not a time like \"12:00\"", s.cutoff_time) });
+    }
+    if s.duration.as_secs() < 60 || s.duration.as_secs() > 24 * 3600 {
+        problems.push(Problem { key: key("duration"), message: "must be between 1m and 24h".into() });
+    }
+    if s.cutoff_days_before > 60 {
+        problems.push(Problem { key: key("cutoff_days_before"), message: "must be at most 60".into() });
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(Schedule {
+        rrule: s.rrule.trim().trim_start_matches("RRULE:").to_string(),
+        first: first?,
+        duration: chrono::Duration::seconds(s.duration.as_secs() as i64),
+        kinds,
+        place: s.place,
+        cutoff_days_before: s.cutoff_days_before,
+        cutoff_time: cutoff_time?,
+    })
+}
+
 fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config {
     let d = raw.daemon;
     if d.idle_timeout.as_secs() >= 29 * 60 || d.idle_timeout.as_secs() < 10 {
@@ -521,6 +614,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         reconnect_max_backoff: d.reconnect_max_backoff.max(Duration::from_secs(1)),
         max_message_size: d.max_message_size,
         max_send_attempts: d.max_send_attempts,
+        max_rejections_per_sender_per_day: d.max_rejections_per_sender_per_day,
     };
 
     // IMAP
@@ -679,7 +773,8 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             let unit_head = u.unit_head.map(|p| Person { address: addr(uk("unit_head.address"), &p.address, problems), name: p.name });
             units.push(Unit { name: u.name, deputy_heads: heads, unit_head });
         }
-        forums.push(Forum { id: f.id, name: f.name, time_zone, mailbox, convenor, units, members });
+        let schedule = f.schedule.and_then(|s| schedule_of(&k("schedule"), s, time_zone, problems));
+        forums.push(Forum { id: f.id, name: f.name, time_zone, mailbox, convenor, units, members, schedule });
     }
 
     Config {
@@ -779,6 +874,22 @@ unit = "Barn och unga"
         let p = problems(&text);
         assert!(p.iter().any(|p| p.key == "imap.password" && p.message == "unknown key"), "{p:?}");
         assert!(p.iter().any(|p| p.key == "imap.password_file"), "{p:?}");
+    }
+
+    #[test]
+    fn schedule_is_validated_with_defaults() {
+        let ok = format!("{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=MONTHLY;BYDAY=2TU\"\nfirst = \"2026-01-13T13:00\"\nplace = \"Stadshuset\"\n");
+        let c = parse(&ok, Path::new("/x/y.toml")).expect("valid");
+        let s = c.forums[0].schedule.as_ref().expect("schedule");
+        assert_eq!((s.cutoff_days_before, s.cutoff_time.to_string().as_str(), s.duration.num_minutes()), (1, "12:00:00", 60));
+        assert_eq!(s.kinds.len(), 2);
+        let bad = format!("{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=SOMETIMES\"\nfirst = \"13 jan\"\nkinds = [\"fika\"]\ncutoff_time = \"noon\"\n");
+        let keys: Vec<String> = problems(&bad).into_iter().map(|p| p.key).collect();
+        for k in ["forum[0].schedule.first", "forum[0].schedule.kinds[0]", "forum[0].schedule.cutoff_time"] {
+            assert!(keys.iter().any(|x| x == k), "missing {k} in {keys:?}");
+        }
+        let bad_rule = format!("{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=SOMETIMES\"\nfirst = \"2026-01-13T13:00\"\n");
+        assert_eq!(problems(&bad_rule)[0].key, "forum[0].schedule.rrule");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::mail::compose::{self, Draft};
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_connect};
 use crate::config::Forum;
+use crate::core::schedule::Assignment;
 use crate::core::submission::SectionKey;
 use crate::store::{IntakeRecord, NewCase, Outgoing, Tx};
 
@@ -171,6 +172,7 @@ pub fn uid_set(uids: &[u32]) -> String {
 /// already recorded (only moved, its effects committed before).
 async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -> Result<()> {
     let cfg = &app.cfg.imap;
+    materialize_meetings(app).await?;
     let mut uids: Vec<u32> = s.uid_search("ALL").await.context("UID SEARCH")?.into_iter().collect();
     uids.sort_unstable();
     let mut max_uid = 0;
@@ -197,6 +199,19 @@ async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -
         max_uid = max_uid.max(batch.iter().copied().max().unwrap_or(0));
     }
     app.store.mark_synced(&cfg.inbox, max_uid, app.now()).await?;
+    Ok(())
+}
+
+/// Stores each forum's meetings from two months back to about seven months ahead, so cases
+/// arriving now (or read late from a backlog) find their meeting.
+pub async fn materialize_meetings(app: &App) -> Result<()> {
+    let now = app.now();
+    for f in &app.cfg.forums {
+        if let Some(s) = &f.schedule {
+            let occ = crate::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), now + chrono::Duration::days(210));
+            app.store.ensure_meetings(&f.id, &occ, &s.place, now).await?;
+        }
+    }
     Ok(())
 }
 
@@ -265,6 +280,12 @@ pub async fn handle(
         let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
         let case_ref = crate::core::submission::find_case_ref(&v.subject);
         facts.thread_case = app.store.thread_case(&forum.id, &ids, case_ref.as_deref()).await?;
+        if forum.schedule.is_some() {
+            facts.meetings = app.store.meetings_after(&forum.id, received, 12).await?;
+        }
+        if let Some(m) = forum.member(from) {
+            facts.rejections_today = app.store.sent_to_since("incomplete", &m.address, now - chrono::Duration::hours(24)).await?;
+        }
     }
     let arrival = Arrival { view: parsed.as_ref(), internal_date: received, too_large };
     let verdict = intake::decide(&arrival, &facts, &app.cfg);
@@ -317,7 +338,7 @@ async fn apply(
 ) -> Result<(Option<i64>, Option<String>, bool)> {
     let labels = |keys: &[SectionKey]| keys.iter().map(|k| k.label_sv()).collect::<Vec<_>>();
     match verdict {
-        Verdict::NewCase { forum, submitter, year, content_hash, submission } => {
+        Verdict::NewCase { forum, submitter, year, content_hash, submission, assignment, answer } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
             let status = intake::status_of(&submission.sections);
             let (id, no) = tx
@@ -329,41 +350,82 @@ async fn apply(
                     message_id,
                     content_hash,
                     sections_json: &serde_json::to_string(&submission.sections)?,
+                    meeting_id: assignment.as_ref().map(|a| a.meeting.id),
+                    urgent: submission.urgent,
                     received_at: received,
                     now,
                 })
                 .await?;
             let template = if submission.missing.is_empty() { "receipt" } else { "incomplete" };
-            let extra = serde_json::json!({
-                "received": crate::core::time::swedish_datetime(received, forum.time_zone),
-                "missing_labels": labels(&submission.missing),
-            });
-            reply(app, tx, forum, submitter, template, &no, id, extra, message_id, now).await?;
+            let mut extra = meeting_context(forum, assignment.as_ref());
+            extra["received"] = crate::core::time::swedish_datetime(received, forum.time_zone).into();
+            extra["missing_labels"] = labels(&submission.missing).into();
+            extra["urgent"] = submission.urgent.into();
+            extra["sections"] = summary(&submission.sections);
+            if *answer {
+                reply(app, tx, forum, submitter, template, &no, id, extra, message_id, now).await?;
+            }
             if submission.urgent {
                 forward_urgent(app, tx, forum, submitter, submission, &no, id, message_id, now).await?;
             }
             Ok((Some(id), Some(no), true))
         }
-        Verdict::UpdateCase { forum, case, sections, updated } => {
+        Verdict::UpdateCase { forum, case, sections, updated, assignment } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
             let status = intake::status_of(sections);
-            tx.update_case(case.id, &serde_json::to_string(sections)?, status, now).await?;
+            let meeting_id = assignment.as_ref().map(|a| a.meeting.id).or(case.meeting_id);
+            tx.update_case(case.id, &serde_json::to_string(sections)?, status, meeting_id, now).await?;
             let template = if status == intake::SUBMITTED && case.status == intake::INCOMPLETE { "completed" } else { "updated" };
-            let extra = serde_json::json!({
-                "updated_labels": labels(updated),
-                "missing_labels": labels(&intake::missing(sections)),
-            });
+            let mut extra = meeting_context(forum, assignment.as_ref());
+            extra["updated_labels"] = labels(updated).into();
+            extra["missing_labels"] = labels(&intake::missing(sections)).into();
             reply(app, tx, forum, &case.submitter, template, &case.case_no, case.id, extra, message_id, now).await?;
             Ok((Some(case.id), Some(case.case_no.clone()), true))
         }
         Verdict::Withdraw { forum, case } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
-            tx.update_case(case.id, &serde_json::to_string(&case.sections)?, intake::WITHDRAWN, now).await?;
+            tx.update_case(case.id, &serde_json::to_string(&case.sections)?, intake::WITHDRAWN, None, now).await?;
             reply(app, tx, forum, &case.submitter, "withdrawn", &case.case_no, case.id, serde_json::json!({}), message_id, now).await?;
             Ok((Some(case.id), Some(case.case_no.clone()), true))
         }
         Verdict::Duplicate { .. } | Verdict::Ignore { .. } | Verdict::Quarantine { .. } => Ok((None, None, false)),
     }
+}
+
+/// What the templates are told about the meeting a case goes on (and the one it missed).
+fn meeting_context(forum: &Forum, a: Option<&Assignment>) -> serde_json::Value {
+    let tz = forum.time_zone;
+    let m = |m: &crate::core::schedule::Meeting| {
+        serde_json::json!({
+            "kind": m.kind.label_sv(),
+            "when": crate::core::time::swedish_datetime(m.start, tz),
+            "place": m.place,
+        })
+    };
+    let missed = a.and_then(|a| a.missed.as_ref()).zip(forum.schedule.as_ref()).map(|(x, s)| {
+        let mut v = m(x);
+        v["cutoff"] = crate::core::time::swedish_datetime(crate::core::schedule::cutoff(s, tz, x.start), tz).into();
+        v
+    });
+    serde_json::json!({
+        "meeting": a.map(|a| m(&a.meeting)),
+        "missed": missed,
+        "has_schedule": forum.schedule.is_some(),
+    })
+}
+
+/// The received parts, each as label and its first line (shortened), for the receipt.
+fn summary(sections: &std::collections::BTreeMap<SectionKey, String>) -> serde_json::Value {
+    sections
+        .iter()
+        .map(|(k, v)| {
+            let first = v.lines().next().unwrap_or_default();
+            let short: String = first.chars().take(80).collect();
+            let text = if short.len() < v.trim_end().len() { format!("{short} …") } else { short };
+            serde_json::json!({ "label": k.label_sv(), "text": text })
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// Seed 001: acute cases cannot wait for the monthly meeting. The case goes at once to the

@@ -95,10 +95,18 @@ mod tests {
         let ctx = serde_json::json!({
             "case_no": "2026-0001", "forum_name": "Samverkan IoF–ÄoF", "member_name": "Anna Berg",
             "received": "tisdag 8 december 2026 kl. 10.15", "convenor_name": "Sara S", "convenor_address": "sara@x",
+            "meeting": {"kind": "samverkansmöte", "when": "tisdag 12 januari 2027 kl. 13.00", "place": "Stadshuset"},
+            "missed": {"kind": "samverkansmöte", "when": "tisdag 8 december 2026 kl. 13.00", "cutoff": "måndag 7 december 2026 kl. 12.00", "place": ""},
+            "has_schedule": true, "urgent": false,
+            "sections": [{"label": "Namn och ålder", "text": "A.B. 14 år"}],
         });
         let r = shipped().render("sv", "receipt", &ctx).expect("render");
         assert!(r.subject.contains("2026-0001"), "{}", r.subject);
         assert!(r.text.contains("2026-0001") && r.text.contains("tisdag 8 december"), "{}", r.text);
+        assert!(r.text.contains("Anmälan kom in efter sista tid för samverkansmötet tisdag 8 december 2026 kl. 13.00\n(sista tid var måndag 7 december 2026 kl. 12.00)"), "{}", r.text);
+        assert!(r.text.contains("Ärendet tas upp på samverkansmötet tisdag 12 januari 2027 kl. 13.00, Stadshuset."), "{}", r.text);
+        assert!(r.text.contains("AKUT i ämnesraden"), "a late submitter is told how to raise an acute case: {}", r.text);
+        assert!(r.text.contains("  - Namn och ålder: A.B. 14 år\n"), "{}", r.text);
         assert!(!r.subject.contains('\n'));
         let html = r.html.expect("html part");
         assert!(html.contains("IoF–ÄoF"));
@@ -116,7 +124,7 @@ mod tests {
         assert!(r.text.contains("  - Kort bakgrund\n  - Aktuell situation\n"), "{}", r.text);
         assert!(r.text.contains("\nKort bakgrund:\n") && r.text.contains("\nAktuell situation:\n"), "{}", r.text);
         let done = serde_json::json!({"case_no": "2026-0002", "forum_name": "F", "member_name": "L",
-            "updated_labels": ["Kort bakgrund"], "missing_labels": []});
+            "updated_labels": ["Kort bakgrund"], "missing_labels": [], "meeting": null, "missed": null, "has_schedule": false});
         let r = shipped().render("sv", "completed", &done).expect("render");
         assert!(r.text.contains("är nu komplett") && r.text.contains("Uppdaterat: Kort bakgrund."), "{}", r.text);
         let r = shipped().render("sv", "withdrawn", &done).expect("render");

@@ -272,3 +272,59 @@ async fn urgent_case_is_forwarded_at_once_to_the_convenor_and_the_units_concerne
     assert_eq!(own.len(), 1);
     assert!(subject_of(&own[0]).starts_with("Kvittens"));
 }
+
+/// 12:00 local the day before the meeting is the cutoff (seed 001); arrival is the server's
+/// INTERNALDATE, not the Date header.
+#[tokio::test(flavor = "multi_thread")]
+async fn cutoff_on_both_sides_of_noon_the_day_before() {
+    if skip() {
+        return;
+    }
+    use chrono::TimeZone;
+    let w = World::new(false);
+    let _d = w.start();
+    let anna = w.addr("anna");
+    let lars = w.addr("lars");
+    let mb = w.mailbox();
+    let day_before = w.meeting_day - chrono::Duration::days(1);
+    let at = |h, m, s| {
+        chrono_tz::Europe::Stockholm
+            .from_local_datetime(&day_before.and_hms_opt(h, m, s).expect("time"))
+            .single()
+            .expect("unambiguous")
+            .fixed_offset()
+    };
+    // Date headers say the opposite of the arrival times: only INTERNALDATE counts.
+    append_at(&mb, "INBOX", &submission(&anna, &mb, 41), at(11, 59, 0)).await;
+    append_at(&mb, "INBOX", &submission(&lars, &mb, 42), at(12, 0, 30)).await;
+
+    let weekday_date = |d: chrono::NaiveDate| {
+        let s = d.format_localized("%A %-d %B %Y", chrono::Locale::sv_SE).to_string();
+        format!("{s} kl. 13.00")
+    };
+    let in_time = wait_for(T, "Anna's receipt", || async {
+        let m = fetch_folder(&anna, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    let text = text_of(&in_time[0]);
+    assert!(text.contains(&format!("Ärendet tas upp på samverkansmötet {}, Stadshuset, sal 3.", weekday_date(w.meeting_day))), "{text}");
+    assert!(!text.contains("efter sista tid"), "{text}");
+    assert!(text.contains("  - Namn och ålder: Testperson 41, 14 år"), "{text}");
+
+    let late = wait_for(T, "Lars's receipt", || async {
+        let m = fetch_folder(&lars, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    let text = text_of(&late[0]);
+    let next = w.meeting_day + chrono::Duration::days(7);
+    assert!(text.contains(&format!("efter sista tid för samverkansmötet {}", weekday_date(w.meeting_day))), "{text}");
+    assert!(text.contains(&format!("Ärendet tas upp på samverkansmötet {}", weekday_date(next))), "{text}");
+    assert!(text.contains("AKUT i ämnesraden"), "{text}");
+    let on_meeting = w
+        .scalar("SELECT count(*) FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE m.kind = 'samverkansmote'")
+        .await;
+    assert_eq!(on_meeting, 2);
+    assert_eq!(w.scalar("SELECT count(DISTINCT meeting_id) FROM cases").await, 2, "two different meetings");
+}

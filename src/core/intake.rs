@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Forum};
 use crate::core::classify::{Kind, classify};
+use crate::core::schedule::{Assignment, Meeting, assign};
 use crate::core::submission::{SectionKey, Submission, read_submission};
 use crate::mail::view::MailView;
 
@@ -33,6 +34,10 @@ pub struct Facts {
     /// The case this mail answers (by In-Reply-To/References to the submission or to one of our
     /// mails about it, or by the case number in the subject), if any.
     pub thread_case: Option<ThreadCase>,
+    /// The forum's meetings after the arrival, soonest first (with admins' moves and cancels).
+    pub meetings: Vec<Meeting>,
+    /// "Incomplete" answers sent to this sender in the last 24 hours.
+    pub rejections_today: u32,
 }
 
 /// What the store holds about a case a mail refers to.
@@ -44,6 +49,7 @@ pub struct ThreadCase {
     /// `submitted`, `incomplete`, `withdrawn`, ...
     pub status: String,
     pub sections: BTreeMap<SectionKey, String>,
+    pub meeting_id: Option<i64>,
 }
 
 /// Case statuses.
@@ -94,6 +100,10 @@ pub enum Verdict {
         year: i32,
         content_hash: String,
         submission: Submission,
+        /// The meeting it goes on (complete cases of a forum with a schedule).
+        assignment: Option<Assignment>,
+        /// False when the sender has had too many "incomplete" answers today.
+        answer: bool,
     },
     /// The submitter answered in the case's thread with parts: they replace the parts of the
     /// same name; the answer says what changed and what is still missing.
@@ -102,6 +112,8 @@ pub enum Verdict {
         case: ThreadCase,
         sections: BTreeMap<SectionKey, String>,
         updated: Vec<SectionKey>,
+        /// Set when this answer completes a case that had no meeting yet.
+        assignment: Option<Assignment>,
     },
     /// The submitter withdrew the case ("Återkalla").
     Withdraw { forum: String, case: ThreadCase },
@@ -240,7 +252,11 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
         if updated.is_empty() {
             return Verdict::Duplicate { case_no: Some(case.case_no.clone()) };
         }
-        return Verdict::UpdateCase { forum: forum.id.clone(), case: case.clone(), sections, updated };
+        let assignment = match (&forum.schedule, case.meeting_id, status_of(&sections)) {
+            (Some(s), None, SUBMITTED) => assign(s, forum.time_zone, &facts.meetings, a.internal_date),
+            _ => None,
+        };
+        return Verdict::UpdateCase { forum: forum.id.clone(), case: case.clone(), sections, updated, assignment };
     }
     if submission.withdraw && submission.sections.is_empty() {
         // A withdrawal that names no case we know: there is nothing to withdraw.
@@ -249,12 +265,19 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
     if let Some(case_no) = &facts.same_content_case {
         return Verdict::Duplicate { case_no: Some(case_no.clone()) };
     }
+    let complete = submission.missing.is_empty();
+    let assignment = match (&forum.schedule, complete) {
+        (Some(s), true) => assign(s, forum.time_zone, &facts.meetings, a.internal_date),
+        _ => None,
+    };
     Verdict::NewCase {
         forum: forum.id.clone(),
         year: a.internal_date.with_timezone(&forum.time_zone).year(),
         content_hash: content_hash(&member, &view.text),
         submitter: member,
         submission,
+        assignment,
+        answer: complete || facts.rejections_today < cfg.daemon.max_rejections_per_sender_per_day,
     }
 }
 
@@ -325,7 +348,7 @@ mod tests {
     fn thread_case(status: &str) -> ThreadCase {
         let mut sections = BTreeMap::new();
         sections.insert(SectionKey::NameAge, "A.B. 14 år".to_string());
-        ThreadCase { id: 1, case_no: "2026-0003".into(), submitter: "anna.berg@kommun.test".into(), status: status.into(), sections }
+        ThreadCase { id: 1, case_no: "2026-0003".into(), submitter: "anna.berg@kommun.test".into(), status: status.into(), sections, meeting_id: None }
     }
 
     #[test]
@@ -347,7 +370,8 @@ mod tests {
         );
         let facts = Facts { thread_case: Some(thread_case(INCOMPLETE)), ..Facts::default() };
         match decide(&arrival(&v), &facts, &cfg) {
-            Verdict::UpdateCase { case, sections, updated, .. } => {
+            Verdict::UpdateCase { case, sections, updated, assignment, .. } => {
+                assert_eq!(assignment, None, "the test forum has no schedule");
                 assert_eq!(case.case_no, "2026-0003");
                 assert_eq!(updated, vec![SectionKey::Background, SectionKey::Situation, SectionKey::Question]);
                 assert_eq!(status_of(&sections), SUBMITTED);
@@ -373,6 +397,58 @@ mod tests {
         let facts = Facts { thread_case: Some(thread_case(WITHDRAWN)), ..Facts::default() };
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", "Återkalla");
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Ignore { .. }));
+    }
+
+    #[test]
+    fn incomplete_answers_are_rate_limited_per_sender() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "Namn och ålder: A.B. 14 år");
+        let facts = Facts { rejections_today: 4, ..Facts::default() };
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: true, .. }));
+        let facts = Facts { rejections_today: 5, ..Facts::default() };
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: false, .. }));
+        // A complete submission is always answered.
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE);
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: true, .. }));
+    }
+
+    #[test]
+    fn complete_case_goes_on_the_next_meeting_and_a_late_one_on_the_one_after() {
+        let mut cfg = config();
+        let sched = crate::core::schedule::Schedule {
+            rrule: "FREQ=MONTHLY;BYDAY=2TU".into(),
+            first: chrono::NaiveDate::from_ymd_opt(2026, 1, 13).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("d"),
+            duration: chrono::Duration::minutes(60),
+            kinds: vec![crate::core::schedule::MeetingKind::Samverkan],
+            place: "Stadshuset".into(),
+            cutoff_days_before: 1,
+            cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
+        };
+        let meetings: Vec<Meeting> = crate::core::schedule::occurrences(&sched, chrono_tz::Europe::Stockholm, ts("2026-11-01T00:00:00Z"), ts("2027-02-01T00:00:00Z"))
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| Meeting { id: i as i64 + 10, start: o.start, kind: o.kind, place: "Stadshuset".into(), status: "scheduled".into() })
+            .collect();
+        cfg.forums[0].schedule = Some(sched);
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE);
+        let facts = Facts { meetings, ..Facts::default() };
+        // 8 December 2026 13:00; cutoff Monday 7 December 12:00 CET = 11:00 UTC.
+        let at = |t: &str| Arrival { view: Some(&v), internal_date: ts(t), too_large: false };
+        match decide(&at("2026-12-07T10:59:00Z"), &facts, &cfg) {
+            Verdict::NewCase { assignment: Some(a), .. } => assert_eq!((a.meeting.start, a.missed), (ts("2026-12-08T12:00:00Z"), None)),
+            other => panic!("{other:?}"),
+        }
+        match decide(&at("2026-12-07T11:01:00Z"), &facts, &cfg) {
+            Verdict::NewCase { assignment: Some(a), .. } => {
+                assert_eq!(a.meeting.start, ts("2027-01-12T12:00:00Z"));
+                assert_eq!(a.missed.map(|m| m.start), Some(ts("2026-12-08T12:00:00Z")));
+            }
+            other => panic!("{other:?}"),
+        }
+        // An incomplete case goes on no meeting until it is complete.
+        let v2 = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "Namn och ålder: A.B.");
+        let a2 = Arrival { view: Some(&v2), internal_date: ts("2026-12-01T10:00:00Z"), too_large: false };
+        assert!(matches!(decide(&a2, &facts, &cfg), Verdict::NewCase { assignment: None, .. }));
     }
 
     #[test]

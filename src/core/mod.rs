@@ -5,6 +5,7 @@ pub mod classify;
 pub mod inspect;
 pub mod intake;
 pub mod outbox;
+pub mod schedule;
 pub mod submission;
 pub mod time;
 

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::core::intake::ThreadCase;
+use crate::core::schedule::{Meeting, MeetingKind, Occurrence};
 use crate::core::time::{db, from_db};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -81,6 +82,8 @@ pub struct NewCase<'a> {
     pub message_id: &'a str,
     pub content_hash: &'a str,
     pub sections_json: &'a str,
+    pub meeting_id: Option<i64>,
+    pub urgent: bool,
     pub received_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
@@ -246,7 +249,7 @@ impl Store {
         }
         let ids = serde_json::to_string(ids)?;
         let row = sqlx::query(
-            "SELECT id, case_no, submitter, status, sections_json FROM cases
+            "SELECT id, case_no, submitter, status, sections_json, meeting_id FROM cases
              WHERE forum_id = ?1 AND (case_no = ?2
                 OR message_id IN (SELECT value FROM json_each(?3))
                 OR id IN (SELECT case_id FROM outbox WHERE message_id IN (SELECT value FROM json_each(?3))))
@@ -264,9 +267,70 @@ impl Store {
                 submitter: r.get(2),
                 status: r.get(3),
                 sections: serde_json::from_str(&r.get::<String, _>(4)).context("cases.sections_json is not a section map")?,
+                meeting_id: r.get(5),
             })
         })
         .transpose()
+    }
+
+    /// Inserts the occurrences not yet stored (existing rows, possibly moved or cancelled by an
+    /// admin, are left as they are).
+    pub async fn ensure_meetings(&self, forum_id: &str, occ: &[Occurrence], place: &str, now: DateTime<Utc>) -> Result<()> {
+        for o in occ {
+            sqlx::query(
+                "INSERT INTO meetings (forum_id, occurrence, kind, starts_at, ends_at, place, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(forum_id, occurrence) DO NOTHING",
+            )
+            .bind(forum_id)
+            .bind(o.key.format("%Y-%m-%d").to_string())
+            .bind(o.kind.as_str())
+            .bind(db(o.start))
+            .bind(db(o.end))
+            .bind(place)
+            .bind(db(now))
+            .bind(db(now))
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The forum's meetings starting after `after`, soonest first.
+    pub async fn meetings_after(&self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
+        let rows = sqlx::query(
+            "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = ? AND starts_at > ?
+             ORDER BY starts_at LIMIT ?",
+        )
+        .bind(forum_id)
+        .bind(db(after))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Meeting {
+                    id: r.get(0),
+                    start: from_db(&r.get::<String, _>(1)).context("meetings.starts_at is not a time")?,
+                    kind: MeetingKind::from_db(&r.get::<String, _>(2)),
+                    place: r.get(3),
+                    status: r.get(4),
+                })
+            })
+            .collect()
+    }
+
+    /// How many mails of `kind` went (or are queued) to `address` since `since`.
+    pub async fn sent_to_since(&self, kind: &str, address: &str, since: DateTime<Utc>) -> Result<u32> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE kind = ? AND created_at >= ?
+             AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = ?)",
+        )
+        .bind(kind)
+        .bind(db(since))
+        .bind(address)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u32)
     }
 
     /// Marks these UIDs as moved on the server.
@@ -446,8 +510,8 @@ impl Tx {
         let case_no = self.next_case_no(c.forum_id, c.year).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (forum_id, case_no, status, submitter, message_id, content_hash, sections_json,
-                                received_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                meeting_id, urgent, received_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(c.forum_id)
         .bind(&case_no)
@@ -456,6 +520,8 @@ impl Tx {
         .bind(c.message_id)
         .bind(c.content_hash)
         .bind(c.sections_json)
+        .bind(c.meeting_id)
+        .bind(c.urgent)
         .bind(db(c.received_at))
         .bind(db(c.now))
         .bind(db(c.now))
@@ -464,11 +530,12 @@ impl Tx {
         Ok((id, case_no))
     }
 
-    /// Replaces a case's sections and status.
-    pub async fn update_case(&mut self, id: i64, sections_json: &str, status: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE cases SET sections_json = ?, status = ?, updated_at = ? WHERE id = ?")
+    /// Replaces a case's sections, status and meeting.
+    pub async fn update_case(&mut self, id: i64, sections_json: &str, status: &str, meeting_id: Option<i64>, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE cases SET sections_json = ?, status = ?, meeting_id = ?, updated_at = ? WHERE id = ?")
             .bind(sections_json)
             .bind(status)
+            .bind(meeting_id)
             .bind(db(now))
             .bind(id)
             .execute(&mut *self.tx)
@@ -570,6 +637,8 @@ mod tests {
                 message_id: "m1",
                 content_hash: "h",
                 sections_json: "{}",
+                meeting_id: None,
+                urgent: false,
                 received_at: now,
                 now,
             })

@@ -85,6 +85,10 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 /// running in parallel on one stack never see each other's mail.
 pub struct World {
     pub tag: String,
+    /// A meeting day of the world's weekly schedule (13:00 Stockholm, cutoff 12:00 the day
+    /// before): fourteen days ago, so that arrivals around its cutoff lie in the past (Dovecot
+    /// replaces a future APPEND date with the current time).
+    pub meeting_day: chrono::NaiveDate,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub db_path: PathBuf,
@@ -164,9 +168,15 @@ unit = "Vuxenenheten"
 "#,
             templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates").display(),
         );
+        let meeting_day = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive() - chrono::Duration::days(14);
+        let weekday = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][chrono::Datelike::weekday(&meeting_day).num_days_from_monday() as usize];
+        let cfg = format!(
+            "{cfg}\n[forum.schedule]\nrrule = \"FREQ=WEEKLY;BYDAY={weekday}\"\nfirst = \"{} 13:00\"\nkinds = [\"samverkansmöte\"]\nplace = \"Stadshuset, sal 3\"\n",
+            meeting_day - chrono::Duration::days(70)
+        );
         let config_path = dir.path().join("samverkan.toml");
         std::fs::write(&config_path, cfg).expect("config");
-        World { tag, config_path, db_path, dir }
+        World { tag, meeting_day, config_path, db_path, dir }
     }
 
     /// The address of a user of this world, e.g. `addr("anna")`.
@@ -296,6 +306,18 @@ pub fn submission(from: &str, to: &str, n: u32) -> Vec<u8> {
         ),
         &format!("sub-{n}-{}@outlook.test", from.replace('@', ".")),
     )
+}
+
+/// Puts a mail straight into `user`'s `folder` with the given INTERNALDATE (the arrival time
+/// the routine's cutoff is measured against), as a delivery at that moment would have.
+pub async fn append_at(user: &str, folder: &str, raw: &[u8], internal_date: chrono::DateTime<chrono::FixedOffset>) {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack().imap_port)).await.expect("IMAP connect");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    let mut s = client.login(user, PASSWORD).await.map_err(|(e, _)| e).expect("IMAP login");
+    let date = format!("\"{}\"", internal_date.format("%d-%b-%Y %H:%M:%S %z"));
+    s.append(folder, None, Some(&date), raw).await.expect("APPEND");
+    s.logout().await.ok();
 }
 
 /// All messages in `folder` of `user` (password `secret`), as raw bytes.
