@@ -83,7 +83,7 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
     let mover = Mover { has_move, has_uidplus };
 
     let mut last_full = tokio::time::Instant::now();
-    sync(app, &mut s, uidvalidity, &mover).await?;
+    sync_until_quiet(app, &mut s, uidvalidity, &mover).await?;
     loop {
         if *shutdown.borrow() {
             s.logout().await.ok();
@@ -113,10 +113,27 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
             s.logout().await.ok();
             return Ok(());
         }
-        while s.unsolicited_responses.try_recv().is_ok() {}
-        sync(app, &mut s, uidvalidity, &mover).await?;
+        sync_until_quiet(app, &mut s, uidvalidity, &mover).await?;
         if last_full.elapsed() >= app.cfg.daemon.full_check_interval {
             last_full = tokio::time::Instant::now();
+        }
+    }
+}
+
+/// Syncs, and syncs again while the server announced new mail (untagged EXISTS/RECENT) during
+/// the pass: such an announcement is not repeated once IDLE starts, so a mail delivered during
+/// a sync would otherwise wait for the next full check.
+async fn sync_until_quiet(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -> Result<()> {
+    use async_imap::types::UnsolicitedResponse;
+    while s.unsolicited_responses.try_recv().is_ok() {}
+    loop {
+        sync(app, s, uidvalidity, mover).await?;
+        let mut news = false;
+        while let Ok(r) = s.unsolicited_responses.try_recv() {
+            news |= matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+        }
+        if !news {
+            return Ok(());
         }
     }
 }
@@ -284,7 +301,7 @@ pub async fn handle(
             facts.meetings = app.store.meetings_after(&forum.id, received, 12).await?;
         }
         if let Some(m) = forum.member(from) {
-            facts.rejections_today = app.store.sent_to_since("incomplete", &m.address, now - chrono::Duration::hours(24)).await?;
+            facts.rejections_today = app.store.sent_to_since(&["incomplete", "no_parts"], &m.address, now - chrono::Duration::hours(24)).await?;
         }
     }
     let arrival = Arrival { view: parsed.as_ref(), internal_date: received, too_large };
@@ -363,14 +380,14 @@ async fn apply(
             extra["urgent"] = submission.urgent.into();
             extra["sections"] = summary(&submission.sections);
             if *answer {
-                reply(app, tx, forum, submitter, template, &no, id, extra, message_id, now).await?;
+                reply(app, tx, forum, submitter, template, Some(&no), Some(id), extra, message_id, now).await?;
             }
             if submission.urgent {
                 forward_urgent(app, tx, forum, submitter, submission, &no, id, message_id, now).await?;
             }
             Ok((Some(id), Some(no), true))
         }
-        Verdict::UpdateCase { forum, case, sections, updated, assignment } => {
+        Verdict::UpdateCase { forum, case, sections, updated, assignment, after_cutoff_of } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
             let status = intake::status_of(sections);
             let meeting_id = assignment.as_ref().map(|a| a.meeting.id).or(case.meeting_id);
@@ -379,14 +396,25 @@ async fn apply(
             let mut extra = meeting_context(forum, assignment.as_ref());
             extra["updated_labels"] = labels(updated).into();
             extra["missing_labels"] = labels(&intake::missing(sections)).into();
-            reply(app, tx, forum, &case.submitter, template, &case.case_no, case.id, extra, message_id, now).await?;
+            extra["after_cutoff_of"] =
+                after_cutoff_of.map(|t| crate::core::time::swedish_datetime(t, forum.time_zone)).into();
+            reply(app, tx, forum, &case.submitter, template, Some(&case.case_no), Some(case.id), extra, message_id, now).await?;
             Ok((Some(case.id), Some(case.case_no.clone()), true))
         }
         Verdict::Withdraw { forum, case } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
             tx.update_case(case.id, &serde_json::to_string(&case.sections)?, intake::WITHDRAWN, None, now).await?;
-            reply(app, tx, forum, &case.submitter, "withdrawn", &case.case_no, case.id, serde_json::json!({}), message_id, now).await?;
+            reply(app, tx, forum, &case.submitter, "withdrawn", Some(&case.case_no), Some(case.id), serde_json::json!({}), message_id, now).await?;
             Ok((Some(case.id), Some(case.case_no.clone()), true))
+        }
+        Verdict::NoParts { forum, submitter, answer } => {
+            if !*answer {
+                return Ok((None, None, false));
+            }
+            let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+            let extra = serde_json::json!({ "labels": labels(&SectionKey::ALL) });
+            reply(app, tx, forum, submitter, "no_parts", None, None, extra, message_id, now).await?;
+            Ok((None, None, true))
         }
         Verdict::Duplicate { .. } | Verdict::Ignore { .. } | Verdict::Quarantine { .. } => Ok((None, None, false)),
     }
@@ -491,8 +519,8 @@ async fn reply(
     forum: &Forum,
     to: &str,
     name: &str,
-    case_no: &str,
-    case_id: i64,
+    case_no: Option<&str>,
+    case_id: Option<i64>,
     extra: serde_json::Value,
     answers: &str,
     now: DateTime<Utc>,
@@ -524,7 +552,7 @@ async fn reply(
         message_id: mid,
         kind: name.to_string(),
         forum_id: forum.id.clone(),
-        case_id: Some(case_id),
+        case_id,
         env_from: forum.mailbox.clone(),
         env_to: vec![member.address.clone()],
         mime,

@@ -11,7 +11,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The mails every installation must be able to render, per language.
-pub const REQUIRED: &[&str] = &["receipt", "incomplete", "completed", "updated", "withdrawn", "urgent"];
+pub const REQUIRED: &[&str] = &["receipt", "incomplete", "completed", "updated", "withdrawn", "urgent", "no_parts"];
 
 /// A rendered mail text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,9 +124,21 @@ mod tests {
         assert!(r.text.contains("  - Kort bakgrund\n  - Aktuell situation\n"), "{}", r.text);
         assert!(r.text.contains("\nKort bakgrund:\n") && r.text.contains("\nAktuell situation:\n"), "{}", r.text);
         let done = serde_json::json!({"case_no": "2026-0002", "forum_name": "F", "member_name": "L",
-            "updated_labels": ["Kort bakgrund"], "missing_labels": [], "meeting": null, "missed": null, "has_schedule": false});
+            "updated_labels": ["Kort bakgrund"], "missing_labels": [], "meeting": null, "missed": null, "has_schedule": false,
+            "after_cutoff_of": null, "convenor_name": "Sara"});
         let r = shipped().render("sv", "completed", &done).expect("render");
         assert!(r.text.contains("är nu komplett") && r.text.contains("Uppdaterat: Kort bakgrund."), "{}", r.text);
+        let mut late = done.clone();
+        late["after_cutoff_of"] = "tisdag 8 december 2026 kl. 13.00".into();
+        let r = shipped().render("sv", "updated", &late).expect("render");
+        assert!(r.text.contains("efter sista tid för mötet tisdag 8 december 2026 kl. 13.00"), "{}", r.text);
+        let r = shipped().render("sv", "no_parts", &done.as_object().map(|o| {
+            let mut o = o.clone();
+            o.insert("labels".into(), serde_json::json!(["Namn och ålder", "Kort bakgrund"]));
+            o.insert("convenor_address".into(), "sara@x".into());
+            serde_json::Value::Object(o)
+        }).expect("obj")).expect("render");
+        assert!(r.text.contains("\nNamn och ålder:\n") && r.text.contains("inget ärende har lagts upp"), "{}", r.text);
         let r = shipped().render("sv", "withdrawn", &done).expect("render");
         assert_eq!(r.subject, "Ärende 2026-0002 är återkallat");
     }

@@ -170,6 +170,13 @@ async fn restarts_and_crashes_repeat_nothing() {
     let doubled: Vec<_> = per_case.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.len() <= 1, "more than one duplicate receipt: {doubled:?}");
     assert_eq!(fetch_folder(&mb, "Behandlade").await.len(), 12);
+
+    // The log, at debug level, holds no personal data: no names, addresses, subjects or text.
+    let log = w.log();
+    assert!(log.contains("mail handled"), "{log}");
+    for secret in ["Testperson", "ADHD", "Stödboende", "Ärendeanmälan", "Anna", "Lars", &anna, &lars, "@test.local"] {
+        assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -327,4 +334,25 @@ async fn cutoff_on_both_sides_of_noon_the_day_before() {
         .await;
     assert_eq!(on_meeting, 2);
     assert_eq!(w.scalar("SELECT count(DISTINCT meeting_id) FROM cases").await, 2, "two different meetings");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_mail_that_is_no_submission_is_answered_without_a_case() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let _d = w.start();
+    let lars = w.addr("lars");
+    let mb = w.mailbox();
+    send_raw(&lars, &[&mb], &plain_mail(&lars, &mb, "Fråga", "Hej! Vilken tid börjar mötet?\r\n\r\nMvh Lars", "q-1@outlook.test")).await;
+    let got = wait_for(T, "the answer", || async {
+        let m = fetch_folder(&lars, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    assert_eq!(subject_of(&got[0]), "Vi hittade ingen ärendeanmälan i ditt mejl");
+    assert!(text_of(&got[0]).contains("Aktuell problembild och frågeställning:"));
+    assert_eq!(w.scalar("SELECT count(*) FROM cases").await, 0);
+    assert_eq!(w.scalar("SELECT count(*) FROM intake WHERE outcome = 'no_parts'").await, 1);
 }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Forum};
 use crate::core::classify::{Kind, classify};
-use crate::core::schedule::{Assignment, Meeting, assign};
+use crate::core::schedule::{Assignment, Meeting, assign, cutoff};
 use crate::core::submission::{SectionKey, Submission, read_submission};
 use crate::mail::view::MailView;
 
@@ -50,6 +50,8 @@ pub struct ThreadCase {
     pub status: String,
     pub sections: BTreeMap<SectionKey, String>,
     pub meeting_id: Option<i64>,
+    /// When the case's meeting starts, if it has one.
+    pub meeting_start: Option<DateTime<Utc>>,
 }
 
 /// Case statuses.
@@ -114,7 +116,14 @@ pub enum Verdict {
         updated: Vec<SectionKey>,
         /// Set when this answer completes a case that had no meeting yet.
         assignment: Option<Assignment>,
+        /// The start of the case's meeting when this change came after its cutoff: the agenda
+        /// has gone out without it.
+        after_cutoff_of: Option<DateTime<Utc>>,
     },
+    /// A member's mail in which no part of a submission could be found, and which answers no
+    /// case: no case is opened; the sender is told what a submission needs (unless they have
+    /// had too many such answers today).
+    NoParts { forum: String, submitter: String, answer: bool },
     /// The submitter withdrew the case ("Återkalla").
     Withdraw { forum: String, case: ThreadCase },
     /// Seen before: processed, nothing created, nothing sent.
@@ -135,6 +144,7 @@ impl Verdict {
             Verdict::UpdateCase { sections, .. } if missing(sections).is_empty() => "case_updated",
             Verdict::UpdateCase { .. } => "case_updated_incomplete",
             Verdict::Withdraw { .. } => "case_withdrawn",
+            Verdict::NoParts { .. } => "no_parts",
             Verdict::Duplicate { .. } => "duplicate",
             Verdict::Ignore { .. } => "ignored",
             Verdict::Quarantine { reason } => reason.as_str(),
@@ -169,7 +179,8 @@ pub fn forum_for<'c>(cfg: &'c Config, view: &MailView) -> Option<&'c Forum> {
 /// (unit names matched case-insensitively), never the submitter, each once, as (name, address).
 pub fn urgent_recipients(forum: &Forum, submitter: &str, units: &[String]) -> Vec<(String, String)> {
     let mut out = vec![(forum.convenor.name.clone(), forum.convenor.address.clone())];
-    for unit in forum.units.iter().filter(|u| units.iter().any(|n| n.trim().eq_ignore_ascii_case(&u.name) || n.trim().to_lowercase() == u.name.to_lowercase())) {
+    let wanted: Vec<String> = units.iter().map(|n| n.trim().to_lowercase()).collect();
+    for unit in forum.units.iter().filter(|u| wanted.contains(&u.name.to_lowercase())) {
         for head in &unit.deputy_heads {
             let name = forum.member(head).map(|m| m.name.clone()).unwrap_or_default();
             out.push((name, head.clone()));
@@ -256,7 +267,11 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
             (Some(s), None, SUBMITTED) => assign(s, forum.time_zone, &facts.meetings, a.internal_date),
             _ => None,
         };
-        return Verdict::UpdateCase { forum: forum.id.clone(), case: case.clone(), sections, updated, assignment };
+        let after_cutoff_of = match (&forum.schedule, case.meeting_start) {
+            (Some(s), Some(start)) if a.internal_date > cutoff(s, forum.time_zone, start) => Some(start),
+            _ => None,
+        };
+        return Verdict::UpdateCase { forum: forum.id.clone(), case: case.clone(), sections, updated, assignment, after_cutoff_of };
     }
     if submission.withdraw && submission.sections.is_empty() {
         // A withdrawal that names no case we know: there is nothing to withdraw.
@@ -264,6 +279,10 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
     }
     if let Some(case_no) = &facts.same_content_case {
         return Verdict::Duplicate { case_no: Some(case_no.clone()) };
+    }
+    let under_limit = facts.rejections_today < cfg.daemon.max_rejections_per_sender_per_day;
+    if submission.sections.is_empty() {
+        return Verdict::NoParts { forum: forum.id.clone(), submitter: member, answer: under_limit };
     }
     let complete = submission.missing.is_empty();
     let assignment = match (&forum.schedule, complete) {
@@ -277,7 +296,7 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
         submitter: member,
         submission,
         assignment,
-        answer: complete || facts.rejections_today < cfg.daemon.max_rejections_per_sender_per_day,
+        answer: complete || under_limit,
     }
 }
 
@@ -339,7 +358,7 @@ mod tests {
     #[test]
     fn bcc_submission_is_routed_by_membership() {
         let cfg = config();
-        let v = mail("anna.berg@kommun.test", &["someone@kommun.test"], "Ärende", "x");
+        let v = mail("anna.berg@kommun.test", &["someone@kommun.test"], "Ärende", COMPLETE);
         assert!(matches!(decide(&arrival(&v), &Facts::default(), &cfg), Verdict::NewCase { .. }));
     }
 
@@ -348,7 +367,7 @@ mod tests {
     fn thread_case(status: &str) -> ThreadCase {
         let mut sections = BTreeMap::new();
         sections.insert(SectionKey::NameAge, "A.B. 14 år".to_string());
-        ThreadCase { id: 1, case_no: "2026-0003".into(), submitter: "anna.berg@kommun.test".into(), status: status.into(), sections, meeting_id: None }
+        ThreadCase { id: 1, case_no: "2026-0003".into(), submitter: "anna.berg@kommun.test".into(), status: status.into(), sections, meeting_id: None, meeting_start: None }
     }
 
     #[test]
@@ -397,6 +416,43 @@ mod tests {
         let facts = Facts { thread_case: Some(thread_case(WITHDRAWN)), ..Facts::default() };
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", "Återkalla");
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Ignore { .. }));
+    }
+
+    #[test]
+    fn a_member_mail_without_any_part_opens_no_case() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Fråga", "Hej! Vilken tid är mötet?\n\nMvh Anna");
+        assert_eq!(
+            decide(&arrival(&v), &Facts::default(), &cfg),
+            Verdict::NoParts { forum: "iof-aof".into(), submitter: "anna.berg@kommun.test".into(), answer: true }
+        );
+        let facts = Facts { rejections_today: 5, ..Facts::default() };
+        assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NoParts { answer: false, .. }));
+    }
+
+    #[test]
+    fn a_correction_after_the_cutoff_is_applied_and_flagged() {
+        let mut cfg = config();
+        cfg.forums[0].schedule = Some(crate::core::schedule::Schedule {
+            rrule: "FREQ=MONTHLY;BYDAY=2TU".into(),
+            first: chrono::NaiveDate::from_ymd_opt(2026, 1, 13).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("d"),
+            duration: chrono::Duration::minutes(60),
+            kinds: vec![crate::core::schedule::MeetingKind::Samverkan],
+            place: String::new(),
+            cutoff_days_before: 1,
+            cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
+        });
+        let mut case = thread_case(SUBMITTED);
+        case.meeting_id = Some(7);
+        case.meeting_start = Some(ts("2026-12-08T12:00:00Z"));
+        let facts = Facts { thread_case: Some(case), ..Facts::default() };
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", "Kort bakgrund: Ny uppgift");
+        let at = |t: &str| Arrival { view: Some(&v), internal_date: ts(t), too_large: false };
+        assert!(matches!(decide(&at("2026-12-07T10:00:00Z"), &facts, &cfg), Verdict::UpdateCase { after_cutoff_of: None, .. }));
+        match decide(&at("2026-12-07T11:30:00Z"), &facts, &cfg) {
+            Verdict::UpdateCase { after_cutoff_of, .. } => assert_eq!(after_cutoff_of, Some(ts("2026-12-08T12:00:00Z"))),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -249,11 +249,12 @@ impl Store {
         }
         let ids = serde_json::to_string(ids)?;
         let row = sqlx::query(
-            "SELECT id, case_no, submitter, status, sections_json, meeting_id FROM cases
-             WHERE forum_id = ?1 AND (case_no = ?2
-                OR message_id IN (SELECT value FROM json_each(?3))
-                OR id IN (SELECT case_id FROM outbox WHERE message_id IN (SELECT value FROM json_each(?3))))
-             ORDER BY id DESC LIMIT 1",
+            "SELECT c.id, c.case_no, c.submitter, c.status, c.sections_json, c.meeting_id, m.starts_at
+             FROM cases c LEFT JOIN meetings m ON m.id = c.meeting_id
+             WHERE c.forum_id = ?1 AND (c.case_no = ?2
+                OR c.message_id IN (SELECT value FROM json_each(?3))
+                OR c.id IN (SELECT case_id FROM outbox WHERE message_id IN (SELECT value FROM json_each(?3))))
+             ORDER BY c.id DESC LIMIT 1",
         )
         .bind(forum_id)
         .bind(case_ref.unwrap_or(""))
@@ -268,6 +269,7 @@ impl Store {
                 status: r.get(3),
                 sections: serde_json::from_str(&r.get::<String, _>(4)).context("cases.sections_json is not a section map")?,
                 meeting_id: r.get(5),
+                meeting_start: r.get::<Option<String>, _>(6).as_deref().and_then(from_db),
             })
         })
         .transpose()
@@ -319,13 +321,13 @@ impl Store {
             .collect()
     }
 
-    /// How many mails of `kind` went (or are queued) to `address` since `since`.
-    pub async fn sent_to_since(&self, kind: &str, address: &str, since: DateTime<Utc>) -> Result<u32> {
+    /// How many mails of these kinds went (or are queued) to `address` since `since`.
+    pub async fn sent_to_since(&self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE kind = ? AND created_at >= ?
+            "SELECT count(*) FROM outbox WHERE kind IN (SELECT value FROM json_each(?)) AND created_at >= ?
              AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = ?)",
         )
-        .bind(kind)
+        .bind(serde_json::to_string(kinds)?)
         .bind(db(since))
         .bind(address)
         .fetch_one(&self.pool)
