@@ -68,6 +68,12 @@ enum Command {
     },
 }
 
+/// Prints to stdout; a closed pipe (`| head`) ends the output quietly instead of panicking.
+fn print_out(s: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{s}");
+}
+
 fn load(path: &Path) -> Result<Config, ExitCode> {
     config::load(path).map_err(|e| {
         eprint!("{e}");
@@ -102,7 +108,7 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
     let st = store.status(&ids).await?;
     store.close().await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
+        print_out(&serde_json::to_string_pretty(&st)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("database: {}", cfg.database_path.display());
@@ -150,7 +156,7 @@ fn inspect(file: &Path, config: Option<&Path>) -> Result<ExitCode> {
         cfg.as_ref()?.forums.iter().find_map(|f| f.member(addr).map(|m| m.unit.clone()))
     };
     let v = samverkan::core::inspect::inspect(&raw, &unit_of);
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    print_out(&serde_json::to_string_pretty(&v)?);
     Ok(ExitCode::SUCCESS)
 }
 
