@@ -2,6 +2,7 @@
 //! `now`. Nothing in here reads the clock, the network, the disk or the database.
 
 pub mod classify;
+pub mod ical;
 pub mod inspect;
 pub mod intake;
 pub mod outbox;

@@ -3,4 +3,5 @@
 
 pub mod compose;
 pub mod html;
+pub mod imip;
 pub mod view;
