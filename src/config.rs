@@ -170,6 +170,12 @@ struct RawSchedule {
     cutoff_days_before: u32,
     #[serde(default = "default_cutoff_time")]
     cutoff_time: String,
+    #[serde(default = "default_invite_lead", with = "humantime_serde")]
+    invite_lead: Duration,
+}
+
+fn default_invite_lead() -> Duration {
+    Duration::from_secs(14 * 24 * 3600)
 }
 
 fn default_duration() -> Duration {
@@ -591,6 +597,7 @@ fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut V
         place: s.place,
         cutoff_days_before: s.cutoff_days_before,
         cutoff_time: cutoff_time?,
+        invite_lead: chrono::Duration::seconds(s.invite_lead.as_secs() as i64),
     })
 }
 

@@ -441,6 +441,7 @@ mod tests {
             place: String::new(),
             cutoff_days_before: 1,
             cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
+            invite_lead: chrono::Duration::days(14),
         });
         let mut case = thread_case(SUBMITTED);
         case.meeting_id = Some(7);
@@ -479,6 +480,7 @@ mod tests {
             place: "Stadshuset".into(),
             cutoff_days_before: 1,
             cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
+            invite_lead: chrono::Duration::days(14),
         };
         let meetings: Vec<Meeting> = crate::core::schedule::occurrences(&sched, chrono_tz::Europe::Stockholm, ts("2026-11-01T00:00:00Z"), ts("2027-02-01T00:00:00Z"))
             .into_iter()

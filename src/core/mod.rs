@@ -6,6 +6,7 @@ pub mod ical;
 pub mod inspect;
 pub mod intake;
 pub mod outbox;
+pub mod plan;
 pub mod schedule;
 pub mod submission;
 pub mod time;

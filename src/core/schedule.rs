@@ -64,6 +64,8 @@ pub struct Schedule {
     /// The cutoff: `cutoff_days_before` days before the meeting's local date, at `cutoff_time`.
     pub cutoff_days_before: u32,
     pub cutoff_time: NaiveTime,
+    /// How long before an avstämningsmöte its invitations go out.
+    pub invite_lead: Duration,
 }
 
 /// One occurrence of the series.
@@ -182,6 +184,7 @@ mod tests {
             place: "Stadshuset".into(),
             cutoff_days_before: 1,
             cutoff_time: NaiveTime::from_hms_opt(12, 0, 0).expect("time"),
+            invite_lead: Duration::days(14),
         }
     }
 

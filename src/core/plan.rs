@@ -1,0 +1,423 @@
+//! The meeting planner: what is due for each meeting at `now`, as data.
+//!
+//! `plan` looks at the stored meetings (with their invitations and agenda) and returns the
+//! actions due; `next_wakeup` says when something will next become due. The shell carries the
+//! actions out in transactions and sleeps until the wake-up; `samverkan preview` runs the same
+//! two functions forward in time over an in-memory copy, so what it shows is what will happen.
+//!
+//! Rules (seeds 001 and 004):
+//! - avstämningsmöte: every deputy unit head of the forum is invited (required) `invite_lead`
+//!   before the meeting;
+//! - samverkansmöte: at the cutoff the agenda is known: the submitters of its cases and the
+//!   deputy heads of the units the cases concern are summoned (required) with the agenda; a
+//!   samverkansmöte with no cases at the cutoff is not held, and the convenor is told;
+//! - the convenor is always informed (optional participant unless also required);
+//! - a changed meeting (higher SEQUENCE) is sent again to every invitee; a cancelled one is
+//!   cancelled (METHOD:CANCEL) for every invitee;
+//! - the note taker rotates among the members in configuration order, skipping those not
+//!   invited (seed 001: the duty to document rotates among the participants).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::config::{Config, Forum};
+use crate::core::ical::{Attendee, PartStat, Role};
+use crate::core::schedule::{MeetingKind, cutoff};
+use crate::core::submission::SectionKey;
+
+/// Meeting statuses.
+pub const SCHEDULED: &str = "scheduled";
+pub const CANCELLED: &str = "cancelled";
+pub const NOT_HELD: &str = "not_held";
+
+/// A case on a meeting's agenda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgendaCase {
+    pub id: i64,
+    pub case_no: String,
+    pub submitter: String,
+    pub units: Vec<String>,
+    pub urgent: bool,
+    pub sections: BTreeMap<SectionKey, String>,
+}
+
+/// One invitee of a meeting as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub address: String,
+    pub name: String,
+    pub role: Role,
+    pub partstat: PartStat,
+    /// The SEQUENCE of the last REQUEST or CANCEL queued for this invitee.
+    pub sequence_sent: u32,
+    /// False once cancelled for this invitee.
+    pub active: bool,
+}
+
+/// A meeting with everything the planner needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingView {
+    pub id: i64,
+    pub forum_id: String,
+    /// The series key (the rule's local date), or `extra-...` for an added meeting.
+    pub occurrence: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub kind: MeetingKind,
+    pub place: String,
+    pub status: String,
+    pub sequence: u32,
+    /// Invitations (or the not-held notice) have gone out.
+    pub invited: bool,
+    pub note_taker: Option<String>,
+    pub invitations: Vec<Invitation>,
+    pub cases: Vec<AgendaCase>,
+}
+
+/// What the planner asks the shell to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send the first invitations (with the agenda for a samverkansmöte).
+    Invite { meeting_id: i64, attendees: Vec<Attendee>, note_taker: Option<String> },
+    /// A samverkansmöte with no cases at its cutoff: it is not held; tell the convenor.
+    NotHeld { meeting_id: i64 },
+    /// The meeting changed: send every active invitee a REQUEST with the new SEQUENCE.
+    Update { meeting_id: i64 },
+    /// The meeting was cancelled: send every active invitee a CANCEL.
+    Cancel { meeting_id: i64 },
+}
+
+/// When the first invitations of a meeting are due.
+pub fn invite_due(forum: &Forum, m: &MeetingView) -> Option<DateTime<Utc>> {
+    let s = forum.schedule.as_ref()?;
+    Some(match m.kind {
+        MeetingKind::Avstamning => m.start - s.invite_lead,
+        MeetingKind::Samverkan => cutoff(s, forum.time_zone, m.start),
+    })
+}
+
+/// Who is invited, in a stable order: required participants first (in member order), then the
+/// convenor as an optional participant when not already required.
+pub fn invitees(forum: &Forum, m: &MeetingView) -> Vec<Attendee> {
+    let mut required: Vec<String> = Vec::new();
+    match m.kind {
+        MeetingKind::Avstamning => {
+            for u in &forum.units {
+                required.extend(u.deputy_heads.iter().cloned());
+            }
+        }
+        MeetingKind::Samverkan => {
+            for c in &m.cases {
+                required.push(c.submitter.clone());
+                let wanted: Vec<String> = c.units.iter().map(|u| u.trim().to_lowercase()).collect();
+                for u in forum.units.iter().filter(|u| wanted.contains(&u.name.to_lowercase())) {
+                    required.extend(u.deputy_heads.iter().cloned());
+                }
+            }
+        }
+    }
+    let mut out: Vec<Attendee> = forum
+        .members
+        .iter()
+        .filter(|mem| required.contains(&mem.address))
+        .map(|mem| Attendee { name: mem.name.clone(), address: mem.address.clone(), role: Role::Required, partstat: PartStat::NeedsAction })
+        .collect();
+    if !out.iter().any(|a| a.address == forum.convenor.address) {
+        out.push(Attendee {
+            name: forum.convenor.name.clone(),
+            address: forum.convenor.address.clone(),
+            role: Role::Optional,
+            partstat: PartStat::NeedsAction,
+        });
+    }
+    out
+}
+
+/// The next note taker: the first member after `last` (in configuration order, wrapping) who is
+/// a required participant and has not declined.
+pub fn next_note_taker(forum: &Forum, attendees: &[Attendee], last: Option<&str>, declined: &[String]) -> Option<String> {
+    let n = forum.members.len();
+    let start = last.and_then(|l| forum.members.iter().position(|m| m.address == l)).map_or(0, |i| i + 1);
+    (0..n).map(|k| &forum.members[(start + k) % n]).find_map(|m| {
+        let eligible = attendees.iter().any(|a| a.address == m.address && a.role == Role::Required) && !declined.contains(&m.address);
+        eligible.then(|| m.address.clone())
+    })
+}
+
+/// Initials and age from a "Namn och ålder" text, for the calendar item, which must not carry
+/// names: "Kalle Larsson, 17 år" → "K.L. 17 år"; "K.L., 17 år" → "K.L. 17 år".
+pub fn initials(name_age: &str) -> String {
+    let first_line = name_age.lines().next().unwrap_or_default();
+    let mut letters = String::new();
+    let mut age = None;
+    for word in first_line.split(|c: char| c.is_whitespace() || c == ',' || c == '/' || c == '(' || c == ')') {
+        let w = word.trim_matches(|c: char| !c.is_alphanumeric());
+        if w.is_empty() {
+            continue;
+        }
+        if let Ok(n) = w.parse::<u32>() {
+            age.get_or_insert(n);
+        } else if w.chars().all(|c| c.is_alphabetic() || c == '.') && w.chars().next().is_some_and(char::is_uppercase) {
+            // "K.L." counts as two initials already.
+            for part in w.split('.').filter(|p| !p.is_empty()) {
+                if let Some(c) = part.chars().next() {
+                    letters.push(c);
+                    letters.push('.');
+                }
+            }
+        }
+    }
+    match (letters.is_empty(), age) {
+        (false, Some(a)) => format!("{letters} {a} år"),
+        (false, None) => letters,
+        (true, Some(a)) => format!("{a} år"),
+        (true, None) => String::new(),
+    }
+}
+
+/// The actions due at `now`. `last_note_taker` gives each forum's most recent note taker.
+pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<String, String>, now: DateTime<Utc>) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut last = last_note_taker.clone();
+    for m in meetings {
+        let Some(forum) = cfg.forum(&m.forum_id) else { continue };
+        let behind = m.invitations.iter().any(|i| i.active && i.sequence_sent < m.sequence);
+        if m.invited {
+            if behind && m.status == SCHEDULED && now < m.end {
+                out.push(Action::Update { meeting_id: m.id });
+            } else if behind && m.status != SCHEDULED {
+                out.push(Action::Cancel { meeting_id: m.id });
+            }
+            continue;
+        }
+        if m.status != SCHEDULED || now >= m.start {
+            continue;
+        }
+        let Some(due) = invite_due(forum, m) else { continue };
+        if now < due {
+            continue;
+        }
+        if m.kind == MeetingKind::Samverkan && m.cases.is_empty() {
+            out.push(Action::NotHeld { meeting_id: m.id });
+            continue;
+        }
+        let attendees = invitees(forum, m);
+        let note_taker = next_note_taker(forum, &attendees, last.get(&forum.id).map(String::as_str), &[]);
+        if let Some(n) = &note_taker {
+            last.insert(forum.id.clone(), n.clone());
+        }
+        out.push(Action::Invite { meeting_id: m.id, attendees, note_taker });
+    }
+    out
+}
+
+/// The next moment after `now` at which `plan` would return something new for these meetings
+/// (changes made by an admin are picked up by the shell's periodic re-read).
+pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    meetings
+        .iter()
+        .filter(|m| !m.invited && m.status == SCHEDULED && m.start > now)
+        .filter_map(|m| invite_due(cfg.forum(&m.forum_id)?, m))
+        .filter(|t| *t > now)
+        .min()
+}
+
+/// Applies an action to the in-memory meetings as the shell would to the store (for preview).
+pub fn apply(meetings: &mut [MeetingView], action: &Action) {
+    let id = match action {
+        Action::Invite { meeting_id, .. } | Action::NotHeld { meeting_id } | Action::Update { meeting_id } | Action::Cancel { meeting_id } => *meeting_id,
+    };
+    let Some(m) = meetings.iter_mut().find(|m| m.id == id) else { return };
+    match action {
+        Action::Invite { attendees, note_taker, .. } => {
+            m.invited = true;
+            m.note_taker = note_taker.clone();
+            m.invitations = attendees
+                .iter()
+                .map(|a| Invitation { address: a.address.clone(), name: a.name.clone(), role: a.role, partstat: a.partstat, sequence_sent: m.sequence, active: true })
+                .collect();
+        }
+        Action::NotHeld { .. } => {
+            m.invited = true;
+            m.status = NOT_HELD.into();
+        }
+        Action::Update { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = m.sequence),
+        Action::Cancel { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
+            i.sequence_sent = m.sequence;
+            i.active = false;
+        }),
+    }
+}
+
+/// The calendar UID of a meeting: stable per occurrence of the series.
+pub fn uid(forum_id: &str, occurrence: &str, domain: &str) -> String {
+    match NaiveDate::parse_from_str(occurrence, "%Y-%m-%d") {
+        Ok(d) => crate::core::ical::uid_for(forum_id, d, domain),
+        Err(_) => {
+            let clean: String = occurrence.chars().filter(char::is_ascii_alphanumeric).collect();
+            format!("{forum_id}-{clean}@{domain}")
+        }
+    }
+}
+
+/// The default lead time of avstämningsmöte invitations.
+pub fn default_invite_lead() -> Duration {
+    Duration::days(14)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::schedule::{Schedule, occurrences};
+    use crate::core::testing::{config, ts};
+
+    fn cfg() -> Config {
+        let mut c = config();
+        c.forums[0].schedule = Some(Schedule {
+            rrule: "FREQ=MONTHLY;BYDAY=2TU".into(),
+            first: NaiveDate::from_ymd_opt(2026, 1, 13).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("d"),
+            duration: Duration::minutes(60),
+            kinds: vec![MeetingKind::Samverkan, MeetingKind::Avstamning],
+            place: "Stadshuset".into(),
+            cutoff_days_before: 1,
+            cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
+            invite_lead: Duration::days(14),
+        });
+        c
+    }
+
+    fn meetings(c: &Config) -> Vec<MeetingView> {
+        let f = &c.forums[0];
+        let s = f.schedule.as_ref().expect("schedule");
+        occurrences(s, f.time_zone, ts("2026-11-01T00:00:00Z"), ts("2027-02-01T00:00:00Z"))
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| MeetingView {
+                id: i as i64 + 1,
+                forum_id: f.id.clone(),
+                occurrence: o.key.to_string(),
+                start: o.start,
+                end: o.end,
+                kind: o.kind,
+                place: s.place.clone(),
+                status: SCHEDULED.into(),
+                sequence: 0,
+                invited: false,
+                note_taker: None,
+                invitations: vec![],
+                cases: vec![],
+            })
+            .collect()
+    }
+
+    fn case(no: &str, submitter: &str, units: &[&str]) -> AgendaCase {
+        AgendaCase { id: 1, case_no: no.into(), submitter: submitter.into(), units: units.iter().map(|s| s.to_string()).collect(), urgent: false, sections: BTreeMap::new() }
+    }
+
+    #[test]
+    fn the_series_alternates_as_configured() {
+        let c = cfg();
+        let ms = meetings(&c);
+        // 2026-11-10 (index 10: samverkan), 2026-12-08 (avstämning), 2027-01-12 (samverkan).
+        let kinds: Vec<_> = ms.iter().map(|m| (m.occurrence.as_str(), m.kind)).collect();
+        assert_eq!(kinds, vec![("2026-11-10", MeetingKind::Samverkan), ("2026-12-08", MeetingKind::Avstamning), ("2027-01-12", MeetingKind::Samverkan)]);
+    }
+
+    #[test]
+    fn avstamningsmote_invites_every_deputy_head_14_days_ahead() {
+        let c = cfg();
+        let ms = meetings(&c);
+        // 2026-12-08 12:00Z minus 14 days.
+        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T11:59:00Z")).iter().all(|a| !matches!(a, Action::Invite { meeting_id: 2, .. })));
+        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T12:00:00Z"));
+        let Some(Action::Invite { attendees, note_taker, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 2, .. })) else {
+            panic!("{acts:?}")
+        };
+        let who: Vec<(&str, Role)> = attendees.iter().map(|a| (a.address.as_str(), a.role)).collect();
+        assert_eq!(who, vec![("anna.berg@kommun.test", Role::Required), ("lars.ek@kommun.test", Role::Required), ("sara@kommun.test", Role::Optional)]);
+        assert_eq!(note_taker.as_deref(), Some("anna.berg@kommun.test"));
+        assert_eq!(next_wakeup(&ms, &c, ts("2026-11-20T00:00:00Z")), Some(ts("2026-11-24T12:00:00Z")));
+    }
+
+    #[test]
+    fn samverkansmote_summons_submitters_and_units_concerned_at_the_cutoff() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &["Vuxenenheten"]), case("2026-0002", "anna.berg@kommun.test", &[])];
+        // Cutoff: Monday 11 January 2027 12:00 CET = 11:00Z.
+        let before = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T10:59:59Z"));
+        assert!(!before.iter().any(|a| matches!(a, Action::Invite { meeting_id: 3, .. })), "{before:?}");
+        let acts = plan(&ms, &c, &BTreeMap::from([("iof-aof".to_string(), "anna.berg@kommun.test".to_string())]), ts("2027-01-11T11:00:00Z"));
+        let Some(Action::Invite { attendees, note_taker, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. })) else {
+            panic!("{acts:?}")
+        };
+        let who: Vec<&str> = attendees.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(who, vec!["anna.berg@kommun.test", "lars.ek@kommun.test", "sara@kommun.test"]);
+        assert_eq!(note_taker.as_deref(), Some("lars.ek@kommun.test"), "the rotation moves on from Anna");
+    }
+
+    #[test]
+    fn samverkansmote_without_cases_is_not_held() {
+        let c = cfg();
+        let ms = meetings(&c);
+        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z"));
+        assert!(acts.contains(&Action::NotHeld { meeting_id: 3 }), "{acts:?}");
+    }
+
+    #[test]
+    fn moves_and_cancellations_reach_every_invitee_once() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
+        let now = ts("2027-01-11T11:00:00Z");
+        for a in plan(&ms, &c, &BTreeMap::new(), now) {
+            apply(&mut ms, &a);
+        }
+        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty(), "nothing twice");
+        ms[2].sequence += 1; // moved by an admin
+        assert_eq!(plan(&ms, &c, &BTreeMap::new(), now), vec![Action::Update { meeting_id: 3 }]);
+        apply(&mut ms, &Action::Update { meeting_id: 3 });
+        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty());
+        ms[2].sequence += 1;
+        ms[2].status = CANCELLED.into();
+        assert_eq!(plan(&ms, &c, &BTreeMap::new(), now), vec![Action::Cancel { meeting_id: 3 }]);
+        apply(&mut ms, &Action::Cancel { meeting_id: 3 });
+        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty());
+        assert!(ms[2].invitations.iter().all(|i| !i.active));
+    }
+
+    #[test]
+    fn past_and_cancelled_meetings_get_no_first_invitation() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[1].status = CANCELLED.into();
+        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-01T00:00:00Z"));
+        assert!(acts.is_empty(), "the November meeting is past, December's cancelled: {acts:?}");
+    }
+
+    #[test]
+    fn note_taker_skips_those_not_required_or_declined_and_wraps() {
+        let c = cfg();
+        let f = &c.forums[0];
+        let att = invitees(f, &MeetingView { kind: MeetingKind::Avstamning, ..meetings(&c)[1].clone() });
+        assert_eq!(next_note_taker(f, &att, Some("lars.ek@kommun.test"), &[]).as_deref(), Some("anna.berg@kommun.test"));
+        assert_eq!(next_note_taker(f, &att, None, &["anna.berg@kommun.test".into()]).as_deref(), Some("lars.ek@kommun.test"));
+        assert_eq!(next_note_taker(f, &att[2..], None, &[]), None, "the convenor (optional) is never picked");
+    }
+
+    #[test]
+    fn calendar_items_carry_initials_never_names() {
+        assert_eq!(initials("Kalle Larsson, 17 år"), "K.L. 17 år");
+        assert_eq!(initials("K.L., 17 år"), "K.L. 17 år");
+        assert_eq!(initials("E.F. 82 år\nbor i Nacka"), "E.F. 82 år");
+        assert_eq!(initials("Åsa Örn (45)"), "Å.Ö. 45 år");
+        assert_eq!(initials("okänd"), "");
+    }
+
+    #[test]
+    fn uids_are_stable_per_occurrence() {
+        assert_eq!(uid("iof-aof", "2026-12-08", "kommun.test"), "iof-aof-20261208@kommun.test");
+        assert_eq!(uid("iof-aof", "extra-2026-12-09T13:00", "kommun.test"), "iof-aof-extra20261209T1300@kommun.test");
+    }
+}
