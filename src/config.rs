@@ -73,6 +73,8 @@ struct RawDaemon {
     max_message_size: u64,
     max_send_attempts: u32,
     max_rejections_per_sender_per_day: u32,
+    #[serde(with = "humantime_serde")]
+    scheduler_interval: Duration,
 }
 
 impl Default for RawDaemon {
@@ -85,6 +87,7 @@ impl Default for RawDaemon {
             max_message_size: d.max_message_size,
             max_send_attempts: d.max_send_attempts,
             max_rejections_per_sender_per_day: d.max_rejections_per_sender_per_day,
+            scheduler_interval: d.scheduler_interval,
         }
     }
 }
@@ -294,6 +297,9 @@ pub struct DaemonConfig {
     /// At most this many "incomplete submission" answers go to one sender in 24 hours; later
     /// ones are stored but not answered (no mail loops with a broken client).
     pub max_rejections_per_sender_per_day: u32,
+    /// The meeting planner re-reads the meetings at least this often, so changes made with
+    /// `samverkan meeting move|cancel|add` reach invitees within this time.
+    pub scheduler_interval: Duration,
 }
 
 impl Default for DaemonConfig {
@@ -305,6 +311,7 @@ impl Default for DaemonConfig {
             max_message_size: 25 * 1024 * 1024,
             max_send_attempts: 12,
             max_rejections_per_sender_per_day: 5,
+            scheduler_interval: Duration::from_secs(60),
         }
     }
 }
@@ -576,7 +583,7 @@ fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut V
     if s.kinds.is_empty() {
         problems.push(Problem { key: key("kinds"), message: "name at least one meeting kind".into() });
     }
-    let cutoff_time = chrono::NaiveTime::parse_from_str(s.cutoff_time.trim(), "%H:%M").ok();
+    let cutoff_time = ["%H:%M", "%H:%M:%S"].iter().find_map(|f| chrono::NaiveTime::parse_from_str(s.cutoff_time.trim(), f).ok());
     if cutoff_time.is_none() {
         problems.push(Problem { key: key("cutoff_time"), message: format!("{:?} is not a time like \"12:00\"", s.cutoff_time) });
     }
@@ -622,6 +629,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         max_message_size: d.max_message_size,
         max_send_attempts: d.max_send_attempts,
         max_rejections_per_sender_per_day: d.max_rejections_per_sender_per_day,
+        scheduler_interval: d.scheduler_interval.max(Duration::from_secs(1)),
     };
 
     // IMAP

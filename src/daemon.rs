@@ -26,6 +26,7 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     let intake = tokio::spawn(crate::intake::run(Arc::clone(&app), stop_rx.clone()));
     let sender = tokio::spawn(crate::sender::run(Arc::clone(&app), transport, stop_rx.clone()));
+    let scheduler = tokio::spawn(crate::scheduler::run(Arc::clone(&app), stop_rx.clone()));
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -53,6 +54,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     stop_tx.send(true).ok();
     let both = async {
         intake.await.ok();
+        scheduler.await.ok();
         sender.await.ok();
     };
     if tokio::time::timeout(STOP_GRACE, both).await.is_err() {

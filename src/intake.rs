@@ -369,6 +369,7 @@ async fn apply(
                     sections_json: &serde_json::to_string(&submission.sections)?,
                     meeting_id: assignment.as_ref().map(|a| a.meeting.id),
                     urgent: submission.urgent,
+                    units_json: &serde_json::to_string(&submission.units)?,
                     received_at: received,
                     now,
                 })

@@ -9,6 +9,7 @@ pub mod intake;
 pub mod logging;
 pub mod mail;
 pub mod net;
+pub mod scheduler;
 pub mod sender;
 pub mod store;
 pub mod templates;

@@ -58,6 +58,28 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// List, show, move, cancel or add meetings.
+    ///
+    /// A moved or cancelled meeting that has been sent out is sent again (SEQUENCE+1) or
+    /// cancelled (METHOD:CANCEL) to every invitee by the running daemon within a minute.
+    Meeting {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: MeetingCmd,
+    },
+    /// Every mail the daemon will send in the next N days and when, without sending anything.
+    ///
+    /// Shows queued mail not yet delivered, then the invitations, agenda mails, updates and
+    /// not-held notices the meeting planner will produce from what is stored now (cases that
+    /// arrive later can change it).
+    Preview {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+        /// How many days ahead.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+    },
     /// Show forums, cases, outbox depth and the last successful mailbox sync.
     Status {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
@@ -72,6 +94,195 @@ enum Command {
 fn print_out(s: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{s}");
+}
+
+#[derive(Subcommand)]
+enum MeetingCmd {
+    /// Meetings from a week ago to N days ahead.
+    List {
+        #[arg(long, default_value_t = 120)]
+        days: u32,
+    },
+    /// One meeting: time, place, status, SEQUENCE, note taker, agenda and each invitee's answer.
+    Show { id: i64 },
+    /// Move a meeting to a new local time (forum's time zone), e.g. --to "2026-12-09 13:00".
+    Move {
+        id: i64,
+        #[arg(long)]
+        to: String,
+        /// A new place or video link.
+        #[arg(long)]
+        place: Option<String>,
+    },
+    /// Cancel a meeting; its cases wait for the next one.
+    Cancel { id: i64 },
+    /// Add an extra meeting outside the series.
+    Add {
+        #[arg(long)]
+        forum: String,
+        /// Local start time, e.g. "2026-12-15 13:00".
+        #[arg(long)]
+        at: String,
+        /// samverkansmöte or avstämningsmöte.
+        #[arg(long, default_value = "samverkansmöte")]
+        kind: String,
+        #[arg(long)]
+        place: Option<String>,
+    },
+}
+
+fn parse_local(s: &str) -> Result<chrono::NaiveDateTime> {
+    ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s.trim(), f).ok())
+        .ok_or_else(|| anyhow::anyhow!("{s:?} is not a local time like \"2026-12-09 13:00\""))
+}
+
+async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
+    use samverkan::core::schedule::{MeetingKind, local};
+    use samverkan::core::time::swedish_datetime;
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open(&cfg.database_path).await?;
+    let now = chrono::Utc::now();
+    let forum_of = |id: &str| cfg.forum(id).ok_or_else(|| anyhow::anyhow!("no forum {id:?} in {}", path.display()));
+    let code = match action {
+        MeetingCmd::List { days } => {
+            let ms = store.meeting_views(now - chrono::Duration::days(7), now + chrono::Duration::days(i64::from(days))).await?;
+            if ms.is_empty() {
+                println!("no meetings (is a [forum.schedule] configured, and has the daemon run?)");
+            }
+            for m in &ms {
+                let f = forum_of(&m.forum_id)?;
+                let answered = m.invitations.iter().filter(|i| i.active && i.partstat != samverkan::core::ical::PartStat::NeedsAction).count();
+                println!(
+                    "{:>5}  {:<10} {:<16} {:<40} {:<9} seq {}  {} case(s)  {} invited, {} answered",
+                    m.id,
+                    m.forum_id,
+                    m.kind.label_sv(),
+                    swedish_datetime(m.start, f.time_zone),
+                    m.status,
+                    m.sequence,
+                    m.cases.len(),
+                    m.invitations.iter().filter(|i| i.active).count(),
+                    answered
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        MeetingCmd::Show { id } => {
+            let Some(m) = store.meeting_view(id).await? else {
+                eprintln!("no meeting {id}");
+                return Ok(ExitCode::from(1));
+            };
+            let f = forum_of(&m.forum_id)?;
+            println!("meeting {}: {} {} ({})", m.id, m.kind.label_sv(), f.name, m.forum_id);
+            println!("  when:       {} – {}", swedish_datetime(m.start, f.time_zone), swedish_datetime(m.end, f.time_zone));
+            println!("  place:      {}", if m.place.is_empty() { "-" } else { &m.place });
+            println!("  status:     {}{}", m.status, if m.invited { ", sent out" } else { ", not sent out yet" });
+            println!("  sequence:   {}", m.sequence);
+            println!("  uid:        {}", samverkan::core::plan::uid(&f.id, &m.occurrence, f.mail_domain()));
+            let nt = m.note_taker.as_deref().map(|a| f.member(a).map(|x| x.name.clone()).unwrap_or_else(|| a.to_string()));
+            println!("  note taker: {}", nt.as_deref().unwrap_or("-"));
+            println!("  agenda:     {} case(s)", m.cases.len());
+            for c in &m.cases {
+                let i = samverkan::core::plan::initials(c.sections.get(&samverkan::core::submission::SectionKey::NameAge).map(String::as_str).unwrap_or(""));
+                let who = f.member(&c.submitter).map(|x| format!("{} ({})", x.name, x.unit)).unwrap_or_else(|| c.submitter.clone());
+                println!("    {}{}  {}  from {}", c.case_no, if c.urgent { " AKUT" } else { "" }, i, who);
+            }
+            println!("  invitees:");
+            let answers = store.invitation_answers(m.id).await?;
+            for i in &m.invitations {
+                let (at, source) = answers.get(&i.address).cloned().unwrap_or_default();
+                println!(
+                    "    {:<40} {:<16} {:<13}{}{}",
+                    format!("{} <{}>", i.name, i.address),
+                    i.role.as_str(),
+                    i.partstat.as_str(),
+                    if at.is_empty() { String::new() } else { format!(" {at}") },
+                    if source.is_empty() { String::new() } else { format!(" (from {source})") }
+                );
+                if !i.active {
+                    println!("      (cancelled for this invitee)");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        MeetingCmd::Move { id, to, place } => {
+            let Some(m) = store.meeting_view(id).await? else {
+                eprintln!("no meeting {id}");
+                return Ok(ExitCode::from(1));
+            };
+            let f = forum_of(&m.forum_id)?;
+            let start = local(f.time_zone, parse_local(&to)?);
+            let end = start + (m.end - m.start);
+            if store.move_meeting(id, start, end, place.as_deref(), now).await? {
+                println!("meeting {id} moved to {} (sequence {}); the daemon sends the change to every invitee", swedish_datetime(start, f.time_zone), m.sequence + 1);
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("meeting {id} is {} and cannot be moved", m.status);
+                ExitCode::from(1)
+            }
+        }
+        MeetingCmd::Cancel { id } => {
+            if store.cancel_meeting(id, now).await? {
+                println!("meeting {id} cancelled; the daemon sends a cancellation to every invitee, and its cases wait for a new meeting");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("meeting {id} does not exist or is not scheduled");
+                ExitCode::from(1)
+            }
+        }
+        MeetingCmd::Add { forum, at, kind, place } => {
+            let f = forum_of(&forum)?;
+            let Some(kind) = MeetingKind::parse(&kind) else {
+                eprintln!("--kind must be samverkansmöte or avstämningsmöte");
+                return Ok(ExitCode::from(1));
+            };
+            let local_start = parse_local(&at)?;
+            let start = local(f.time_zone, local_start);
+            let dur = f.schedule.as_ref().map(|s| s.duration).unwrap_or_else(|| chrono::Duration::hours(1));
+            let place = place.or_else(|| f.schedule.as_ref().map(|s| s.place.clone())).unwrap_or_default();
+            let occ = format!("extra-{}", local_start.format("%Y-%m-%dT%H:%M"));
+            let id = store.add_meeting(&f.id, kind, start, start + dur, &place, &occ, now).await?;
+            println!("meeting {id} added: {} {}", kind.label_sv(), swedish_datetime(start, f.time_zone));
+            ExitCode::SUCCESS
+        }
+    };
+    store.close().await;
+    Ok(code)
+}
+
+async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open(&cfg.database_path).await?;
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::days(i64::from(days));
+    for f in &cfg.forums {
+        if let Some(s) = &f.schedule {
+            let occ = samverkan::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), until + chrono::Duration::days(210));
+            store.ensure_meetings(&f.id, &occ, &s.place, now).await?;
+        }
+    }
+    let queued = store.due_outbox(until, 10_000).await?;
+    println!("queued, not yet delivered: {} mail(s)", queued.len());
+    let ms = store.meeting_views(now - chrono::Duration::days(1), until + chrono::Duration::days(400)).await?;
+    let last = store.last_note_takers().await?;
+    store.close().await;
+    let lines = samverkan::scheduler::preview(&cfg, ms, last, now, until);
+    if lines.is_empty() {
+        println!("nothing planned in the next {days} day(s)");
+    }
+    let tz = cfg.forums.first().map(|f| f.time_zone).unwrap_or(chrono_tz::Europe::Stockholm);
+    for (t, line) in lines {
+        println!("{}  {line}", t.with_timezone(&tz).format("%Y-%m-%d %H:%M"));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
@@ -173,6 +384,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig { config } => Ok(check_config(&config)),
         Command::Inspect { file, config } => inspect(&file, config.as_deref()),
+        Command::Meeting { config, action } => rt.block_on(meeting(&config, action)),
+        Command::Preview { config, days } => rt.block_on(preview(&config, days)),
         Command::Status { config, json } => rt.block_on(status(&config, json)),
         Command::Run { config } => match load(&config) {
             Err(code) => Ok(code),

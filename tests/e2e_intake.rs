@@ -288,7 +288,7 @@ async fn cutoff_on_both_sides_of_noon_the_day_before() {
         return;
     }
     use chrono::TimeZone;
-    let w = World::new(false);
+    let w = World::weekly(false);
     let _d = w.start();
     let anna = w.addr("anna");
     let lars = w.addr("lars");

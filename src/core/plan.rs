@@ -8,9 +8,11 @@
 //! Rules (seeds 001 and 004):
 //! - avstämningsmöte: every deputy unit head of the forum is invited (required) `invite_lead`
 //!   before the meeting;
-//! - samverkansmöte: at the cutoff the agenda is known: the submitters of its cases and the
-//!   deputy heads of the units the cases concern are summoned (required) with the agenda; a
-//!   samverkansmöte with no cases at the cutoff is not held, and the convenor is told;
+//! - samverkansmöte: the convenor gets the meeting in the calendar `invite_lead` before (to
+//!   hold the date); at the cutoff the agenda is known: the submitters of its cases and the
+//!   deputy heads of the units the cases concern are summoned (required) with the agenda, and
+//!   the convenor gets the update; a samverkansmöte with no cases at the cutoff is not held:
+//!   everyone already invited gets a CANCEL and the convenor is told;
 //! - the convenor is always informed (optional participant unless also required);
 //! - a changed meeting (higher SEQUENCE) is sent again to every invitee; a cancelled one is
 //!   cancelled (METHOD:CANCEL) for every invitee;
@@ -68,8 +70,10 @@ pub struct MeetingView {
     pub place: String,
     pub status: String,
     pub sequence: u32,
-    /// Invitations (or the not-held notice) have gone out.
+    /// The first invitations have gone out.
     pub invited: bool,
+    /// The summons with the agenda has gone out (or the not-held notice).
+    pub summoned: bool,
     pub note_taker: Option<String>,
     pub invitations: Vec<Invitation>,
     pub cases: Vec<AgendaCase>,
@@ -78,9 +82,12 @@ pub struct MeetingView {
 /// What the planner asks the shell to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send the first invitations (with the agenda for a samverkansmöte).
-    Invite { meeting_id: i64, attendees: Vec<Attendee>, note_taker: Option<String> },
-    /// A samverkansmöte with no cases at its cutoff: it is not held; tell the convenor.
+    /// Send invitations to `attendees` (added to those already invited). `summon`: this is the
+    /// summons (with the agenda of a samverkansmöte); when others were invited before, the
+    /// meeting's SEQUENCE is raised so they get the change too.
+    Invite { meeting_id: i64, attendees: Vec<Attendee>, note_taker: Option<String>, summon: bool },
+    /// A samverkansmöte with no cases at its cutoff: it is not held; CANCEL to everyone
+    /// already invited, and tell the convenor.
     NotHeld { meeting_id: i64 },
     /// The meeting changed: send every active invitee a REQUEST with the new SEQUENCE.
     Update { meeting_id: i64 },
@@ -88,13 +95,25 @@ pub enum Action {
     Cancel { meeting_id: i64 },
 }
 
-/// When the first invitations of a meeting are due.
+/// When the first invitations of a meeting are due (`invite_lead` before it).
 pub fn invite_due(forum: &Forum, m: &MeetingView) -> Option<DateTime<Utc>> {
+    let s = forum.schedule.as_ref()?;
+    Some(m.start - s.invite_lead)
+}
+
+/// When the summons is due: with the first invitations for an avstämningsmöte, at the cutoff
+/// for a samverkansmöte.
+pub fn summon_due(forum: &Forum, m: &MeetingView) -> Option<DateTime<Utc>> {
     let s = forum.schedule.as_ref()?;
     Some(match m.kind {
         MeetingKind::Avstamning => m.start - s.invite_lead,
-        MeetingKind::Samverkan => cutoff(s, forum.time_zone, m.start),
+        MeetingKind::Samverkan => cutoff(s, forum.time_zone, m.start).max(m.start - s.invite_lead),
     })
+}
+
+/// The convenor as an optional participant.
+fn convenor(forum: &Forum) -> Attendee {
+    Attendee { name: forum.convenor.name.clone(), address: forum.convenor.address.clone(), role: Role::Optional, partstat: PartStat::NeedsAction }
 }
 
 /// Who is invited, in a stable order: required participants first (in member order), then the
@@ -124,12 +143,7 @@ pub fn invitees(forum: &Forum, m: &MeetingView) -> Vec<Attendee> {
         .map(|mem| Attendee { name: mem.name.clone(), address: mem.address.clone(), role: Role::Required, partstat: PartStat::NeedsAction })
         .collect();
     if !out.iter().any(|a| a.address == forum.convenor.address) {
-        out.push(Attendee {
-            name: forum.convenor.name.clone(),
-            address: forum.convenor.address.clone(),
-            role: Role::Optional,
-            partstat: PartStat::NeedsAction,
-        });
+        out.push(convenor(forum));
     }
     out
 }
@@ -150,15 +164,24 @@ pub fn next_note_taker(forum: &Forum, attendees: &[Attendee], last: Option<&str>
 pub fn initials(name_age: &str) -> String {
     let first_line = name_age.lines().next().unwrap_or_default();
     let mut letters = String::new();
-    let mut age = None;
-    for word in first_line.split(|c: char| c.is_whitespace() || c == ',' || c == '/' || c == '(' || c == ')') {
-        let w = word.trim_matches(|c: char| !c.is_alphanumeric());
-        if w.is_empty() {
-            continue;
-        }
-        if let Ok(n) = w.parse::<u32>() {
-            age.get_or_insert(n);
-        } else if w.chars().all(|c| c.is_alphabetic() || c == '.') && w.chars().next().is_some_and(char::is_uppercase) {
+    let words: Vec<&str> = first_line
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '/' || c == '(' || c == ')')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    // The age is the number followed by "år" ("17 år", "17år"), else the last number.
+    let numbers: Vec<(usize, u32)> = words
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| w.trim_end_matches("år").trim_end_matches('.').parse::<u32>().ok().map(|n| (i, n)))
+        .collect();
+    let age = numbers
+        .iter()
+        .find(|(i, _)| words[*i].ends_with("år") || words.get(i + 1).is_some_and(|n| n.to_lowercase().starts_with("år")))
+        .or(numbers.last())
+        .map(|(_, n)| *n);
+    for w in &words {
+        if w.chars().all(|c| c.is_alphabetic() || c == '.') && w.chars().next().is_some_and(char::is_uppercase) {
             // "K.L." counts as two initials already.
             for part in w.split('.').filter(|p| !p.is_empty()) {
                 if let Some(c) = part.chars().next() {
@@ -183,7 +206,7 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
     for m in meetings {
         let Some(forum) = cfg.forum(&m.forum_id) else { continue };
         let behind = m.invitations.iter().any(|i| i.active && i.sequence_sent < m.sequence);
-        if m.invited {
+        if m.summoned || (m.invited && m.status != SCHEDULED) {
             if behind && m.status == SCHEDULED && now < m.end {
                 out.push(Action::Update { meeting_id: m.id });
             } else if behind && m.status != SCHEDULED {
@@ -194,20 +217,26 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
         if m.status != SCHEDULED || now >= m.start {
             continue;
         }
-        let Some(due) = invite_due(forum, m) else { continue };
-        if now < due {
+        if behind && now < m.end {
+            // Invited to hold the date and moved since: tell them before anything else.
+            out.push(Action::Update { meeting_id: m.id });
             continue;
         }
-        if m.kind == MeetingKind::Samverkan && m.cases.is_empty() {
-            out.push(Action::NotHeld { meeting_id: m.id });
-            continue;
+        let (Some(invite_at), Some(summon_at)) = (invite_due(forum, m), summon_due(forum, m)) else { continue };
+        if now >= summon_at {
+            if m.kind == MeetingKind::Samverkan && m.cases.is_empty() {
+                out.push(Action::NotHeld { meeting_id: m.id });
+                continue;
+            }
+            let attendees = invitees(forum, m);
+            let note_taker = next_note_taker(forum, &attendees, last.get(&forum.id).map(String::as_str), &[]);
+            if let Some(n) = &note_taker {
+                last.insert(forum.id.clone(), n.clone());
+            }
+            out.push(Action::Invite { meeting_id: m.id, attendees, note_taker, summon: true });
+        } else if now >= invite_at && !m.invited {
+            out.push(Action::Invite { meeting_id: m.id, attendees: vec![convenor(forum)], note_taker: None, summon: false });
         }
-        let attendees = invitees(forum, m);
-        let note_taker = next_note_taker(forum, &attendees, last.get(&forum.id).map(String::as_str), &[]);
-        if let Some(n) = &note_taker {
-            last.insert(forum.id.clone(), n.clone());
-        }
-        out.push(Action::Invite { meeting_id: m.id, attendees, note_taker });
     }
     out
 }
@@ -217,9 +246,15 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
 pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     meetings
         .iter()
-        .filter(|m| !m.invited && m.status == SCHEDULED && m.start > now)
-        .filter_map(|m| invite_due(cfg.forum(&m.forum_id)?, m))
-        .filter(|t| *t > now)
+        .filter(|m| !m.summoned && m.status == SCHEDULED && m.start > now)
+        .filter_map(|m| {
+            let f = cfg.forum(&m.forum_id)?;
+            let mut due = vec![summon_due(f, m)?];
+            if !m.invited {
+                due.push(invite_due(f, m)?);
+            }
+            due.into_iter().filter(|t| *t > now).min()
+        })
         .min()
 }
 
@@ -230,17 +265,32 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
     };
     let Some(m) = meetings.iter_mut().find(|m| m.id == id) else { return };
     match action {
-        Action::Invite { attendees, note_taker, .. } => {
+        Action::Invite { attendees, note_taker, summon, .. } => {
+            if *summon && !m.invitations.is_empty() {
+                m.sequence += 1;
+            }
             m.invited = true;
-            m.note_taker = note_taker.clone();
-            m.invitations = attendees
-                .iter()
-                .map(|a| Invitation { address: a.address.clone(), name: a.name.clone(), role: a.role, partstat: a.partstat, sequence_sent: m.sequence, active: true })
-                .collect();
+            m.summoned |= *summon;
+            if note_taker.is_some() {
+                m.note_taker = note_taker.clone();
+            }
+            for a in attendees {
+                if !m.invitations.iter().any(|i| i.address == a.address) {
+                    m.invitations.push(Invitation { address: a.address.clone(), name: a.name.clone(), role: a.role, partstat: a.partstat, sequence_sent: m.sequence, active: true });
+                }
+            }
+            let seq = m.sequence;
+            m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = seq);
         }
         Action::NotHeld { .. } => {
-            m.invited = true;
+            m.summoned = true;
             m.status = NOT_HELD.into();
+            m.sequence += 1;
+            let seq = m.sequence;
+            m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
+                i.sequence_sent = seq;
+                i.active = false;
+            });
         }
         Action::Update { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = m.sequence),
         Action::Cancel { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
@@ -304,6 +354,7 @@ mod tests {
                 status: SCHEDULED.into(),
                 sequence: 0,
                 invited: false,
+                summoned: false,
                 note_taker: None,
                 invitations: vec![],
                 cases: vec![],
@@ -331,7 +382,7 @@ mod tests {
         // 2026-12-08 12:00Z minus 14 days.
         assert!(plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T11:59:00Z")).iter().all(|a| !matches!(a, Action::Invite { meeting_id: 2, .. })));
         let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T12:00:00Z"));
-        let Some(Action::Invite { attendees, note_taker, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 2, .. })) else {
+        let Some(Action::Invite { attendees, note_taker, summon: true, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 2, .. })) else {
             panic!("{acts:?}")
         };
         let who: Vec<(&str, Role)> = attendees.iter().map(|a| (a.address.as_str(), a.role)).collect();
@@ -345,24 +396,47 @@ mod tests {
         let c = cfg();
         let mut ms = meetings(&c);
         ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &["Vuxenenheten"]), case("2026-0002", "anna.berg@kommun.test", &[])];
+        // 14 days ahead the convenor gets it in the calendar, to hold the date.
+        let hold = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-29T12:00:00Z"));
+        let Some(Action::Invite { attendees, summon: false, .. }) = hold.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. })) else {
+            panic!("{hold:?}")
+        };
+        assert_eq!(attendees.iter().map(|a| a.address.as_str()).collect::<Vec<_>>(), vec!["sara@kommun.test"]);
+        for a in &hold {
+            apply(&mut ms, a);
+        }
         // Cutoff: Monday 11 January 2027 12:00 CET = 11:00Z.
+        assert_eq!(next_wakeup(&ms, &c, ts("2027-01-01T00:00:00Z")), Some(ts("2027-01-11T11:00:00Z")));
         let before = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T10:59:59Z"));
         assert!(!before.iter().any(|a| matches!(a, Action::Invite { meeting_id: 3, .. })), "{before:?}");
         let acts = plan(&ms, &c, &BTreeMap::from([("iof-aof".to_string(), "anna.berg@kommun.test".to_string())]), ts("2027-01-11T11:00:00Z"));
-        let Some(Action::Invite { attendees, note_taker, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. })) else {
+        let Some(Action::Invite { attendees, note_taker, summon: true, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. })) else {
             panic!("{acts:?}")
         };
         let who: Vec<&str> = attendees.iter().map(|a| a.address.as_str()).collect();
         assert_eq!(who, vec!["anna.berg@kommun.test", "lars.ek@kommun.test", "sara@kommun.test"]);
         assert_eq!(note_taker.as_deref(), Some("lars.ek@kommun.test"), "the rotation moves on from Anna");
+        for a in &acts {
+            apply(&mut ms, a);
+        }
+        assert_eq!(ms[2].sequence, 1, "the convenor's hold-the-date is updated with a higher SEQUENCE");
+        assert!(ms[2].invitations.iter().all(|i| i.sequence_sent == 1 && i.active));
+        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z")).is_empty());
     }
 
     #[test]
-    fn samverkansmote_without_cases_is_not_held() {
+    fn samverkansmote_without_cases_is_not_held_and_cancelled_for_those_invited() {
         let c = cfg();
-        let ms = meetings(&c);
+        let mut ms = meetings(&c);
+        for a in plan(&ms, &c, &BTreeMap::new(), ts("2026-12-29T12:00:00Z")) {
+            apply(&mut ms, &a);
+        }
         let acts = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z"));
         assert!(acts.contains(&Action::NotHeld { meeting_id: 3 }), "{acts:?}");
+        apply(&mut ms, &Action::NotHeld { meeting_id: 3 });
+        assert_eq!((ms[2].status.as_str(), ms[2].sequence), (NOT_HELD, 1));
+        assert!(ms[2].invitations.iter().all(|i| !i.active && i.sequence_sent == 1));
+        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z")).is_empty());
     }
 
     #[test]
@@ -375,6 +449,7 @@ mod tests {
             apply(&mut ms, &a);
         }
         assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty(), "nothing twice");
+        assert_eq!(ms[2].sequence, 0, "summoned directly: no earlier invitee to update");
         ms[2].sequence += 1; // moved by an admin
         assert_eq!(plan(&ms, &c, &BTreeMap::new(), now), vec![Action::Update { meeting_id: 3 }]);
         apply(&mut ms, &Action::Update { meeting_id: 3 });
@@ -393,7 +468,7 @@ mod tests {
         let mut ms = meetings(&c);
         ms[1].status = CANCELLED.into();
         let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-01T00:00:00Z"));
-        assert!(acts.is_empty(), "the November meeting is past, December's cancelled: {acts:?}");
+        assert!(acts.is_empty(), "the November meeting is past, December's cancelled, January's not due: {acts:?}");
     }
 
     #[test]
@@ -413,6 +488,8 @@ mod tests {
         assert_eq!(initials("E.F. 82 år\nbor i Nacka"), "E.F. 82 år");
         assert_eq!(initials("Åsa Örn (45)"), "Å.Ö. 45 år");
         assert_eq!(initials("okänd"), "");
+        assert_eq!(initials("Testperson 1, 14 år"), "T. 14 år", "the age is the number before 'år'");
+        assert_eq!(initials("Pojke född 2010, 16år"), "P. 16 år");
     }
 
     #[test]

@@ -14,6 +14,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::core::intake::ThreadCase;
+use std::collections::BTreeMap;
+
+use crate::core::ical::{Attendee, PartStat, Role};
+use crate::core::plan::{AgendaCase, Invitation, MeetingView};
 use crate::core::schedule::{Meeting, MeetingKind, Occurrence};
 use crate::core::time::{db, from_db};
 
@@ -84,6 +88,7 @@ pub struct NewCase<'a> {
     pub sections_json: &'a str,
     pub meeting_id: Option<i64>,
     pub urgent: bool,
+    pub units_json: &'a str,
     pub received_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
@@ -114,6 +119,16 @@ pub struct MailboxStatus {
     pub uidvalidity: i64,
     pub last_uid: i64,
     pub last_sync_at: Option<String>,
+}
+
+fn partstat_from(s: &str) -> PartStat {
+    match s {
+        "ACCEPTED" => PartStat::Accepted,
+        "DECLINED" => PartStat::Declined,
+        "TENTATIVE" => PartStat::Tentative,
+        "DELEGATED" => PartStat::Delegated,
+        _ => PartStat::NeedsAction,
+    }
 }
 
 /// Creates the database file with mode 0600 if it does not exist, and refuses one that other
@@ -321,6 +336,184 @@ impl Store {
             .collect()
     }
 
+    /// Meetings starting in `[from, until)` with their invitations and agenda (complete cases).
+    pub async fn meeting_views(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<MeetingView>> {
+        let rows = sqlx::query(
+            "SELECT id, forum_id, occurrence, starts_at, ends_at, kind, place, status, sequence, invited_at, note_taker, summoned_at
+             FROM meetings WHERE starts_at >= ? AND starts_at < ? ORDER BY starts_at, id",
+        )
+        .bind(db(from))
+        .bind(db(until))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.get(0);
+            out.push(MeetingView {
+                id,
+                forum_id: r.get(1),
+                occurrence: r.get(2),
+                start: from_db(&r.get::<String, _>(3)).context("meetings.starts_at")?,
+                end: from_db(&r.get::<String, _>(4)).context("meetings.ends_at")?,
+                kind: MeetingKind::from_db(&r.get::<String, _>(5)),
+                place: r.get(6),
+                status: r.get(7),
+                sequence: r.get::<i64, _>(8) as u32,
+                invited: !r.get::<String, _>(9).is_empty(),
+                summoned: !r.get::<String, _>(11).is_empty(),
+                note_taker: Some(r.get::<String, _>(10)).filter(|s| !s.is_empty()),
+                invitations: self.invitations(id).await?,
+                cases: self.agenda(id).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One meeting, by id.
+    pub async fn meeting_view(&self, id: i64) -> Result<Option<MeetingView>> {
+        let start: Option<String> = sqlx::query_scalar("SELECT starts_at FROM meetings WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let Some(start) = start.as_deref().and_then(from_db) else { return Ok(None) };
+        Ok(self
+            .meeting_views(start, start + chrono::Duration::milliseconds(1))
+            .await?
+            .into_iter()
+            .find(|m| m.id == id))
+    }
+
+    pub async fn invitations(&self, meeting_id: i64) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(
+            "SELECT address, name, role, partstat, sequence_sent, active FROM invitations WHERE meeting_id = ? ORDER BY id",
+        )
+        .bind(meeting_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Invitation {
+                address: r.get(0),
+                name: r.get(1),
+                role: if r.get::<String, _>(2) == "OPT-PARTICIPANT" { Role::Optional } else { Role::Required },
+                partstat: partstat_from(&r.get::<String, _>(3)),
+                sequence_sent: r.get::<i64, _>(4) as u32,
+                active: r.get::<i64, _>(5) != 0,
+            })
+            .collect())
+    }
+
+    /// When and how each invitee's answer was known: address → (time, source).
+    pub async fn invitation_answers(&self, meeting_id: i64) -> Result<BTreeMap<String, (String, String)>> {
+        let rows = sqlx::query("SELECT address, partstat_at, partstat_source FROM invitations WHERE meeting_id = ?")
+            .bind(meeting_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect())
+    }
+
+    /// The complete cases on a meeting's agenda, in case-number order.
+    pub async fn agenda(&self, meeting_id: i64) -> Result<Vec<AgendaCase>> {
+        let rows = sqlx::query(
+            "SELECT id, case_no, submitter, units_json, urgent, sections_json FROM cases
+             WHERE meeting_id = ? AND status = 'submitted' ORDER BY case_no",
+        )
+        .bind(meeting_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AgendaCase {
+                    id: r.get(0),
+                    case_no: r.get(1),
+                    submitter: r.get(2),
+                    units: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
+                    urgent: r.get::<i64, _>(4) != 0,
+                    sections: serde_json::from_str(&r.get::<String, _>(5)).context("cases.sections_json")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Each forum's most recent note taker.
+    pub async fn last_note_takers(&self) -> Result<BTreeMap<String, String>> {
+        let rows = sqlx::query(
+            "SELECT forum_id, note_taker FROM meetings m WHERE note_taker != ''
+             AND starts_at = (SELECT max(starts_at) FROM meetings WHERE forum_id = m.forum_id AND note_taker != '')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Admin: moves a meeting (and raises its SEQUENCE so invitees get the change).
+    pub async fn move_meeting(&self, id: i64, start: DateTime<Utc>, end: DateTime<Utc>, place: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE meetings SET starts_at = ?, ends_at = ?, place = coalesce(?, place), sequence = sequence + 1, updated_at = ?
+             WHERE id = ? AND status = 'scheduled'",
+        )
+        .bind(db(start))
+        .bind(db(end))
+        .bind(place)
+        .bind(db(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Admin: cancels a meeting (invitees get a CANCEL; its cases wait for a new meeting).
+    pub async fn cancel_meeting(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let r = sqlx::query("UPDATE meetings SET status = 'cancelled', sequence = sequence + 1, updated_at = ? WHERE id = ? AND status = 'scheduled'")
+            .bind(db(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE cases SET meeting_id = NULL, updated_at = ? WHERE meeting_id = ? AND status = 'submitted'")
+            .bind(db(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Complete cases of the forum that are on no meeting (their meeting was cancelled).
+    pub async fn cases_without_meeting(&self, forum_id: &str) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = ? AND status = 'submitted' AND meeting_id IS NULL ORDER BY id")
+            .bind(forum_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Puts cases on a meeting.
+    pub async fn set_case_meeting(&self, ids: &[i64], meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE cases SET meeting_id = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND meeting_id IS NULL")
+            .bind(meeting_id)
+            .bind(db(now))
+            .bind(serde_json::to_string(ids)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Admin: adds an extra meeting outside the series. Returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_meeting(&self, forum_id: &str, kind: MeetingKind, start: DateTime<Utc>, end: DateTime<Utc>, place: &str, occurrence: &str, now: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO meetings (forum_id, occurrence, kind, starts_at, ends_at, place, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(forum_id)
+        .bind(occurrence)
+        .bind(kind.as_str())
+        .bind(db(start))
+        .bind(db(end))
+        .bind(place)
+        .bind(db(now))
+        .bind(db(now))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// How many mails of these kinds went (or are queued) to `address` since `since`.
     pub async fn sent_to_since(&self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
         let n: i64 = sqlx::query_scalar(
@@ -512,8 +705,8 @@ impl Tx {
         let case_no = self.next_case_no(c.forum_id, c.year).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (forum_id, case_no, status, submitter, message_id, content_hash, sections_json,
-                                meeting_id, urgent, received_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                meeting_id, urgent, units_json, received_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(c.forum_id)
         .bind(&case_no)
@@ -524,12 +717,77 @@ impl Tx {
         .bind(c.sections_json)
         .bind(c.meeting_id)
         .bind(c.urgent)
+        .bind(c.units_json)
         .bind(db(c.received_at))
         .bind(db(c.now))
         .bind(db(c.now))
         .fetch_one(&mut *self.tx)
         .await?;
         Ok((id, case_no))
+    }
+
+    /// Records invitations of a meeting at its current SEQUENCE (after [`Tx::bump_sequence`]
+    /// where the change must reach earlier invitees), and marks it invited (and summoned).
+    pub async fn record_invitations(&mut self, meeting_id: i64, sequence: u32, attendees: &[Attendee], summon: bool, note_taker: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        for a in attendees {
+            sqlx::query(
+                "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(meeting_id, address) DO UPDATE SET active = 1, role = excluded.role",
+            )
+            .bind(meeting_id)
+            .bind(&a.address)
+            .bind(&a.name)
+            .bind(a.role.as_str())
+            .bind(i64::from(sequence))
+            .bind(db(now))
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE meetings SET invited_at = CASE WHEN invited_at = '' THEN ?1 ELSE invited_at END,
+                summoned_at = CASE WHEN ?2 THEN ?1 ELSE summoned_at END,
+                note_taker = coalesce(?3, note_taker), updated_at = ?1 WHERE id = ?4",
+        )
+        .bind(db(now))
+        .bind(summon)
+        .bind(note_taker)
+        .bind(meeting_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Raises a meeting's SEQUENCE (a significant change); returns the new value.
+    pub async fn bump_sequence(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<u32> {
+        let n: i64 = sqlx::query_scalar("UPDATE meetings SET sequence = sequence + 1, updated_at = ? WHERE id = ? RETURNING sequence")
+            .bind(db(now))
+            .bind(meeting_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(n as u32)
+    }
+
+    /// Marks a samverkansmöte as not held (no cases at its cutoff).
+    pub async fn meeting_not_held(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE meetings SET status = 'not_held', summoned_at = ?, invited_at = CASE WHEN invited_at = '' THEN ? ELSE invited_at END, updated_at = ? WHERE id = ?")
+            .bind(db(now))
+            .bind(db(now))
+            .bind(db(now))
+            .bind(meeting_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that the active invitees were sent `sequence`; `deactivate` when it was a CANCEL.
+    pub async fn invitations_sent(&mut self, meeting_id: i64, sequence: u32, deactivate: bool) -> Result<()> {
+        sqlx::query("UPDATE invitations SET sequence_sent = ?, active = CASE WHEN ? THEN 0 ELSE active END WHERE meeting_id = ? AND active = 1")
+            .bind(i64::from(sequence))
+            .bind(deactivate)
+            .bind(meeting_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// Replaces a case's sections, status and meeting.
@@ -641,6 +899,7 @@ mod tests {
                 sections_json: "{}",
                 meeting_id: None,
                 urgent: false,
+                units_json: "[]",
                 received_at: now,
                 now,
             })

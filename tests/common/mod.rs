@@ -97,11 +97,22 @@ pub struct World {
 impl World {
     /// `tls`: when true the daemon uses STARTTLS for IMAP and implicit TLS + AUTH for SMTP,
     /// verifying the stack's certificate; otherwise plain loopback connections.
+    /// A world without a meeting schedule.
     pub fn new(tls: bool) -> World {
-        Self::with_extra(tls, "")
+        Self::build(tls, "", None)
     }
 
-    pub fn with_extra(tls: bool, daemon_extra: &str) -> World {
+    /// A world with a weekly schedule: meetings on `meeting_day`'s weekday at 13:00.
+    pub fn weekly(tls: bool) -> World {
+        Self::build(tls, "", Some(String::new()))
+    }
+
+    /// A world with the given `[forum.schedule]` body and extra `[daemon]` keys.
+    pub fn with_schedule(daemon_extra: &str, schedule: &str) -> World {
+        Self::build(false, daemon_extra, Some(schedule.to_string()))
+    }
+
+    fn build(tls: bool, daemon_extra: &str, schedule: Option<String>) -> World {
         let s = stack();
         let tag = format!("{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
         let dir = tempfile::tempdir().expect("tempdir");
@@ -170,10 +181,14 @@ unit = "Vuxenenheten"
         );
         let meeting_day = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive() - chrono::Duration::days(14);
         let weekday = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][chrono::Datelike::weekday(&meeting_day).num_days_from_monday() as usize];
-        let cfg = format!(
-            "{cfg}\n[forum.schedule]\nrrule = \"FREQ=WEEKLY;BYDAY={weekday}\"\nfirst = \"{} 13:00\"\nkinds = [\"samverkansmöte\"]\nplace = \"Stadshuset, sal 3\"\n",
-            meeting_day - chrono::Duration::days(70)
-        );
+        let cfg = match schedule.as_deref() {
+            None => cfg,
+            Some("") => format!(
+                "{cfg}\n[forum.schedule]\nrrule = \"FREQ=WEEKLY;BYDAY={weekday}\"\nfirst = \"{} 13:00\"\nkinds = [\"samverkansmöte\"]\nplace = \"Stadshuset, sal 3\"\n",
+                meeting_day - chrono::Duration::days(70)
+            ),
+            Some(body) => format!("{cfg}\n[forum.schedule]\n{body}\n"),
+        };
         let config_path = dir.path().join("samverkan.toml");
         std::fs::write(&config_path, cfg).expect("config");
         World { tag, meeting_day, config_path, db_path, dir }

@@ -1,0 +1,355 @@
+//! The scheduler shell: reads the meetings, asks the pure planner (`core::plan`) what is due,
+//! carries each action out in one transaction (state change + outbox rows), and sleeps until
+//! the next due time, an admin change (re-read every minute) or shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::app::App;
+use crate::config::Forum;
+use crate::core::ical::{self, Attendee, Event, Method, PartStat, Role};
+use crate::core::plan::{self, Action, MeetingView};
+use crate::core::schedule::{MeetingKind, cutoff};
+use crate::core::time::swedish_datetime;
+use crate::mail::compose;
+use crate::mail::imip::{InviteDraft, build_invite};
+use crate::store::Outgoing;
+
+/// How far ahead meetings are read for planning.
+const HORIZON_DAYS: i64 = 400;
+
+pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut failing = false;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let reread = app.cfg.daemon.scheduler_interval;
+        let wait = match tick(&app).await {
+            Ok(next) => {
+                if failing {
+                    failing = false;
+                    info!("meeting scheduler recovered");
+                }
+                next.map(|t| (t - app.now()).to_std().unwrap_or(Duration::ZERO)).unwrap_or(reread).min(reread)
+            }
+            Err(e) => {
+                if !failing {
+                    failing = true;
+                    warn!(error = %format!("{e:#}"), "meeting scheduler pass failed; retrying");
+                }
+                Duration::from_secs(30)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One planning pass. Returns when something next becomes due.
+pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
+    crate::intake::materialize_meetings(app).await?;
+    let now = app.now();
+    // Complete cases whose meeting was cancelled go on the next meeting that still takes them.
+    for f in &app.cfg.forums {
+        let Some(s) = &f.schedule else { continue };
+        let orphans = app.store.cases_without_meeting(&f.id).await?;
+        if orphans.is_empty() {
+            continue;
+        }
+        let upcoming = app.store.meetings_after(&f.id, now, 12).await?;
+        if let Some(a) = crate::core::schedule::assign(s, f.time_zone, &upcoming, now) {
+            app.store.set_case_meeting(&orphans, a.meeting.id, now).await?;
+            info!(count = orphans.len(), meeting = a.meeting.id, "cases moved to the next meeting");
+        }
+    }
+    let mut meetings = app.store.meeting_views(now - chrono::Duration::days(1), now + chrono::Duration::days(HORIZON_DAYS)).await?;
+    let last = app.store.last_note_takers().await?;
+    let actions = plan::plan(&meetings, &app.cfg, &last, now);
+    for a in &actions {
+        execute(app, &meetings, a, now).await?;
+        plan::apply(&mut meetings, a);
+    }
+    if !actions.is_empty() {
+        app.outbox_wake.notify_one();
+    }
+    Ok(plan::next_wakeup(&meetings, &app.cfg, now))
+}
+
+async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: DateTime<Utc>) -> Result<()> {
+    let id = match action {
+        Action::Invite { meeting_id, .. } | Action::NotHeld { meeting_id } | Action::Update { meeting_id } | Action::Cancel { meeting_id } => *meeting_id,
+    };
+    let m = meetings.iter().find(|m| m.id == id).context("planned meeting not loaded")?;
+    let forum = app.cfg.forum(&m.forum_id).context("meeting of an unknown forum")?;
+    let mut tx = app.store.begin().await?;
+    let active = |m: &MeetingView| -> Vec<Attendee> {
+        m.invitations
+            .iter()
+            .filter(|i| i.active)
+            .map(|i| Attendee { name: i.name.clone(), address: i.address.clone(), role: i.role, partstat: PartStat::NeedsAction })
+            .collect()
+    };
+    let (what, count) = match action {
+        Action::Invite { attendees, note_taker, summon, .. } => {
+            // The summons changes a meeting others already have (the convenor's hold-the-date):
+            // raise SEQUENCE and send it to everyone; otherwise send to the new invitees only.
+            let earlier = active(m);
+            let mut view = m.clone();
+            if *summon && !earlier.is_empty() {
+                view.sequence = tx.bump_sequence(m.id, now).await?;
+            }
+            tx.record_invitations(m.id, view.sequence, attendees, *summon, note_taker.as_deref(), now).await?;
+            tx.invitations_sent(m.id, view.sequence, false).await?;
+            let mut everyone: Vec<Attendee> = attendees.clone();
+            for e in earlier {
+                if !everyone.iter().any(|a| a.address == e.address) {
+                    everyone.push(e);
+                }
+            }
+            let recipients = if *summon { everyone.clone() } else { attendees.clone() };
+            let note = note_taker.as_deref().or(m.note_taker.as_deref());
+            for a in &recipients {
+                let mail = invitation(app, forum, &view, &everyone, a, Method::Request, note, false, now)?;
+                tx.enqueue(&mail, now).await?;
+            }
+            (if *summon { "summoned" } else { "invited" }, recipients.len())
+        }
+        Action::Update { .. } | Action::Cancel { .. } => {
+            let cancel = matches!(action, Action::Cancel { .. });
+            let list = active(m);
+            let method = if cancel { Method::Cancel } else { Method::Request };
+            for a in &list {
+                let mail = invitation(app, forum, m, &list, a, method, m.note_taker.as_deref(), !cancel, now)?;
+                tx.enqueue(&mail, now).await?;
+            }
+            tx.invitations_sent(m.id, m.sequence, cancel).await?;
+            (if cancel { "cancelled" } else { "updated" }, list.len())
+        }
+        Action::NotHeld { .. } => {
+            let list = active(m);
+            let mut view = m.clone();
+            view.sequence = tx.bump_sequence(m.id, now).await?;
+            tx.meeting_not_held(m.id, now).await?;
+            for a in &list {
+                let mail = invitation(app, forum, &view, &list, a, Method::Cancel, None, false, now)?;
+                tx.enqueue(&mail, now).await?;
+            }
+            tx.invitations_sent(m.id, view.sequence, true).await?;
+            tx.enqueue(&not_held(app, forum, m, now)?, now).await?;
+            ("not_held", list.len() + 1)
+        }
+    };
+    tx.commit().await?;
+    info!(meeting = m.id, kind = m.kind.as_str(), action = what, recipients = count, sequence = m.sequence, "meeting mail queued");
+    Ok(())
+}
+
+fn swedish_time(t: DateTime<Utc>, forum: &Forum) -> String {
+    t.with_timezone(&forum.time_zone).format("%H.%M").to_string()
+}
+
+/// The calendar event of a meeting: only case numbers and initials with age, never texts.
+pub fn event(forum: &Forum, m: &MeetingView, attendees: &[Attendee], note_taker: Option<&str>, cancelled: bool, now: DateTime<Utc>) -> Event {
+    let mut desc = Vec::new();
+    if !m.cases.is_empty() {
+        let list: Vec<String> = m
+            .cases
+            .iter()
+            .map(|c| {
+                let i = plan::initials(c.sections.get(&crate::core::submission::SectionKey::NameAge).map(String::as_str).unwrap_or(""));
+                if i.is_empty() { c.case_no.clone() } else { format!("{} ({i})", c.case_no) }
+            })
+            .collect();
+        desc.push(format!("Ärenden: {}.", list.join(", ")));
+    }
+    if let Some(n) = note_taker.and_then(|a| forum.member(a)) {
+        desc.push(format!("Dokumentationsansvarig: {}.", n.name));
+    }
+    desc.push("Kallelse och dagordning finns i mejlet.".into());
+    Event {
+        uid: plan::uid(&forum.id, &m.occurrence, forum.mail_domain()),
+        sequence: m.sequence,
+        dtstamp: now,
+        start: m.start,
+        end: m.end,
+        summary: format!("{} {}", capitalize(m.kind.label_sv()), forum.name),
+        location: Some(m.place.clone()).filter(|p| !p.is_empty()),
+        description: Some(desc.join("\n")),
+        organizer_name: forum.name.clone(),
+        organizer_address: forum.mailbox.clone(),
+        attendees: attendees.to_vec(),
+        cancelled,
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+fn purpose(kind: MeetingKind) -> &'static str {
+    match kind {
+        MeetingKind::Samverkan => "konsultation i de enskilda ärendena på dagordningen",
+        MeetingKind::Avstamning => {
+            "avstämning mellan enheterna: planerade överlämningar, gemensamma frågor och trender (obligatoriskt för alla biträdande enhetschefer)"
+        }
+    }
+}
+
+/// One invitee's invitation, update or cancellation mail.
+#[allow(clippy::too_many_arguments)]
+fn invitation(
+    app: &App,
+    forum: &Forum,
+    m: &MeetingView,
+    attendees: &[Attendee],
+    to: &Attendee,
+    method: Method,
+    note_taker: Option<&str>,
+    is_update: bool,
+    now: DateTime<Utc>,
+) -> Result<Outgoing> {
+    let cases: Vec<serde_json::Value> = m
+        .cases
+        .iter()
+        .map(|c| {
+            let sub = forum.member(&c.submitter);
+            serde_json::json!({
+                "case_no": c.case_no,
+                "urgent": c.urgent,
+                "submitter_name": sub.map(|s| s.name.as_str()).unwrap_or(c.submitter.as_str()),
+                "submitter_unit": sub.map(|s| s.unit.as_str()).unwrap_or(""),
+                "units": c.units,
+                "sections": c.sections.iter().map(|(k, v)| serde_json::json!({"label": k.label_sv(), "text": v})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let ctx = serde_json::json!({
+        "method": method.as_str(),
+        "is_update": is_update && m.sequence > 0,
+        "name": to.name,
+        "optional": to.role == Role::Optional,
+        "forum_name": forum.name,
+        "kind": m.kind.label_sv(),
+        "when": swedish_datetime(m.start, forum.time_zone),
+        "end_time": swedish_time(m.end, forum),
+        "place": m.place,
+        "purpose": purpose(m.kind),
+        "note_taker_name": note_taker.and_then(|a| forum.member(a)).map(|n| n.name.clone()),
+        "convenor_name": forum.convenor.name,
+        "convenor_address": forum.convenor.address,
+        "cases": cases,
+    });
+    let r = app.templates.render("sv", "invitation", &ctx)?;
+    let ics = ical::render(method, &event(forum, m, attendees, note_taker, method == Method::Cancel, now));
+    let key = format!("{}:{}:{}:{}", m.id, m.sequence, method.as_str(), to.address);
+    let mid = compose::message_id("invitation", &key, forum.mail_domain());
+    let mime = build_invite(&InviteDraft {
+        from_name: forum.name.clone(),
+        from_address: forum.mailbox.clone(),
+        to: vec![(to.name.clone(), to.address.clone())],
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+        message_id: mid.clone(),
+        method,
+        ics,
+    })?;
+    Ok(Outgoing {
+        message_id: mid,
+        kind: if method == Method::Cancel { "cancellation".into() } else { "invitation".into() },
+        forum_id: forum.id.clone(),
+        case_id: None,
+        env_from: forum.mailbox.clone(),
+        env_to: vec![to.address.clone()],
+        mime,
+    })
+}
+
+fn not_held(app: &App, forum: &Forum, m: &MeetingView, _now: DateTime<Utc>) -> Result<Outgoing> {
+    let cut = forum.schedule.as_ref().map(|s| swedish_datetime(cutoff(s, forum.time_zone, m.start), forum.time_zone));
+    let ctx = serde_json::json!({
+        "convenor_name": forum.convenor.name,
+        "forum_name": forum.name,
+        "kind": m.kind.label_sv(),
+        "when": swedish_datetime(m.start, forum.time_zone),
+        "cutoff": cut.unwrap_or_default(),
+        "invited_count": m.invitations.iter().filter(|i| i.active).count(),
+    });
+    let r = app.templates.render("sv", "not_held", &ctx)?;
+    let mid = compose::message_id("not_held", &format!("{}", m.id), forum.mail_domain());
+    let mime = compose::build(&compose::Draft {
+        from_name: forum.name.clone(),
+        from_address: forum.mailbox.clone(),
+        to: vec![(forum.convenor.name.clone(), forum.convenor.address.clone())],
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+        in_reply_to: None,
+        message_id: mid.clone(),
+    })?;
+    Ok(Outgoing {
+        message_id: mid,
+        kind: "not_held".into(),
+        forum_id: forum.id.clone(),
+        case_id: None,
+        env_from: forum.mailbox.clone(),
+        env_to: vec![forum.convenor.address.clone()],
+        mime,
+    })
+}
+
+/// For `samverkan preview`: every mail the planner will send in `[now, until)` and when, from
+/// the stored state, without sending or storing anything. Each line: (when, description).
+pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last: BTreeMap<String, String>, now: DateTime<Utc>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, String)> {
+    let mut out = Vec::new();
+    let mut t = now;
+    let mut last = last;
+    for _ in 0..10_000 {
+        let actions = plan::plan(&meetings, cfg, &last, t);
+        for a in &actions {
+            if let Some(m) = meetings.iter().find(|m| match a {
+                Action::Invite { meeting_id, .. } | Action::NotHeld { meeting_id } | Action::Update { meeting_id } | Action::Cancel { meeting_id } => m.id == *meeting_id,
+            }) {
+                let Some(forum) = cfg.forum(&m.forum_id) else { continue };
+                let when = swedish_datetime(m.start, forum.time_zone);
+                let line = match a {
+                    Action::Invite { attendees, note_taker, .. } => {
+                        if let Some(n) = note_taker {
+                            last.insert(forum.id.clone(), n.clone());
+                        }
+                        format!(
+                            "{} {} (möte {}): kallelse (REQUEST) till {} mottagare{}",
+                            m.kind.label_sv(),
+                            when,
+                            m.id,
+                            attendees.len(),
+                            if m.cases.is_empty() { String::new() } else { format!(", dagordning med {} ärende(n)", m.cases.len()) }
+                        )
+                    }
+                    Action::NotHeld { .. } => format!("{} {} (möte {}): hålls inte (inga ärenden); besked till sammankallande", m.kind.label_sv(), when, m.id),
+                    Action::Update { .. } => format!("{} {} (möte {}): ändrad kallelse (SEQUENCE {}) till {} mottagare", m.kind.label_sv(), when, m.id, m.sequence, m.invitations.iter().filter(|i| i.active).count()),
+                    Action::Cancel { .. } => format!("{} {} (möte {}): avbokning (CANCEL) till {} mottagare", m.kind.label_sv(), when, m.id, m.invitations.iter().filter(|i| i.active).count()),
+                };
+                out.push((t, format!("[{}] {line}", forum.id)));
+            }
+        }
+        for a in &actions {
+            plan::apply(&mut meetings, a);
+        }
+        match plan::next_wakeup(&meetings, cfg, t) {
+            Some(next) if next < until => t = next,
+            _ => break,
+        }
+    }
+    out
+}
