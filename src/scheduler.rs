@@ -86,7 +86,11 @@ pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
 
 async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: DateTime<Utc>) -> Result<()> {
     let id = match action {
-        Action::Invite { meeting_id, .. } | Action::NotHeld { meeting_id } | Action::Update { meeting_id } | Action::Cancel { meeting_id } => *meeting_id,
+        Action::Invite { meeting_id, .. }
+        | Action::NotHeld { meeting_id }
+        | Action::Update { meeting_id }
+        | Action::Cancel { meeting_id }
+        | Action::Attendees { meeting_id, .. } => *meeting_id,
     };
     let m = meetings.iter().find(|m| m.id == id).context("planned meeting not loaded")?;
     let forum = app.cfg.forum(&m.forum_id).context("meeting of an unknown forum")?;
@@ -133,6 +137,25 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
             }
             tx.invitations_sent(m.id, m.sequence, cancel).await?;
             (if cancel { "cancelled" } else { "updated" }, list.len())
+        }
+        Action::Attendees { add, remove, .. } => {
+            let mut view = m.clone();
+            view.sequence = tx.bump_sequence(m.id, now).await?;
+            let removed: Vec<Attendee> = active(m).into_iter().filter(|a| remove.contains(&a.address)).collect();
+            for a in &removed {
+                let mail = invitation(app, forum, &view, &removed, a, Method::Cancel, None, false, now)?;
+                tx.enqueue(&mail, now).await?;
+            }
+            tx.deactivate_invitations(m.id, remove, view.sequence).await?;
+            tx.record_invitations(m.id, view.sequence, add, false, None, now).await?;
+            tx.invitations_sent(m.id, view.sequence, false).await?;
+            let mut everyone: Vec<Attendee> = active(m).into_iter().filter(|a| !remove.contains(&a.address)).collect();
+            everyone.extend(add.iter().cloned());
+            for a in &everyone {
+                let mail = invitation(app, forum, &view, &everyone, a, Method::Request, m.note_taker.as_deref(), true, now)?;
+                tx.enqueue(&mail, now).await?;
+            }
+            ("attendees_changed", removed.len() + everyone.len())
         }
         Action::NotHeld { .. } => {
             let list = active(m);
@@ -318,7 +341,11 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
         let actions = plan::plan(&meetings, cfg, &last, t);
         for a in &actions {
             if let Some(m) = meetings.iter().find(|m| match a {
-                Action::Invite { meeting_id, .. } | Action::NotHeld { meeting_id } | Action::Update { meeting_id } | Action::Cancel { meeting_id } => m.id == *meeting_id,
+                Action::Invite { meeting_id, .. }
+                | Action::NotHeld { meeting_id }
+                | Action::Update { meeting_id }
+                | Action::Cancel { meeting_id }
+                | Action::Attendees { meeting_id, .. } => m.id == *meeting_id,
             }) {
                 let Some(forum) = cfg.forum(&m.forum_id) else { continue };
                 let when = swedish_datetime(m.start, forum.time_zone);
@@ -339,6 +366,14 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
                     Action::NotHeld { .. } => format!("{} {} (möte {}): hålls inte (inga ärenden); besked till sammankallande", m.kind.label_sv(), when, m.id),
                     Action::Update { .. } => format!("{} {} (möte {}): ändrad kallelse (SEQUENCE {}) till {} mottagare", m.kind.label_sv(), when, m.id, m.sequence, m.invitations.iter().filter(|i| i.active).count()),
                     Action::Cancel { .. } => format!("{} {} (möte {}): avbokning (CANCEL) till {} mottagare", m.kind.label_sv(), when, m.id, m.invitations.iter().filter(|i| i.active).count()),
+                    Action::Attendees { add, remove, .. } => format!(
+                        "{} {} (möte {}): deltagarna ändrade: {} nya, {} avbokade; ändrad kallelse till alla",
+                        m.kind.label_sv(),
+                        when,
+                        m.id,
+                        add.len(),
+                        remove.len()
+                    ),
                 };
                 out.push((t, format!("[{}] {line}", forum.id)));
             }

@@ -180,6 +180,20 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     assert!(ok);
     assert!(out.contains("sequence:   2") && out.contains("note taker: Anna Berg") && out.contains(&case_no), "{out}");
     assert!(out.contains("REQ-PARTICIPANT") && out.contains("NEEDS-ACTION"), "{out}");
+
+    // Anna withdraws her case after the summons: only Lars's case remains, so Anna is no longer
+    // summoned and gets a CANCEL; the others get an update (SEQUENCE 3).
+    let anna_no = case_no.clone();
+    send_raw(&anna, &[&mb], &plain_mail(&anna, &mb, &format!("Ärende {anna_no}"), "Återkalla", "withdraw-1@outlook.test")).await;
+    let m = inbox_with(&anna, "Anna's cancellation", |m| m.iter().any(|r| has_calendar(r, "CANCEL"))).await;
+    let c = calendar_text(m.iter().find(|r| has_calendar(r, "CANCEL")).expect("cancel")).expect("ics");
+    assert_eq!(prop(&c, "SEQUENCE").as_deref(), Some("3"));
+    for who in [&lars, &sara] {
+        inbox_with(who, "the update after the withdrawal", |m| {
+            m.iter().any(|r| calendar_text(r).is_some_and(|c| c.contains("METHOD:REQUEST") && prop(&c, "SEQUENCE").as_deref() == Some("3")))
+        })
+        .await;
+    }
 }
 
 trait Second0 {

@@ -93,6 +93,10 @@ pub enum Action {
     Update { meeting_id: i64 },
     /// The meeting was cancelled: send every active invitee a CANCEL.
     Cancel { meeting_id: i64 },
+    /// Who should attend changed after the summons (a case withdrawn, a unit's deputy head
+    /// changed in the configuration): raise SEQUENCE, CANCEL to those removed, REQUEST to
+    /// everyone else (the new ones included).
+    Attendees { meeting_id: i64, add: Vec<Attendee>, remove: Vec<String> },
 }
 
 /// When the first invitations of a meeting are due (`invite_lead` before it).
@@ -211,6 +215,15 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
                 out.push(Action::Update { meeting_id: m.id });
             } else if behind && m.status != SCHEDULED {
                 out.push(Action::Cancel { meeting_id: m.id });
+            } else if m.status == SCHEDULED && now < m.start {
+                let desired = invitees(forum, m);
+                let active: Vec<&Invitation> = m.invitations.iter().filter(|i| i.active).collect();
+                let add: Vec<Attendee> = desired.iter().filter(|d| !active.iter().any(|i| i.address == d.address)).cloned().collect();
+                let remove: Vec<String> =
+                    active.iter().filter(|i| !desired.iter().any(|d| d.address == i.address)).map(|i| i.address.clone()).collect();
+                if !add.is_empty() || !remove.is_empty() {
+                    out.push(Action::Attendees { meeting_id: m.id, add, remove });
+                }
             }
             continue;
         }
@@ -261,7 +274,11 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
 /// Applies an action to the in-memory meetings as the shell would to the store (for preview).
 pub fn apply(meetings: &mut [MeetingView], action: &Action) {
     let id = match action {
-        Action::Invite { meeting_id, .. } | Action::NotHeld { meeting_id } | Action::Update { meeting_id } | Action::Cancel { meeting_id } => *meeting_id,
+        Action::Invite { meeting_id, .. }
+        | Action::NotHeld { meeting_id }
+        | Action::Update { meeting_id }
+        | Action::Cancel { meeting_id }
+        | Action::Attendees { meeting_id, .. } => *meeting_id,
     };
     let Some(m) = meetings.iter_mut().find(|m| m.id == id) else { return };
     match action {
@@ -291,6 +308,25 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
                 i.sequence_sent = seq;
                 i.active = false;
             });
+        }
+        Action::Attendees { add, remove, .. } => {
+            m.sequence += 1;
+            let seq = m.sequence;
+            for i in m.invitations.iter_mut().filter(|i| i.active) {
+                i.sequence_sent = seq;
+                if remove.contains(&i.address) {
+                    i.active = false;
+                }
+            }
+            for a in add {
+                match m.invitations.iter_mut().find(|i| i.address == a.address) {
+                    Some(i) => {
+                        i.active = true;
+                        i.sequence_sent = seq;
+                    }
+                    None => m.invitations.push(Invitation { address: a.address.clone(), name: a.name.clone(), role: a.role, partstat: a.partstat, sequence_sent: seq, active: true }),
+                }
+            }
         }
         Action::Update { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = m.sequence),
         Action::Cancel { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
@@ -460,6 +496,23 @@ mod tests {
         apply(&mut ms, &Action::Cancel { meeting_id: 3 });
         assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty());
         assert!(ms[2].invitations.iter().all(|i| !i.active));
+    }
+
+    #[test]
+    fn a_withdrawn_case_after_the_summons_cancels_for_its_submitter_and_updates_the_rest() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[]), case("2026-0002", "lars.ek@kommun.test", &[])];
+        let now = ts("2027-01-11T11:00:00Z");
+        for a in plan(&ms, &c, &BTreeMap::new(), now) {
+            apply(&mut ms, &a);
+        }
+        ms[2].cases.retain(|c| c.case_no != "2026-0002"); // Lars withdrew his case
+        let acts = plan(&ms, &c, &BTreeMap::new(), now);
+        assert_eq!(acts, vec![Action::Attendees { meeting_id: 3, add: vec![], remove: vec!["lars.ek@kommun.test".into()] }]);
+        apply(&mut ms, &acts[0]);
+        assert_eq!(ms[2].sequence, 1);
+        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty());
     }
 
     #[test]

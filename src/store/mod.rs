@@ -757,6 +757,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Marks these invitees as cancelled for the meeting.
+    pub async fn deactivate_invitations(&mut self, meeting_id: i64, addresses: &[String], sequence: u32) -> Result<()> {
+        sqlx::query("UPDATE invitations SET active = 0, sequence_sent = ? WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
+            .bind(i64::from(sequence))
+            .bind(meeting_id)
+            .bind(serde_json::to_string(addresses)?)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// Raises a meeting's SEQUENCE (a significant change); returns the new value.
     pub async fn bump_sequence(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<u32> {
         let n: i64 = sqlx::query_scalar("UPDATE meetings SET sequence = sequence + 1, updated_at = ? WHERE id = ? RETURNING sequence")
