@@ -92,7 +92,17 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
         | Action::Cancel { meeting_id }
         | Action::Attendees { meeting_id, .. } => *meeting_id,
     };
-    let m = meetings.iter().find(|m| m.id == id).context("planned meeting not loaded")?;
+    let loaded = meetings.iter().find(|m| m.id == id).context("planned meeting not loaded")?;
+    // The agenda is shown (mail body, calendar description) only from the summons on: before it,
+    // the convenor's hold-the-date carries no cases.
+    let summoning = matches!(action, Action::Invite { summon: true, .. });
+    let shown;
+    let m = if loaded.summoned || summoning {
+        loaded
+    } else {
+        shown = MeetingView { cases: Vec::new(), ..loaded.clone() };
+        &shown
+    };
     let forum = app.cfg.forum(&m.forum_id).context("meeting of an unknown forum")?;
     let mut tx = app.store.begin().await?;
     let active = |m: &MeetingView| -> Vec<Attendee> {
@@ -350,6 +360,9 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
                 let Some(forum) = cfg.forum(&m.forum_id) else { continue };
                 let when = swedish_datetime(m.start, forum.time_zone);
                 let line = match a {
+                    Action::Invite { summon: false, .. } => {
+                        format!("{} {} (möte {}): kalenderpost till sammankallande (håll datumet)", m.kind.label_sv(), when, m.id)
+                    }
                     Action::Invite { attendees, note_taker, .. } => {
                         if let Some(n) = note_taker {
                             last.insert(forum.id.clone(), n.clone());

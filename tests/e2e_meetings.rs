@@ -103,6 +103,7 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     // The convenor holds the date at once (invite_lead 1h).
     let hold = inbox_with(&sara, "the convenor's hold-the-date", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
     assert_eq!(prop(&calendar_text(&hold[0]).expect("ics"), "SEQUENCE").as_deref(), Some("0"));
+    assert!(!text_of(&hold[0]).contains("Dagordning"), "no agenda before the cutoff: {}", text_of(&hold[0]));
 
     // After the cutoff, those summoned get the invitation with the agenda.
     let anna_mail = inbox_with(&anna, "Anna's summons", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
