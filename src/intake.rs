@@ -226,7 +226,7 @@ pub async fn materialize_meetings(app: &App) -> Result<()> {
     for f in &app.cfg.forums {
         if let Some(s) = &f.schedule {
             let occ = crate::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), now + chrono::Duration::days(210));
-            app.store.ensure_meetings(&f.id, &occ, &s.place, now).await?;
+            app.store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
         }
     }
     Ok(())
@@ -504,6 +504,7 @@ async fn forward_urgent(
         kind: "urgent".into(),
         forum_id: forum.id.clone(),
         case_id: Some(case_id),
+        meeting_id: None,
         env_from: forum.mailbox.clone(),
         env_to: recipients.into_iter().map(|(_, a)| a).collect(),
         mime,
@@ -554,6 +555,7 @@ async fn reply(
         kind: name.to_string(),
         forum_id: forum.id.clone(),
         case_id,
+        meeting_id: None,
         env_from: forum.mailbox.clone(),
         env_to: vec![member.address.clone()],
         mime,

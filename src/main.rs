@@ -246,7 +246,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
             let dur = f.schedule.as_ref().map(|s| s.duration).unwrap_or_else(|| chrono::Duration::hours(1));
             let place = place.or_else(|| f.schedule.as_ref().map(|s| s.place.clone())).unwrap_or_default();
             let occ = format!("extra-{}", local_start.format("%Y-%m-%dT%H:%M"));
-            let id = store.add_meeting(&f.id, kind, start, start + dur, &place, &occ, now).await?;
+            let id = store.add_meeting(&f.id, f.mail_domain(), kind, start, start + dur, &place, &occ, now).await?;
             println!("meeting {id} added: {} {}", kind.label_sv(), swedish_datetime(start, f.time_zone));
             ExitCode::SUCCESS
         }
@@ -266,7 +266,7 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
     for f in &cfg.forums {
         if let Some(s) = &f.schedule {
             let occ = samverkan::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), until + chrono::Duration::days(210));
-            store.ensure_meetings(&f.id, &occ, &s.place, now).await?;
+            store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
         }
     }
     let queued = store.due_outbox(until, 10_000).await?;

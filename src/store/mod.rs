@@ -60,6 +60,8 @@ pub struct Outgoing {
     pub kind: String,
     pub forum_id: String,
     pub case_id: Option<i64>,
+    /// The meeting the mail is about (invitations), so answers without calendar data match.
+    pub meeting_id: Option<i64>,
     pub env_from: String,
     pub env_to: Vec<String>,
     pub mime: Vec<u8>,
@@ -292,14 +294,17 @@ impl Store {
 
     /// Inserts the occurrences not yet stored (existing rows, possibly moved or cancelled by an
     /// admin, are left as they are).
-    pub async fn ensure_meetings(&self, forum_id: &str, occ: &[Occurrence], place: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn ensure_meetings(&self, forum_id: &str, domain: &str, occ: &[Occurrence], place: &str, now: DateTime<Utc>) -> Result<()> {
         for o in occ {
+            let key = o.key.format("%Y-%m-%d").to_string();
             sqlx::query(
-                "INSERT INTO meetings (forum_id, occurrence, kind, starts_at, ends_at, place, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(forum_id, occurrence) DO NOTHING",
+                "INSERT INTO meetings (forum_id, occurrence, uid, kind, starts_at, ends_at, place, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(forum_id, occurrence) DO UPDATE SET uid = excluded.uid WHERE meetings.uid = ''",
             )
             .bind(forum_id)
-            .bind(o.key.format("%Y-%m-%d").to_string())
+            .bind(&key)
+            .bind(crate::core::plan::uid(forum_id, &key, domain))
             .bind(o.kind.as_str())
             .bind(db(o.start))
             .bind(db(o.end))
@@ -497,13 +502,14 @@ impl Store {
 
     /// Admin: adds an extra meeting outside the series. Returns its id.
     #[allow(clippy::too_many_arguments)]
-    pub async fn add_meeting(&self, forum_id: &str, kind: MeetingKind, start: DateTime<Utc>, end: DateTime<Utc>, place: &str, occurrence: &str, now: DateTime<Utc>) -> Result<i64> {
+    pub async fn add_meeting(&self, forum_id: &str, domain: &str, kind: MeetingKind, start: DateTime<Utc>, end: DateTime<Utc>, place: &str, occurrence: &str, now: DateTime<Utc>) -> Result<i64> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO meetings (forum_id, occurrence, kind, starts_at, ends_at, place, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO meetings (forum_id, occurrence, uid, kind, starts_at, ends_at, place, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(forum_id)
         .bind(occurrence)
+        .bind(crate::core::plan::uid(forum_id, occurrence, domain))
         .bind(kind.as_str())
         .bind(db(start))
         .bind(db(end))
@@ -817,13 +823,14 @@ impl Tx {
     /// Queues a mail. The same Message-ID queued twice is stored once.
     pub async fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO outbox (message_id, kind, forum_id, case_id, env_from, env_to, mime, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+            "INSERT INTO outbox (message_id, kind, forum_id, case_id, meeting_id, env_from, env_to, mime, next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
         )
         .bind(&m.message_id)
         .bind(&m.kind)
         .bind(&m.forum_id)
         .bind(m.case_id)
+        .bind(m.meeting_id)
         .bind(&m.env_from)
         .bind(serde_json::to_string(&m.env_to)?)
         .bind(&m.mime)
@@ -958,6 +965,7 @@ mod tests {
             kind: "receipt".into(),
             forum_id: "a".into(),
             case_id: None,
+            meeting_id: None,
             env_from: "f@x".into(),
             env_to: vec!["t@x".into()],
             mime: b"Subject: x\r\n\r\nhej\r\n".to_vec(),
