@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod intake;
 pub mod outbox;
 pub mod plan;
+pub mod rsvp;
 pub mod schedule;
 pub mod submission;
 pub mod time;
