@@ -175,6 +175,17 @@ struct RawSchedule {
     cutoff_time: String,
     #[serde(default = "default_invite_lead", with = "humantime_serde")]
     invite_lead: Duration,
+    #[serde(default = "default_rsvp_reminder", with = "humantime_serde")]
+    rsvp_reminder: Duration,
+    #[serde(default = "default_digest_morning_time")]
+    digest_morning_time: String,
+}
+
+fn default_rsvp_reminder() -> Duration {
+    Duration::from_secs(2 * 24 * 3600)
+}
+fn default_digest_morning_time() -> String {
+    "07:00".into()
 }
 
 fn default_invite_lead() -> Duration {
@@ -587,6 +598,10 @@ fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut V
     if cutoff_time.is_none() {
         problems.push(Problem { key: key("cutoff_time"), message: format!("{:?} is not a time like \"12:00\"", s.cutoff_time) });
     }
+    let digest_morning_time = ["%H:%M", "%H:%M:%S"].iter().find_map(|f| chrono::NaiveTime::parse_from_str(s.digest_morning_time.trim(), f).ok());
+    if digest_morning_time.is_none() {
+        problems.push(Problem { key: key("digest_morning_time"), message: format!("{:?} is not a time like \"07:00\"", s.digest_morning_time) });
+    }
     if s.duration.as_secs() < 60 || s.duration.as_secs() > 24 * 3600 {
         problems.push(Problem { key: key("duration"), message: "must be between 1m and 24h".into() });
     }
@@ -605,6 +620,8 @@ fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut V
         cutoff_days_before: s.cutoff_days_before,
         cutoff_time: cutoff_time?,
         invite_lead: chrono::Duration::seconds(s.invite_lead.as_secs() as i64),
+        rsvp_reminder: chrono::Duration::seconds(s.rsvp_reminder.as_secs() as i64),
+        digest_morning_time: digest_morning_time?,
     })
 }
 

@@ -85,13 +85,7 @@ pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
 }
 
 async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: DateTime<Utc>) -> Result<()> {
-    let id = match action {
-        Action::Invite { meeting_id, .. }
-        | Action::NotHeld { meeting_id }
-        | Action::Update { meeting_id }
-        | Action::Cancel { meeting_id }
-        | Action::Attendees { meeting_id, .. } => *meeting_id,
-    };
+    let id = action.meeting_id();
     let loaded = meetings.iter().find(|m| m.id == id).context("planned meeting not loaded")?;
     // The agenda is shown (mail body, calendar description) only from the summons on: before it,
     // the convenor's hold-the-date carries no cases.
@@ -166,6 +160,20 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
                 tx.enqueue(&mail, now).await?;
             }
             ("attendees_changed", removed.len() + everyone.len())
+        }
+        Action::Remind { addresses, .. } => {
+            let list = active(m);
+            for a in list.iter().filter(|a| addresses.contains(&a.address)) {
+                let mail = invitation_with(app, forum, m, &list, a, Method::Request, m.note_taker.as_deref(), false, "reminder", now)?;
+                tx.enqueue(&mail, now).await?;
+            }
+            tx.mark_reminded(m.id, addresses, now).await?;
+            ("reminded", addresses.len())
+        }
+        Action::Digest { which, .. } => {
+            tx.enqueue(&digest(app, forum, m, *which, now)?, now).await?;
+            tx.mark_digest(m.id, which.as_str(), now).await?;
+            ("digest", 1)
         }
         Action::NotHeld { .. } => {
             let list = active(m);
@@ -251,6 +259,24 @@ fn invitation(
     is_update: bool,
     now: DateTime<Utc>,
 ) -> Result<Outgoing> {
+    invitation_with(app, forum, m, attendees, to, method, note_taker, is_update, "invitation", now)
+}
+
+/// Like [`invitation`], with the mail text from template `template` (`reminder` re-sends the
+/// same REQUEST, same SEQUENCE, so the invitee can still press Accept).
+#[allow(clippy::too_many_arguments)]
+fn invitation_with(
+    app: &App,
+    forum: &Forum,
+    m: &MeetingView,
+    attendees: &[Attendee],
+    to: &Attendee,
+    method: Method,
+    note_taker: Option<&str>,
+    is_update: bool,
+    template: &str,
+    now: DateTime<Utc>,
+) -> Result<Outgoing> {
     let cases: Vec<serde_json::Value> = m
         .cases
         .iter()
@@ -282,10 +308,10 @@ fn invitation(
         "convenor_address": forum.convenor.address,
         "cases": cases,
     });
-    let r = app.templates.render("sv", "invitation", &ctx)?;
+    let r = app.templates.render("sv", template, &ctx)?;
     let ics = ical::render(method, &event(forum, m, attendees, note_taker, method == Method::Cancel, now));
     let key = format!("{}:{}:{}:{}", m.id, m.sequence, method.as_str(), to.address);
-    let mid = compose::message_id("invitation", &key, forum.mail_domain());
+    let mid = compose::message_id(template, &key, forum.mail_domain());
     let mime = build_invite(&InviteDraft {
         from_name: forum.name.clone(),
         from_address: forum.mailbox.clone(),
@@ -299,12 +325,74 @@ fn invitation(
     })?;
     Ok(Outgoing {
         message_id: mid,
-        kind: if method == Method::Cancel { "cancellation".into() } else { "invitation".into() },
+        kind: if method == Method::Cancel { "cancellation".into() } else { template.into() },
         forum_id: forum.id.clone(),
         case_id: None,
         meeting_id: Some(m.id),
         env_from: forum.mailbox.clone(),
         env_to: vec![to.address.clone()],
+        mime,
+    })
+}
+
+/// The convenor's digest: who accepted, declined, has not answered, could not be reached.
+fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, _now: DateTime<Utc>) -> Result<Outgoing> {
+    let group = |p: PartStat| -> Vec<String> {
+        m.invitations
+            .iter()
+            .filter(|i| i.active && !i.undeliverable && i.partstat == p)
+            .map(|i| if i.role == Role::Optional { format!("{} (för kännedom)", i.name) } else { i.name.clone() })
+            .collect()
+    };
+    let bounced: Vec<String> = m.invitations.iter().filter(|i| i.active && i.undeliverable).map(|i| i.name.clone()).collect();
+    let cases: Vec<serde_json::Value> = m
+        .cases
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "case_no": c.case_no,
+                "urgent": c.urgent,
+                "initials": plan::initials(c.sections.get(&crate::core::submission::SectionKey::NameAge).map(String::as_str).unwrap_or("")),
+                "submitter": forum.member(&c.submitter).map(|x| x.name.clone()).unwrap_or_default(),
+                "submitter_answer": m.invitations.iter().find(|i| i.address == c.submitter).map(|i| i.partstat.as_str()).unwrap_or(""),
+            })
+        })
+        .collect();
+    let ctx = serde_json::json!({
+        "convenor_name": forum.convenor.name,
+        "forum_name": forum.name,
+        "kind": m.kind.label_sv(),
+        "when": swedish_datetime(m.start, forum.time_zone),
+        "morning": which == plan::Digest::Morning,
+        "accepted": group(PartStat::Accepted),
+        "tentative": group(PartStat::Tentative),
+        "declined": group(PartStat::Declined),
+        "delegated": group(PartStat::Delegated),
+        "silent": group(PartStat::NeedsAction),
+        "bounced": bounced,
+        "note_taker": m.note_taker.as_deref().and_then(|a| forum.member(a)).map(|x| x.name.clone()),
+        "cases": cases,
+    });
+    let r = app.templates.render("sv", "digest", &ctx)?;
+    let mid = compose::message_id("digest", &format!("{}:{}", m.id, which.as_str()), forum.mail_domain());
+    let mime = compose::build(&compose::Draft {
+        from_name: forum.name.clone(),
+        from_address: forum.mailbox.clone(),
+        to: vec![(forum.convenor.name.clone(), forum.convenor.address.clone())],
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+        in_reply_to: None,
+        message_id: mid.clone(),
+    })?;
+    Ok(Outgoing {
+        message_id: mid,
+        kind: "digest".into(),
+        forum_id: forum.id.clone(),
+        case_id: None,
+        meeting_id: Some(m.id),
+        env_from: forum.mailbox.clone(),
+        env_to: vec![forum.convenor.address.clone()],
         mime,
     })
 }
@@ -352,13 +440,7 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
     for _ in 0..10_000 {
         let actions = plan::plan(&meetings, cfg, &last, t);
         for a in &actions {
-            if let Some(m) = meetings.iter().find(|m| match a {
-                Action::Invite { meeting_id, .. }
-                | Action::NotHeld { meeting_id }
-                | Action::Update { meeting_id }
-                | Action::Cancel { meeting_id }
-                | Action::Attendees { meeting_id, .. } => m.id == *meeting_id,
-            }) {
+            if let Some(m) = meetings.iter().find(|m| m.id == a.meeting_id()) {
                 let Some(forum) = cfg.forum(&m.forum_id) else { continue };
                 let when = swedish_datetime(m.start, forum.time_zone);
                 let line = match a {
@@ -381,6 +463,14 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
                     Action::NotHeld { .. } => format!("{} {} (möte {}): hålls inte (inga ärenden); besked till sammankallande", m.kind.label_sv(), when, m.id),
                     Action::Update { .. } => format!("{} {} (möte {}): ändrad kallelse (SEQUENCE {}) till {} mottagare", m.kind.label_sv(), when, m.id, m.sequence, m.invitations.iter().filter(|i| i.active).count()),
                     Action::Cancel { .. } => format!("{} {} (möte {}): avbokning (CANCEL) till {} mottagare", m.kind.label_sv(), when, m.id, m.invitations.iter().filter(|i| i.active).count()),
+                    Action::Remind { addresses, .. } => format!("{} {} (möte {}): påminnelse om svar till {} mottagare", m.kind.label_sv(), when, m.id, addresses.len()),
+                    Action::Digest { which, .. } => format!(
+                        "{} {} (möte {}): sammanställning till sammankallande ({})",
+                        m.kind.label_sv(),
+                        when,
+                        m.id,
+                        if *which == plan::Digest::Cutoff { "vid sista anmälningstid" } else { "mötesdagens morgon" }
+                    ),
                     Action::Attendees { add, remove, .. } => format!(
                         "{} {} (möte {}): deltagarna ändrade: {} nya, {} avbokade; ändrad kallelse till alla",
                         m.kind.label_sv(),

@@ -442,6 +442,8 @@ mod tests {
             cutoff_days_before: 1,
             cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
             invite_lead: chrono::Duration::days(14),
+            rsvp_reminder: chrono::Duration::days(2),
+            digest_morning_time: chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("t"),
         });
         let mut case = thread_case(SUBMITTED);
         case.meeting_id = Some(7);
@@ -481,6 +483,8 @@ mod tests {
             cutoff_days_before: 1,
             cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
             invite_lead: chrono::Duration::days(14),
+            rsvp_reminder: chrono::Duration::days(2),
+            digest_morning_time: chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("t"),
         };
         let meetings: Vec<Meeting> = crate::core::schedule::occurrences(&sched, chrono_tz::Europe::Stockholm, ts("2026-11-01T00:00:00Z"), ts("2027-02-01T00:00:00Z"))
             .into_iter()

@@ -55,6 +55,12 @@ pub struct Invitation {
     pub sequence_sent: u32,
     /// False once cancelled for this invitee.
     pub active: bool,
+    /// The one RSVP reminder has been sent.
+    pub reminded: bool,
+    /// A delivery report said the invitation could not be delivered.
+    pub undeliverable: bool,
+    /// Invited as someone's delegate: kept even though the rules would not invite them.
+    pub delegate: bool,
 }
 
 /// A meeting with everything the planner needs.
@@ -77,6 +83,27 @@ pub struct MeetingView {
     pub note_taker: Option<String>,
     pub invitations: Vec<Invitation>,
     pub cases: Vec<AgendaCase>,
+    /// The convenor's digests (at the cutoff, on the meeting's morning) have been sent.
+    pub digest_cutoff_sent: bool,
+    pub digest_morning_sent: bool,
+}
+
+/// The convenor's two digests (seed 004: who is coming).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digest {
+    /// At the cutoff: the summons went out; who has answered so far.
+    Cutoff,
+    /// On the morning of the meeting.
+    Morning,
+}
+
+impl Digest {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Digest::Cutoff => "cutoff",
+            Digest::Morning => "morning",
+        }
+    }
 }
 
 /// What the planner asks the shell to do.
@@ -93,10 +120,29 @@ pub enum Action {
     Update { meeting_id: i64 },
     /// The meeting was cancelled: send every active invitee a CANCEL.
     Cancel { meeting_id: i64 },
+    /// Remind these invitees (required, not answered, not reminded before) to answer.
+    Remind { meeting_id: i64, addresses: Vec<String> },
+    /// Send the convenor a digest: who accepted, declined, has not answered, bounced; the cases.
+    Digest { meeting_id: i64, which: Digest },
     /// Who should attend changed after the summons (a case withdrawn, a unit's deputy head
     /// changed in the configuration): raise SEQUENCE, CANCEL to those removed, REQUEST to
     /// everyone else (the new ones included).
     Attendees { meeting_id: i64, add: Vec<Attendee>, remove: Vec<String> },
+}
+
+impl Action {
+    /// The meeting the action is about.
+    pub fn meeting_id(&self) -> i64 {
+        match self {
+            Action::Invite { meeting_id, .. }
+            | Action::NotHeld { meeting_id }
+            | Action::Update { meeting_id }
+            | Action::Cancel { meeting_id }
+            | Action::Attendees { meeting_id, .. }
+            | Action::Remind { meeting_id, .. }
+            | Action::Digest { meeting_id, .. } => *meeting_id,
+        }
+    }
 }
 
 /// When the first invitations of a meeting are due (`invite_lead` before it).
@@ -112,6 +158,28 @@ pub fn summon_due(forum: &Forum, m: &MeetingView) -> Option<DateTime<Utc>> {
     Some(match m.kind {
         MeetingKind::Avstamning => m.start - s.invite_lead,
         MeetingKind::Samverkan => cutoff(s, forum.time_zone, m.start).max(m.start - s.invite_lead),
+    })
+}
+
+/// When the one RSVP reminder is due: `rsvp_reminder` before the meeting, but never sooner
+/// than three hours (or half the remaining time) after the summons, so that a samverkansmöte
+/// summoned at its cutoff does not remind people of an invitation they got minutes ago.
+pub fn remind_due(forum: &Forum, m: &MeetingView) -> Option<DateTime<Utc>> {
+    let summoned = summon_due(forum, m)?;
+    let grace = Duration::hours(3).min((m.start - summoned) / 2);
+    Some((m.start - forum.schedule.as_ref()?.rsvp_reminder).max(summoned + grace))
+}
+
+/// When a digest is due: at the cutoff, and at `digest_morning_time` on the meeting's day (or
+/// an hour before an early meeting).
+pub fn digest_due(forum: &Forum, m: &MeetingView, which: Digest) -> Option<DateTime<Utc>> {
+    let s = forum.schedule.as_ref()?;
+    Some(match which {
+        Digest::Cutoff => summon_due(forum, m)?,
+        Digest::Morning => {
+            let day = m.start.with_timezone(&forum.time_zone).date_naive();
+            crate::core::schedule::local(forum.time_zone, day.and_time(s.digest_morning_time)).min(m.start - Duration::hours(1))
+        }
     })
 }
 
@@ -216,7 +284,30 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
             } else if behind && m.status != SCHEDULED {
                 out.push(Action::Cancel { meeting_id: m.id });
             } else if m.status == SCHEDULED && now < m.start {
-                let desired = invitees(forum, m);
+                let due = |t: Option<DateTime<Utc>>| t.is_some_and(|t| now >= t);
+                if m.summoned && !m.digest_cutoff_sent && due(digest_due(forum, m, Digest::Cutoff)) {
+                    out.push(Action::Digest { meeting_id: m.id, which: Digest::Cutoff });
+                }
+                if m.summoned && !m.digest_morning_sent && due(digest_due(forum, m, Digest::Morning)) {
+                    out.push(Action::Digest { meeting_id: m.id, which: Digest::Morning });
+                }
+                if m.summoned && due(remind_due(forum, m)) {
+                    let addresses: Vec<String> = m
+                        .invitations
+                        .iter()
+                        .filter(|i| i.active && i.role == Role::Required && i.partstat == PartStat::NeedsAction && !i.reminded && !i.undeliverable)
+                        .map(|i| i.address.clone())
+                        .collect();
+                    if !addresses.is_empty() {
+                        out.push(Action::Remind { meeting_id: m.id, addresses });
+                    }
+                }
+                let mut desired = invitees(forum, m);
+                for d in m.invitations.iter().filter(|i| i.active && i.delegate) {
+                    if !desired.iter().any(|x| x.address == d.address) {
+                        desired.push(Attendee { name: d.name.clone(), address: d.address.clone(), role: d.role, partstat: d.partstat });
+                    }
+                }
                 let active: Vec<&Invitation> = m.invitations.iter().filter(|i| i.active).collect();
                 let add: Vec<Attendee> = desired.iter().filter(|d| !active.iter().any(|i| i.address == d.address)).cloned().collect();
                 let remove: Vec<String> =
@@ -259,12 +350,24 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
 pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     meetings
         .iter()
-        .filter(|m| !m.summoned && m.status == SCHEDULED && m.start > now)
+        .filter(|m| m.status == SCHEDULED && m.start > now)
         .filter_map(|m| {
             let f = cfg.forum(&m.forum_id)?;
-            let mut due = vec![summon_due(f, m)?];
-            if !m.invited {
-                due.push(invite_due(f, m)?);
+            let mut due = Vec::new();
+            if !m.summoned {
+                due.extend(summon_due(f, m));
+                if !m.invited {
+                    due.extend(invite_due(f, m));
+                }
+            }
+            if !m.digest_cutoff_sent {
+                due.extend(digest_due(f, m, Digest::Cutoff));
+            }
+            if !m.digest_morning_sent {
+                due.extend(digest_due(f, m, Digest::Morning));
+            }
+            if m.summoned && m.invitations.iter().any(|i| i.active && !i.reminded && i.partstat == PartStat::NeedsAction) {
+                due.extend(remind_due(f, m));
             }
             due.into_iter().filter(|t| *t > now).min()
         })
@@ -273,13 +376,7 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
 
 /// Applies an action to the in-memory meetings as the shell would to the store (for preview).
 pub fn apply(meetings: &mut [MeetingView], action: &Action) {
-    let id = match action {
-        Action::Invite { meeting_id, .. }
-        | Action::NotHeld { meeting_id }
-        | Action::Update { meeting_id }
-        | Action::Cancel { meeting_id }
-        | Action::Attendees { meeting_id, .. } => *meeting_id,
-    };
+    let id = action.meeting_id();
     let Some(m) = meetings.iter_mut().find(|m| m.id == id) else { return };
     match action {
         Action::Invite { attendees, note_taker, summon, .. } => {
@@ -293,7 +390,17 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
             }
             for a in attendees {
                 if !m.invitations.iter().any(|i| i.address == a.address) {
-                    m.invitations.push(Invitation { address: a.address.clone(), name: a.name.clone(), role: a.role, partstat: a.partstat, sequence_sent: m.sequence, active: true });
+                    m.invitations.push(Invitation {
+                        address: a.address.clone(),
+                        name: a.name.clone(),
+                        role: a.role,
+                        partstat: a.partstat,
+                        sequence_sent: m.sequence,
+                        active: true,
+                        reminded: false,
+                        undeliverable: false,
+                        delegate: false,
+                    });
                 }
             }
             let seq = m.sequence;
@@ -324,10 +431,23 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
                         i.active = true;
                         i.sequence_sent = seq;
                     }
-                    None => m.invitations.push(Invitation { address: a.address.clone(), name: a.name.clone(), role: a.role, partstat: a.partstat, sequence_sent: seq, active: true }),
+                    None => m.invitations.push(Invitation {
+                        address: a.address.clone(),
+                        name: a.name.clone(),
+                        role: a.role,
+                        partstat: a.partstat,
+                        sequence_sent: seq,
+                        active: true,
+                        reminded: false,
+                        undeliverable: false,
+                        delegate: false,
+                    }),
                 }
             }
         }
+        Action::Remind { addresses, .. } => m.invitations.iter_mut().filter(|i| addresses.contains(&i.address)).for_each(|i| i.reminded = true),
+        Action::Digest { which: Digest::Cutoff, .. } => m.digest_cutoff_sent = true,
+        Action::Digest { which: Digest::Morning, .. } => m.digest_morning_sent = true,
         Action::Update { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = m.sequence),
         Action::Cancel { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
             i.sequence_sent = m.sequence;
@@ -369,6 +489,8 @@ mod tests {
             cutoff_days_before: 1,
             cutoff_time: chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("t"),
             invite_lead: Duration::days(14),
+            rsvp_reminder: Duration::days(2),
+            digest_morning_time: chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("t"),
         });
         c
     }
@@ -394,6 +516,8 @@ mod tests {
                 note_taker: None,
                 invitations: vec![],
                 cases: vec![],
+                digest_cutoff_sent: false,
+                digest_morning_sent: false,
             })
             .collect()
     }
@@ -457,7 +581,7 @@ mod tests {
         }
         assert_eq!(ms[2].sequence, 1, "the convenor's hold-the-date is updated with a higher SEQUENCE");
         assert!(ms[2].invitations.iter().all(|i| i.sequence_sent == 1 && i.active));
-        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z")).is_empty());
+        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z"))).is_empty());
     }
 
     #[test]
@@ -472,7 +596,7 @@ mod tests {
         apply(&mut ms, &Action::NotHeld { meeting_id: 3 });
         assert_eq!((ms[2].status.as_str(), ms[2].sequence), (NOT_HELD, 1));
         assert!(ms[2].invitations.iter().all(|i| !i.active && i.sequence_sent == 1));
-        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z")).is_empty());
+        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z"))).is_empty());
     }
 
     #[test]
@@ -484,18 +608,64 @@ mod tests {
         for a in plan(&ms, &c, &BTreeMap::new(), now) {
             apply(&mut ms, &a);
         }
-        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty(), "nothing twice");
+        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty(), "nothing twice");
         assert_eq!(ms[2].sequence, 0, "summoned directly: no earlier invitee to update");
         ms[2].sequence += 1; // moved by an admin
-        assert_eq!(plan(&ms, &c, &BTreeMap::new(), now), vec![Action::Update { meeting_id: 3 }]);
+        assert_eq!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)), vec![Action::Update { meeting_id: 3 }]);
         apply(&mut ms, &Action::Update { meeting_id: 3 });
-        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty());
+        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
         ms[2].sequence += 1;
         ms[2].status = CANCELLED.into();
-        assert_eq!(plan(&ms, &c, &BTreeMap::new(), now), vec![Action::Cancel { meeting_id: 3 }]);
+        assert_eq!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)), vec![Action::Cancel { meeting_id: 3 }]);
         apply(&mut ms, &Action::Cancel { meeting_id: 3 });
-        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty());
+        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
         assert!(ms[2].invitations.iter().all(|i| !i.active));
+    }
+
+    /// The actions other than digests and reminders.
+    fn core_actions(v: Vec<Action>) -> Vec<Action> {
+        v.into_iter().filter(|a| !matches!(a, Action::Digest { .. } | Action::Remind { .. })).collect()
+    }
+
+    #[test]
+    fn silent_invitees_get_one_reminder_and_the_convenor_two_digests() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &["Vuxenenheten"])];
+        let at = |t: &str| ts(t);
+        // The summons at the cutoff (11 Jan 11:00Z), then the cutoff digest in the same instant.
+        for a in plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:00:00Z")) {
+            apply(&mut ms, &a);
+        }
+        let acts = plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:00:00Z"));
+        assert_eq!(acts, vec![Action::Digest { meeting_id: 3, which: Digest::Cutoff }]);
+        apply(&mut ms, &acts[0]);
+        // Lars answers; Anna does not. "2 days before" (10 Jan) had passed at the summons, so the
+        // reminder comes three hours after it, to Anna only, once.
+        ms[2].invitations.iter_mut().filter(|i| i.address == "lars.ek@kommun.test").for_each(|i| i.partstat = PartStat::Accepted);
+        assert!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:05:00Z")).is_empty());
+        assert_eq!(next_wakeup(&ms, &c, at("2027-01-11T11:05:00Z")), Some(at("2027-01-11T14:00:00Z")));
+        let acts = plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T14:00:00Z"));
+        assert_eq!(acts, vec![Action::Remind { meeting_id: 3, addresses: vec!["anna.berg@kommun.test".into()] }]);
+        apply(&mut ms, &acts[0]);
+        assert!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T14:01:00Z")).is_empty(), "never twice");
+        // The morning digest at 07:00 local (06:00Z) on the day.
+        assert_eq!(next_wakeup(&ms, &c, at("2027-01-11T14:01:00Z")), Some(at("2027-01-12T06:00:00Z")));
+        assert_eq!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-12T06:00:00Z")), vec![Action::Digest { meeting_id: 3, which: Digest::Morning }]);
+    }
+
+    #[test]
+    fn the_reminder_waits_for_its_time() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        // The avstämningsmöte of 8 December: invited 24 November; reminder 6 December 12:00Z.
+        for a in plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T12:00:00Z")) {
+            apply(&mut ms, &a);
+        }
+        let acts = core_actions(plan(&ms, &c, &BTreeMap::new(), ts("2026-12-06T11:59:00Z")));
+        assert!(acts.is_empty(), "{acts:?}");
+        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-06T12:00:00Z"));
+        assert!(acts.iter().any(|a| matches!(a, Action::Remind { meeting_id: 2, addresses } if addresses.len() == 2)), "{acts:?}");
     }
 
     #[test]
@@ -508,11 +678,11 @@ mod tests {
             apply(&mut ms, &a);
         }
         ms[2].cases.retain(|c| c.case_no != "2026-0002"); // Lars withdrew his case
-        let acts = plan(&ms, &c, &BTreeMap::new(), now);
+        let acts = core_actions(plan(&ms, &c, &BTreeMap::new(), now));
         assert_eq!(acts, vec![Action::Attendees { meeting_id: 3, add: vec![], remove: vec!["lars.ek@kommun.test".into()] }]);
         apply(&mut ms, &acts[0]);
         assert_eq!(ms[2].sequence, 1);
-        assert!(plan(&ms, &c, &BTreeMap::new(), now).is_empty());
+        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
     }
 
     #[test]

@@ -220,7 +220,17 @@ mod tests {
     use crate::core::testing::{config, ts};
 
     fn meeting() -> MeetingView {
-        let inv = |a: &str, n: &str, role| Invitation { address: a.into(), name: n.into(), role, partstat: PartStat::NeedsAction, sequence_sent: 1, active: true };
+        let inv = |a: &str, n: &str, role| Invitation {
+            address: a.into(),
+            name: n.into(),
+            role,
+            partstat: PartStat::NeedsAction,
+            sequence_sent: 1,
+            active: true,
+            reminded: false,
+            undeliverable: false,
+            delegate: false,
+        };
         MeetingView {
             id: 7,
             forum_id: "iof-aof".into(),
@@ -240,6 +250,8 @@ mod tests {
                 inv("sara@kommun.test", "Sara", Role::Optional),
             ],
             cases: vec![AgendaCase { id: 1, case_no: "2026-0001".into(), submitter: "anna.berg@kommun.test".into(), units: vec![], urgent: false, sections: Default::default() }],
+            digest_cutoff_sent: false,
+            digest_morning_sent: false,
         }
     }
 

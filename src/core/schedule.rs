@@ -66,6 +66,10 @@ pub struct Schedule {
     pub cutoff_time: NaiveTime,
     /// How long before an avstämningsmöte its invitations go out.
     pub invite_lead: Duration,
+    /// How long before the meeting those who have not answered are reminded (once).
+    pub rsvp_reminder: Duration,
+    /// The local time of the convenor's digest on the meeting's day.
+    pub digest_morning_time: NaiveTime,
 }
 
 /// One occurrence of the series.
@@ -185,6 +189,8 @@ mod tests {
             cutoff_days_before: 1,
             cutoff_time: NaiveTime::from_hms_opt(12, 0, 0).expect("time"),
             invite_lead: Duration::days(14),
+            rsvp_reminder: Duration::days(2),
+            digest_morning_time: NaiveTime::from_hms_opt(7, 0, 0).expect("time"),
         }
     }
 

@@ -344,7 +344,8 @@ impl Store {
     /// Meetings starting in `[from, until)` with their invitations and agenda (complete cases).
     pub async fn meeting_views(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<MeetingView>> {
         let rows = sqlx::query(
-            "SELECT id, forum_id, occurrence, starts_at, ends_at, kind, place, status, sequence, invited_at, note_taker, summoned_at
+            "SELECT id, forum_id, occurrence, starts_at, ends_at, kind, place, status, sequence, invited_at, note_taker, summoned_at,
+                    digest_cutoff_at, digest_morning_at
              FROM meetings WHERE starts_at >= ? AND starts_at < ? ORDER BY starts_at, id",
         )
         .bind(db(from))
@@ -369,6 +370,8 @@ impl Store {
                 note_taker: Some(r.get::<String, _>(10)).filter(|s| !s.is_empty()),
                 invitations: self.invitations(id).await?,
                 cases: self.agenda(id).await?,
+                digest_cutoff_sent: !r.get::<String, _>(12).is_empty(),
+                digest_morning_sent: !r.get::<String, _>(13).is_empty(),
             });
         }
         Ok(out)
@@ -387,7 +390,8 @@ impl Store {
 
     pub async fn invitations(&self, meeting_id: i64) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(
-            "SELECT address, name, role, partstat, sequence_sent, active FROM invitations WHERE meeting_id = ? ORDER BY id",
+            "SELECT address, name, role, partstat, sequence_sent, active, reminded_at, undeliverable, delegate
+             FROM invitations WHERE meeting_id = ? ORDER BY id",
         )
         .bind(meeting_id)
         .fetch_all(&self.pool)
@@ -401,6 +405,9 @@ impl Store {
                 partstat: partstat_from(&r.get::<String, _>(3)),
                 sequence_sent: r.get::<i64, _>(4) as u32,
                 active: r.get::<i64, _>(5) != 0,
+                reminded: !r.get::<String, _>(6).is_empty(),
+                undeliverable: r.get::<i64, _>(7) != 0,
+                delegate: r.get::<i64, _>(8) != 0,
             })
             .collect())
     }
@@ -771,6 +778,28 @@ impl Tx {
             .bind(serde_json::to_string(addresses)?)
             .execute(&mut *self.tx)
             .await?;
+        Ok(())
+    }
+
+    /// Records that these invitees were reminded to answer.
+    pub async fn mark_reminded(&mut self, meeting_id: i64, addresses: &[String], now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE invitations SET reminded_at = ? WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
+            .bind(db(now))
+            .bind(meeting_id)
+            .bind(serde_json::to_string(addresses)?)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a digest (`cutoff` or `morning`) was sent.
+    pub async fn mark_digest(&mut self, meeting_id: i64, which: &str, now: DateTime<Utc>) -> Result<()> {
+        let sql = if which == "cutoff" {
+            "UPDATE meetings SET digest_cutoff_at = ? WHERE id = ?"
+        } else {
+            "UPDATE meetings SET digest_morning_at = ? WHERE id = ?"
+        };
+        sqlx::query(sql).bind(db(now)).bind(meeting_id).execute(&mut *self.tx).await?;
         Ok(())
     }
 
