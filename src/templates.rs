@@ -11,7 +11,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The mails every installation must be able to render, per language.
-pub const REQUIRED: &[&str] = &["receipt", "incomplete", "completed", "updated", "withdrawn", "urgent", "no_parts", "invitation", "not_held", "reminder", "digest"];
+pub const REQUIRED: &[&str] = &["receipt", "incomplete", "completed", "updated", "withdrawn", "urgent", "no_parts", "invitation", "not_held", "reminder", "digest", "convenor_alert", "note_taker"];
 
 /// A rendered mail text.
 #[derive(Debug, Clone, PartialEq, Eq)]

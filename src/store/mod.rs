@@ -488,6 +488,36 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// The meeting with this calendar UID.
+    pub async fn meeting_by_uid(&self, uid: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM meetings WHERE uid = ? COLLATE NOCASE ORDER BY id DESC LIMIT 1")
+            .bind(uid.trim())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The meeting one of our mails with these Message-IDs was about, and that mail's recipients.
+    pub async fn outbox_meeting(&self, message_ids: &[String]) -> Result<Option<(i64, Vec<String>)>> {
+        let row = sqlx::query(
+            "SELECT meeting_id, env_to FROM outbox WHERE meeting_id IS NOT NULL AND message_id IN (SELECT value FROM json_each(?))
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(serde_json::to_string(message_ids)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default())))
+    }
+
+    /// The SEQUENCE the invitee's recorded answer was to, if they answered.
+    pub async fn answered_sequence(&self, meeting_id: i64, address: &str) -> Result<Option<u32>> {
+        let n: Option<i64> = sqlx::query_scalar("SELECT partstat_sequence FROM invitations WHERE meeting_id = ? AND address = ?")
+            .bind(meeting_id)
+            .bind(address)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(n.filter(|n| *n >= 0).map(|n| n as u32))
+    }
+
     /// Complete cases of the forum that are on no meeting (their meeting was cancelled).
     pub async fn cases_without_meeting(&self, forum_id: &str) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = ? AND status = 'submitted' AND meeting_id IS NULL ORDER BY id")
@@ -779,6 +809,61 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    /// Records an invitee's answer: PARTSTAT, when, how it was known, and to which SEQUENCE.
+    pub async fn record_answer(&mut self, meeting_id: i64, address: &str, partstat: PartStat, sequence: Option<u32>, source: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE invitations SET partstat = ?, partstat_at = ?, partstat_source = ?,
+                    partstat_sequence = max(partstat_sequence, ?) WHERE meeting_id = ? AND address = ?",
+        )
+        .bind(partstat.as_str())
+        .bind(db(now))
+        .bind(source)
+        .bind(sequence.map_or(-1, i64::from))
+        .bind(meeting_id)
+        .bind(address)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Hands the note-taking duty to `address`.
+    pub async fn set_note_taker(&mut self, meeting_id: i64, address: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE meetings SET note_taker = ?, updated_at = ? WHERE id = ?")
+            .bind(address)
+            .bind(db(now))
+            .bind(meeting_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Invites a delegate (kept on the meeting by the planner).
+    pub async fn add_delegate(&mut self, meeting_id: i64, a: &Attendee, sequence: u32, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, delegate, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+             ON CONFLICT(meeting_id, address) DO UPDATE SET active = 1, delegate = 1",
+        )
+        .bind(meeting_id)
+        .bind(&a.address)
+        .bind(&a.name)
+        .bind(a.role.as_str())
+        .bind(i64::from(sequence))
+        .bind(db(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks invitees of a meeting as unreachable (a delivery report came back).
+    pub async fn mark_undeliverable(&mut self, meeting_id: i64, addresses: &[String]) -> Result<u64> {
+        let r = sqlx::query("UPDATE invitations SET undeliverable = 1 WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
+            .bind(meeting_id)
+            .bind(serde_json::to_string(addresses)?)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected())
     }
 
     /// Records that these invitees were reminded to answer.
