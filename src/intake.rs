@@ -22,6 +22,7 @@ use crate::mail::compose::{self, Draft};
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_connect};
 use crate::config::Forum;
+use crate::core::classify::Kind;
 use crate::core::schedule::Assignment;
 use crate::core::submission::SectionKey;
 use crate::store::{IntakeRecord, NewCase, Outgoing, Tx};
@@ -312,9 +313,22 @@ pub async fn handle(
         (Some(v), _) => crate::core::classify::classify(v).as_str(),
     };
     let destination = if verdict.quarantined() { QUARANTINE } else { PROCESSED };
+    // Answers to invitations and delivery reports: looked up before the transaction.
+    let prepared = match (&verdict, &parsed, raw) {
+        (Verdict::Ignore { kind: k @ (Kind::Reply | Kind::Counter | Kind::Bounce) }, Some(v), Some(raw)) => {
+            Some(crate::answers::prepare(app, *k, v, raw).await?)
+        }
+        _ => None,
+    };
 
     let mut tx = app.store.begin().await?;
-    let (case_id, case_no, queued) = apply(app, &mut tx, &verdict, &message_id, received, now).await?;
+    let (case_id, case_no, mut queued) = apply(app, &mut tx, &verdict, &message_id, received, now).await?;
+    let mut outcome = verdict.outcome();
+    if let Some(p) = &prepared {
+        let (o, q) = crate::answers::apply(app, &mut tx, p, &message_id, now).await?;
+        outcome = o;
+        queued |= q;
+    }
     let recorded = tx
         .record_intake(&IntakeRecord {
             mailbox: &app.cfg.imap.inbox,
@@ -324,7 +338,7 @@ pub async fn handle(
             received_at: received,
             processed_at: now,
             kind,
-            outcome: verdict.outcome(),
+            outcome,
             destination,
             case_id,
         })
@@ -339,7 +353,7 @@ pub async fn handle(
         app.outbox_wake.notify_one();
     }
     // One line per mail at info, no personal data: UID, kind, outcome, case number.
-    info!(uid, kind, outcome = verdict.outcome(), case = case_no.as_deref().unwrap_or("-"), "mail handled");
+    info!(uid, kind, outcome, case = case_no.as_deref().unwrap_or("-"), "mail handled");
     Ok(destination)
 }
 

@@ -246,6 +246,21 @@ fn purpose(kind: MeetingKind) -> &'static str {
     }
 }
 
+/// An invitation (REQUEST) or cancellation for one invitee, e.g. a delegate.
+#[allow(clippy::too_many_arguments)]
+pub fn invitation_mail(
+    app: &App,
+    forum: &Forum,
+    m: &MeetingView,
+    attendees: &[Attendee],
+    to: &Attendee,
+    method: Method,
+    note_taker: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Outgoing> {
+    invitation(app, forum, m, attendees, to, method, note_taker, false, now)
+}
+
 /// One invitee's invitation, update or cancellation mail.
 #[allow(clippy::too_many_arguments)]
 fn invitation(
@@ -340,7 +355,7 @@ fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, _now: 
     let group = |p: PartStat| -> Vec<String> {
         m.invitations
             .iter()
-            .filter(|i| i.active && !i.undeliverable && i.partstat == p)
+            .filter(|i| i.active && !i.undeliverable && i.partstat == p && i.address != forum.convenor.address)
             .map(|i| if i.role == Role::Optional { format!("{} (för kännedom)", i.name) } else { i.name.clone() })
             .collect()
     };

@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod intake;
 pub mod outbox;
 pub mod plan;
+pub mod reply;
 pub mod rsvp;
 pub mod schedule;
 pub mod submission;
