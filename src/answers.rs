@@ -20,6 +20,7 @@ use crate::mail::view::MailView;
 use crate::store::{Outgoing, Tx};
 
 /// What was found out about an answer or a bounce before the transaction.
+#[allow(clippy::large_enum_variant)] // one per mail, short-lived
 pub enum Prepared {
     Answer { forum_id: String, meeting: Option<MeetingView>, answer: Answer, origin: Origin, verdict: ReplyVerdict },
     Bounce { forum_id: String, meeting: MeetingView, failed: Vec<String> },

@@ -72,6 +72,7 @@ fn b64(s: &str) -> String {
 
 /// An Outlook/Exchange REPLY: no ORGANIZER, Windows time zone, base64 calendar part, Swedish
 /// subject and COMMENT.
+#[allow(clippy::too_many_arguments)]
 fn outlook_reply(from: &str, name: &str, to: &str, uid: &str, seq: &str, partstat: &str, start_local: &str, id: &str) -> Vec<u8> {
     let subject = match partstat {
         "ACCEPTED" => "Accepterat",

@@ -70,10 +70,8 @@ pub fn read_bounce(raw: &[u8]) -> Option<Bounce> {
                     }
                 }
             }
-            ("text", "rfc822-headers") | ("message", "rfc822-headers") => {
-                if b.original_message_id.is_none() {
-                    b.original_message_id = message_id_in(&text);
-                }
+            ("text", "rfc822-headers") | ("message", "rfc822-headers") if b.original_message_id.is_none() => {
+                b.original_message_id = message_id_in(&text);
             }
             _ => {}
         }
