@@ -212,13 +212,37 @@ pub async fn apply(app: &App, tx: &mut Tx, p: &Prepared, message_id: &str, now: 
     }
 }
 
+/// An outgoing mail was refused for good (SMTP 5xx, or retries exhausted): for a meeting's mail
+/// the invitees are marked unreachable; the convenor is told (never about a failed alert to
+/// the convenor, which would loop).
+pub async fn on_send_failure(app: &App, outbox_id: i64, now: DateTime<Utc>) -> Result<()> {
+    let Some((kind, forum_id, meeting_id, to)) = app.store.outbox_meta(outbox_id).await? else { return Ok(()) };
+    let Some(forum) = app.cfg.forum(&forum_id) else { return Ok(()) };
+    if kind == "alert" || kind == "digest" || kind == "not_held" {
+        return Ok(());
+    }
+    let meeting = match meeting_id {
+        Some(id) => app.store.meeting_view(id).await?,
+        None => None,
+    };
+    let mut tx = app.store.begin().await?;
+    if let Some(m) = &meeting {
+        tx.mark_undeliverable(m.id, &to).await?;
+    }
+    let ctx = serde_json::json!({ "alert": "bounce", "addresses": to, "mail_kind": kind });
+    tx.enqueue(&alert(app, forum, meeting.as_ref(), ctx, &format!("outbox-{outbox_id}"))?, now).await?;
+    tx.commit().await?;
+    app.outbox_wake.notify_one();
+    Ok(())
+}
+
 /// A mail to the convenor; `ctx` holds the alert's own fields.
 fn alert(app: &App, forum: &Forum, m: Option<&MeetingView>, mut ctx: serde_json::Value, answers: &str) -> Result<Outgoing> {
     ctx["convenor_name"] = forum.convenor.name.clone().into();
     ctx["forum_name"] = forum.name.clone().into();
     ctx["kind"] = m.map(|m| m.kind.label_sv()).unwrap_or("möte").into();
     ctx["when"] = m.map(|m| swedish_datetime(m.start, forum.time_zone)).unwrap_or_default().into();
-    for k in ["comment", "roles", "new_note_taker", "roles_note_taker", "proposed", "addresses", "delegate", "partstat_sv", "reason", "sender", "attendee", "attendee_name", "meeting_id"] {
+    for k in ["mail_kind", "comment", "roles", "new_note_taker", "roles_note_taker", "proposed", "addresses", "delegate", "partstat_sv", "reason", "sender", "attendee", "attendee_name", "meeting_id"] {
         if ctx.get(k).is_none() {
             ctx[k] = serde_json::Value::Null;
         }

@@ -138,12 +138,14 @@ async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::
             Outcome::Permanent(e) => {
                 app.store.outbox_failed(row.id, &e, true).await?;
                 warn!(outbox = row.id, kind = %row.kind, code = %code_of(&e), "mail rejected permanently; marked failed");
+                crate::answers::on_send_failure(app, row.id, app.now()).await?;
             }
             Outcome::Transient(e) => {
                 let give_up = attempt >= app.cfg.daemon.max_send_attempts;
                 app.store.outbox_failed(row.id, &e, give_up).await?;
                 if give_up {
                     warn!(outbox = row.id, kind = %row.kind, attempts = attempt, "mail could not be sent; giving up");
+                    crate::answers::on_send_failure(app, row.id, app.now()).await?;
                 } else if !*smtp_down {
                     *smtp_down = true;
                     warn!(code = %code_of(&e), "SMTP delivery failing; will retry with backoff");

@@ -261,3 +261,34 @@ async fn avstamningsmote_invites_every_deputy_head_ahead_and_a_cancel_reaches_th
     assert!(ok);
     assert!(out.contains("avstämningsmöte") && out.contains("kallelse (REQUEST)"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invitation_the_server_refuses_marks_the_invitee_unreachable_and_tells_the_convenor() {
+    if skip() {
+        return;
+    }
+    let (schedule, _start) = soon("avstämningsmöte", chrono::Duration::seconds(1), chrono::Duration::minutes(30), "14d").await;
+    // The test stack answers 550 for any local part starting with "nosuch".
+    let tail = "[[forum.unit]]\nname = \"Testenheten\"\ndeputy_heads = [\"nosuch-{tag}@test.local\"]\n\n[[forum.member]]\nname = \"Nils Nosuch\"\naddress = \"nosuch-{tag}@test.local\"\nunit = \"Testenheten\"\n";
+    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule.replace("FREQ=DAILY", "FREQ=WEEKLY"), tail);
+    let _d = w.start();
+    let sara = w.addr("sara");
+    let m = inbox_with(&sara, "the undeliverable notice", |m| m.iter().any(|r| subject_of(r).starts_with("Kallelsen nådde inte fram"))).await;
+    let notice = m.iter().find(|r| subject_of(r).starts_with("Kallelsen nådde inte fram")).expect("notice");
+    assert!(text_of(notice).contains(&w.addr("nosuch")), "{}", text_of(notice));
+    // Two weekly meetings (today's and next week's) fall within the 14 days: each has Nils's
+    // invitation refused, and only his.
+    wait_for(T, "both refusals recorded", || async {
+        (w.scalar("SELECT count(*) FROM invitations WHERE undeliverable = 1").await == 2
+            && w.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'").await == 2)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(w.scalar("SELECT count(*) FROM invitations WHERE undeliverable = 1 AND address LIKE 'nosuch-%'").await, 2);
+    let (ok, out, _) = w.cli(&["status", "--json"]);
+    assert!(ok);
+    let st: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(st["outbox_failed"], 2, "{st}");
+    // Everyone else got theirs.
+    assert!(fetch_folder(&w.addr("anna"), "INBOX").await.iter().any(|r| has_calendar(r, "REQUEST")));
+}

@@ -656,6 +656,12 @@ impl Store {
         Ok(())
     }
 
+    /// What an outbox row is about: (kind, forum, meeting, recipients).
+    pub async fn outbox_meta(&self, id: i64) -> Result<Option<(String, String, Option<i64>, Vec<String>)>> {
+        let row = sqlx::query("SELECT kind, forum_id, meeting_id, env_to FROM outbox WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default())))
+    }
+
     /// Records a failed attempt; `permanent` marks the row failed for good.
     pub async fn outbox_failed(&self, id: i64, error: &str, permanent: bool) -> Result<()> {
         sqlx::query("UPDATE outbox SET last_error = ?, status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?")

@@ -112,6 +112,15 @@ impl World {
         Self::build(false, daemon_extra, Some(schedule.to_string()))
     }
 
+    /// Like [`World::with_schedule`], with more TOML appended to the forum (units, members);
+    /// `{tag}` in it is replaced by the world's tag.
+    pub fn with_tail(daemon_extra: &str, schedule: &str, tail: &str) -> World {
+        let w = Self::build(false, daemon_extra, Some(schedule.to_string()));
+        let cfg = std::fs::read_to_string(&w.config_path).expect("config");
+        std::fs::write(&w.config_path, format!("{cfg}\n{}\n", tail.replace("{tag}", &w.tag))).expect("config");
+        w
+    }
+
     fn build(tls: bool, daemon_extra: &str, schedule: Option<String>) -> World {
         let s = stack();
         let tag = format!("{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
