@@ -88,7 +88,11 @@ pub async fn prepare(app: &App, kind: Kind, v: &MailView, raw: &[u8]) -> Result<
                 None => None,
             };
             let answer = to_answer(&reply, kind == Kind::Counter);
-            let origin = Origin { from: v.from.clone(), reply_to: v.reply_to.clone() };
+            let origin = Origin {
+                from: v.from.clone(),
+                reply_to: v.reply_to.clone(),
+                authenticated: app.cfg.trusted_authserv_id.as_deref().is_none_or(|id| crate::core::rsvp::authenticated(&v.headers, id)),
+            };
             let answered = match &meeting {
                 Some(m) => app.store.answered_sequence(m.id, &forum.member(&answer.attendee).map_or(answer.attendee.clone(), |x| x.address.clone())).await?,
                 None => None,

@@ -59,6 +59,14 @@ struct RawConfig {
     smtp: RawSmtp,
     #[serde(default, rename = "forum")]
     forums: Vec<RawForum>,
+    #[serde(default)]
+    security: RawSecurity,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawSecurity {
+    #[serde(default)]
+    trusted_authserv_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,6 +422,9 @@ pub struct Config {
     pub imap: ImapConfig,
     pub smtp: SmtpConfig,
     pub forums: Vec<Forum>,
+    /// When set, an answer to an invitation counts only if an `Authentication-Results` header
+    /// added by this server (its authserv-id) shows `dmarc=pass` or `dkim=pass`.
+    pub trusted_authserv_id: Option<String>,
 }
 
 impl Config {
@@ -821,6 +832,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         imap,
         smtp,
         forums,
+        trusted_authserv_id: raw.security.trusted_authserv_id.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()),
     }
 }
 

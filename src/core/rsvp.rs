@@ -26,10 +26,34 @@ pub struct Answer {
 }
 
 /// Who the mail says it is from (lowercased addresses).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub from: Option<String>,
     pub reply_to: Option<String>,
+    /// False when the site requires authentication results and this mail has no passing one.
+    pub authenticated: bool,
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin { from: None, reply_to: None, authenticated: true }
+    }
+}
+
+/// Whether an `Authentication-Results` header added by `authserv_id` (RFC 8601: the first token
+/// is the id of the server that checked) shows `dmarc=pass` or `dkim=pass`. Headers claiming to
+/// be from other servers are ignored: a sender can write any header they like.
+pub fn authenticated(headers: &[(String, String)], authserv_id: &str) -> bool {
+    headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("authentication-results")).any(|(_, v)| {
+        let v = v.to_ascii_lowercase();
+        let mut parts = v.split(';');
+        let id = parts.next().unwrap_or_default().split_whitespace().next().unwrap_or_default();
+        id == authserv_id
+            && parts.any(|p| {
+                let p = p.trim();
+                p.starts_with("dmarc=pass") || p.starts_with("dkim=pass")
+            })
+    })
 }
 
 /// Why an answer was not applied.
@@ -41,6 +65,8 @@ pub enum Rejection {
     NotInvited,
     /// The mail is not from the attendee it speaks for.
     SenderMismatch,
+    /// The site requires DKIM/DMARC results from its own server, and they do not pass.
+    Unauthenticated,
 }
 
 impl Rejection {
@@ -49,6 +75,7 @@ impl Rejection {
             Rejection::UnknownMeeting => "unknown_meeting",
             Rejection::NotInvited => "not_invited",
             Rejection::SenderMismatch => "sender_mismatch",
+            Rejection::Unauthenticated => "unauthenticated",
         }
     }
 
@@ -58,6 +85,7 @@ impl Rejection {
             Rejection::UnknownMeeting => "svaret gäller inget möte som samverkan har skickat",
             Rejection::NotInvited => "avsändaren är inte kallad till mötet",
             Rejection::SenderMismatch => "svaret kommer inte från den som det gäller",
+            Rejection::Unauthenticated => "avsändaren kunde inte styrkas (DKIM/DMARC)",
         }
     }
 }
@@ -142,6 +170,9 @@ pub fn decide_reply(
         || (origin.from.as_deref().is_some_and(is_relay) && origin.reply_to.as_deref().is_some_and(|r| same_person(forum, r, &attendee)));
     if !from_ok {
         return ReplyVerdict::Reject { meeting_id: Some(m.id), attendee, reason: Rejection::SenderMismatch };
+    }
+    if !origin.authenticated {
+        return ReplyVerdict::Reject { meeting_id: Some(m.id), attendee, reason: Rejection::Unauthenticated };
     }
     // The invitation as stored (an alias answers for the member's own address).
     let Some(inv) = m.invitations.iter().find(|i| same_person(forum, &i.address, &attendee)) else {
@@ -260,7 +291,20 @@ mod tests {
     }
 
     fn from(a: &str) -> Origin {
-        Origin { from: Some(a.into()), reply_to: None }
+        Origin { from: Some(a.into()), ..Origin::default() }
+    }
+
+    #[test]
+    fn only_the_sites_own_authentication_results_count() {
+        let h = |v: &str| vec![("authentication-results".to_string(), v.to_string())];
+        assert!(authenticated(&h("mx.kommun.test; dkim=pass header.d=kommun.test; dmarc=pass"), "mx.kommun.test"));
+        assert!(authenticated(&h("mx.kommun.test; spf=fail; dkim=pass header.d=kommun.test"), "mx.kommun.test"));
+        assert!(!authenticated(&h("mx.kommun.test; dkim=fail; dmarc=fail"), "mx.kommun.test"));
+        assert!(!authenticated(&h("evil.test; dkim=pass; dmarc=pass"), "mx.kommun.test"), "a forged header from elsewhere");
+        assert!(!authenticated(&[], "mx.kommun.test"));
+        let c = config();
+        let o = Origin { authenticated: false, ..from("anna.berg@kommun.test") };
+        assert_eq!(decide_reply(&c.forums[0], &answer("anna.berg@kommun.test", PartStat::Accepted), &o, Some(&meeting()), None).outcome(), "unauthenticated");
     }
 
     #[test]
@@ -282,9 +326,9 @@ mod tests {
         let crasher = decide_reply(f, &answer("eve@kommun.test", PartStat::Accepted), &from("eve@kommun.test"), Some(&m), None);
         assert_eq!(crasher.outcome(), "not_invited");
         // A no-reply relay counts only with Reply-To naming the attendee.
-        let relay = Origin { from: Some("noreply@cloud.kommun.test".into()), reply_to: Some("anna.berg@kommun.test".into()) };
+        let relay = Origin { from: Some("noreply@cloud.kommun.test".into()), reply_to: Some("anna.berg@kommun.test".into()), authenticated: true };
         assert_eq!(decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Accepted), &relay, Some(&m), None).outcome(), "reply_applied");
-        let not_relay = Origin { from: Some("boss@kommun.test".into()), reply_to: Some("anna.berg@kommun.test".into()) };
+        let not_relay = Origin { from: Some("boss@kommun.test".into()), reply_to: Some("anna.berg@kommun.test".into()), authenticated: true };
         assert_eq!(decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Accepted), &not_relay, Some(&m), None).outcome(), "sender_mismatch");
     }
 
