@@ -2,6 +2,7 @@
 //! `now`. Nothing in here reads the clock, the network, the disk or the database.
 
 pub mod classify;
+pub mod decision;
 pub mod ical;
 pub mod inspect;
 pub mod intake;
@@ -12,6 +13,7 @@ pub mod rsvp;
 pub mod schedule;
 pub mod submission;
 pub mod time;
+pub mod workdays;
 
 #[cfg(test)]
 pub(crate) mod testing;
