@@ -1,5 +1,7 @@
-//! Data-driven corpus test: every `tests/corpus/submissions/*.eml` is run
-//! through `inspect` and compared with the `.json` beside it.
+//! Data-driven corpus test: every `.eml` in `tests/corpus/submissions/`
+//! (mail people send to the forum mailbox) and `tests/corpus/replies/`
+//! (answers to invitations, as calendar clients send them) is run through
+//! `inspect` and compared with the `.json` beside it.
 //!
 //! `UPDATE_EXPECT=1 cargo test --test corpus` rewrites the `.json` files from
 //! the current output. Read every rewritten file before keeping it: the
@@ -24,8 +26,14 @@ fn unit_of(address: &str) -> Option<String> {
     Some(unit.to_string())
 }
 
-fn corpus_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/submissions");
+/// The corpus directories and the fewest mails each must hold (so a lost
+/// directory or a bad glob cannot pass as green).
+const CORPORA: &[(&str, usize)] = &[("submissions", 40), ("replies", 24)];
+
+fn corpus_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(dir);
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
@@ -38,8 +46,16 @@ fn corpus_files() -> Vec<PathBuf> {
 #[test]
 fn corpus() {
     let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
-    let files = corpus_files();
-    assert!(files.len() >= 40, "corpus has only {} mails", files.len());
+    let mut files = Vec::new();
+    for &(dir, at_least) in CORPORA {
+        let found = corpus_files(dir);
+        assert!(
+            found.len() >= at_least,
+            "corpus {dir} has only {} mails",
+            found.len()
+        );
+        files.extend(found);
+    }
     let mut failures = Vec::new();
     for eml in &files {
         let raw = fs::read(eml).expect("read eml");
@@ -51,10 +67,12 @@ fn corpus() {
             fs::write(&json_path, text).expect("write json");
             continue;
         }
+        // "replies/001-….eml": the directory tells the corpora apart.
         let name = eml
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+            .strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus"))
+            .unwrap_or(eml)
+            .to_string_lossy()
+            .into_owned();
         let expected: Value = match fs::read_to_string(&json_path) {
             Ok(text) => {
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: bad json: {e}"))

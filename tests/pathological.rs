@@ -150,3 +150,36 @@ fn many_quote_header_lines_stay_linear() {
     };
     timed("forward markers", || read_submission(&v, &no_units));
 }
+
+#[test]
+fn hostile_calendar_replies() {
+    let long_line = format!(
+        "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nATTENDEE;PARTSTAT=ACCEPTED;CN={}:mailto:a@kommun.test\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        "x".repeat(1_000_000)
+    );
+    let many_attendees = format!(
+        "BEGIN:VCALENDAR\r\nMETHOD:COUNTER\r\nBEGIN:VEVENT\r\n{}DTSTART;TZID=W. Europe Standard Time:20261208T090000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:b@kommun.test\r\n".repeat(50_000)
+    );
+    let nested = format!(
+        "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\n{}ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\r\n",
+        "BEGIN:VEVENT\r\n".repeat(20_000)
+    );
+    let folded = format!(
+        "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nCOMMENT:{}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        "\\\r\n ".repeat(200_000)
+    );
+    for (what, body) in [
+        ("long line", long_line),
+        ("many attendees", many_attendees),
+        ("nested", nested),
+        ("folded", folded),
+    ] {
+        let raw = mail(
+            "text/calendar; method=REPLY; charset=utf-8",
+            body.as_bytes(),
+        );
+        let out = timed(what, || inspect(&raw, &no_units));
+        assert!(out.get("kind").is_some(), "{what}");
+    }
+}

@@ -12,8 +12,10 @@
 //!    mail from `MAILER-DAEMON`/`postmaster`/Exchange's system sender with a
 //!    bounce-looking subject.
 //! 3. A subject that starts like a calendar answer (`Accepted:`,
-//!    `Accepterat:`, `Avböjt:`, …) without a calendar part → [`Kind::Reply`];
-//!    a later module reads those.
+//!    `Accepterat:`, `Avböjt:`, …; the table is
+//!    [`ANSWER_SUBJECTS`](crate::core::reply::ANSWER_SUBJECTS)) without a
+//!    calendar part → [`Kind::Reply`]; [`read_reply`](crate::core::reply::read_reply)
+//!    reads those. `SV: Accepterat: …` is a person answering an answer: not here.
 //! 4. An automatic reply → [`Kind::AutoReply`]: `Auto-Submitted: auto-replied`,
 //!    `X-Autoreply`, `X-Autorespond`, `X-Auto-Response-Suppress`,
 //!    `Precedence: auto_reply`, an out-of-office subject, or a read receipt
@@ -28,6 +30,7 @@
 
 use serde::Serialize;
 
+use crate::core::reply::answer_in_subject;
 use crate::mail::view::MailView;
 
 /// The kind of an incoming mail.
@@ -47,23 +50,6 @@ pub enum Kind {
     /// Mail nobody needs to act on: newsletters, list mail, foreign invitations.
     Other,
 }
-
-/// Subject prefixes of calendar answers sent without a calendar part
-/// (Outlook, Gmail, Thunderbird in English and Swedish).
-const ANSWER_SUBJECTS: &[&str] = &[
-    "accepted:",
-    "declined:",
-    "tentative:",
-    "tentatively accepted:",
-    "accepterat:",
-    "accepterad:",
-    "avböjt:",
-    "avböjd:",
-    "preliminärt:",
-    "preliminär:",
-    "preliminärt accepterat:",
-    "inbjudan avvisades:",
-];
 
 /// Subject prefixes of out-of-office answers. The Swedish words for
 /// "absence" need their colon: a person may well write "Frånvaro på mötet".
@@ -107,10 +93,10 @@ pub fn classify(v: &MailView) -> Kind {
     if is_bounce(v) {
         return Kind::Bounce;
     }
-    let subject = v.subject.trim().to_lowercase();
-    if ANSWER_SUBJECTS.iter().any(|p| subject.starts_with(p)) {
+    if answer_in_subject(&v.subject).is_some() {
         return Kind::Reply;
     }
+    let subject = v.subject.trim().to_lowercase();
     if is_auto_reply(v, &subject) {
         return Kind::AutoReply;
     }

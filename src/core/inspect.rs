@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::core::classify::{Kind, classify};
+use crate::core::reply::read_reply;
 use crate::core::submission::read_submission;
 use crate::mail::view::parse;
 
@@ -15,7 +16,20 @@ use crate::mail::view::parse;
 ///                   "units": […], "withdraw": false, "case_ref": null } }
 /// ```
 ///
-/// `submission` is `null` for other kinds; an unparseable message gives
+/// `submission` is `null` for other kinds. Answers to invitations (kinds
+/// `reply` and `counter`) carry one more key, `reply`: the
+/// [`Reply`](crate::core::reply::Reply) read from the mail, or `null` when
+/// none can be read:
+///
+/// ```json
+/// { "kind": "reply", …, "submission": null,
+///   "reply": { "uid": "…", "recurrence_id": null, "attendee": "…", "partstat": "ACCEPTED",
+///              "sequence": 0, "comment": null, "source": "icalendar", "delegated_to": null,
+///              "proposed_start": null, "proposed_end": null, "original_start": null,
+///              "in_reply_to": […] } }
+/// ```
+///
+/// Other kinds have no `reply` key. An unparseable message gives
 /// `{"kind": "other", "error": "unparseable"}`.
 pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {
     let Some(view) = parse(raw) else {
@@ -28,11 +42,20 @@ pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {
         }
         _ => Value::Null,
     };
-    json!({
+    let mut out = json!({
         "kind": kind,
         "message_id": view.message_id,
         "from": view.from,
         "subject_present": !view.subject.trim().is_empty(),
         "submission": submission,
-    })
+    });
+    if matches!(kind, Kind::Reply | Kind::Counter)
+        && let Value::Object(map) = &mut out
+    {
+        let reply = read_reply(&view)
+            .and_then(|r| serde_json::to_value(r).ok())
+            .unwrap_or(Value::Null);
+        map.insert("reply".to_string(), reply);
+    }
+    out
 }

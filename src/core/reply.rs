@@ -30,8 +30,11 @@
 //!   can never pass for UTC; callers match answers on `UID`/`SEQUENCE`, not on times. A local
 //!   time that falls into a DST gap takes the offset in force before the gap (RFC 5545 §3.3.5);
 //!   one that occurs twice takes the earlier instant.
-//! - `COMMENT` is unescaped by the parser (`\,` `\;` `\\` `\n`), line ends normalised, trimmed;
-//!   blank comments (Outlook sends `COMMENT:\n`) are `None`.
+//! - The comment is the event's `COMMENT` (Outlook, Exchange), else the attendee's
+//!   `X-RESPONSE-COMMENT` parameter (Google Calendar's "reply with note"). `COMMENT` is
+//!   unescaped by the parser (`\,` `\;` `\\` `\n`), the parameter by RFC 6868 (`^n` `^^` `^'`);
+//!   line ends are normalised and the text trimmed. Blank comments (Outlook sends `COMMENT:\n`)
+//!   are `None`.
 //!
 //! # Subject-only answers
 //!
@@ -112,7 +115,8 @@ pub struct Reply {
     pub partstat: String,
     /// The `SEQUENCE` of the invitation answered.
     pub sequence: Option<u32>,
-    /// The attendee's `COMMENT`, unescaped and trimmed.
+    /// The attendee's note: `COMMENT`, else Google's `X-RESPONSE-COMMENT` parameter; unescaped
+    /// and trimmed.
     pub comment: Option<String>,
     /// `icalendar` (read from calendar data) or `subject` (read from the subject alone).
     pub source: String,
@@ -227,6 +231,8 @@ struct Attendee {
     /// Whether the line says `NEEDS-ACTION` (explicitly or by omission).
     needs_action: bool,
     delegated_to: Option<String>,
+    /// Google's `X-RESPONSE-COMMENT` parameter, RFC 6868-decoded.
+    note: Option<String>,
 }
 
 fn read_event(
@@ -294,7 +300,7 @@ fn read_event(
                 ICalendarValue::Text(t) => t.trim().parse().ok(),
                 _ => None,
             }),
-        comment: comment_of(event),
+        comment: comment_of(event).or_else(|| chosen.note.clone()),
         source: "icalendar".to_string(),
         delegated_to: chosen.delegated_to.clone(),
         proposed_start,
@@ -334,12 +340,53 @@ fn read_attendee(entry: &ICalendarEntry, counter: bool) -> Option<Attendee> {
     let delegated_to = entry
         .parameters(&ICalendarParameterName::DelegatedTo)
         .find_map(|p| p.as_text().and_then(mail_address));
+    let note = entry
+        .params
+        .iter()
+        .filter(|p| {
+            matches!(&p.name, ICalendarParameterName::Other(name)
+                if name.eq_ignore_ascii_case("X-RESPONSE-COMMENT"))
+        })
+        .find_map(|p| p.value.as_text())
+        .map(decode_rfc6868)
+        .and_then(|t| clean_text(&t));
     Some(Attendee {
         address,
         partstat,
         needs_action,
         delegated_to,
+        note,
     })
+}
+
+/// Decodes RFC 6868 parameter escapes: `^n` newline, `^'` double quote, `^^` caret.
+fn decode_rfc6868(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '^' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') | Some('N') => out.push('\n'),
+            Some('\'') => out.push('"'),
+            Some('^') => out.push('^'),
+            Some(other) => {
+                out.push('^');
+                out.push(other);
+            }
+            None => out.push('^'),
+        }
+    }
+    out
+}
+
+/// Line ends normalised to `\n`, trimmed; `None` when blank.
+fn clean_text(text: &str) -> Option<String> {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 /// A calendar address as a lowercased mail address: `mailto:` stripped (any case), `None`
@@ -372,7 +419,12 @@ fn comment_of(event: &ICalendarComponent) -> Option<String> {
     event
         .properties(&ICalendarProperty::Comment)
         .filter_map(|entry| entry.values.first()?.as_text())
-        .map(|t| t.replace("\r\n", "\n").replace('\r', "\n").trim().to_string())
+        .map(|t| {
+            t.replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .trim()
+                .to_string()
+        })
         .find(|t| !t.is_empty())
 }
 
@@ -450,11 +502,7 @@ fn resolve_time(entry: &ICalendarEntry, resolver: &TzResolver<&str>) -> Option<I
 }
 
 fn written_of_partial(p: &PartialDateTime) -> Option<Written> {
-    let date = NaiveDate::from_ymd_opt(
-        i32::from(p.year?),
-        u32::from(p.month?),
-        u32::from(p.day?),
-    )?;
+    let date = NaiveDate::from_ymd_opt(i32::from(p.year?), u32::from(p.month?), u32::from(p.day?))?;
     let Some(hour) = p.hour else {
         return Some(Written::Date(date));
     };
@@ -551,8 +599,12 @@ RECURRENCE-ID;TZID=\"W. Europe Standard Time\":20261208T130000
 SEQUENCE:3
 ",
         );
-        let r = read_reply(&view("Accepterat: x", "lars.ek@kommun.test", &[(&ics, None)]))
-            .expect("reply");
+        let r = read_reply(&view(
+            "Accepterat: x",
+            "lars.ek@kommun.test",
+            &[(&ics, None)],
+        ))
+        .expect("reply");
         assert_eq!(r.recurrence_id.as_deref(), Some("20261208T120000Z"));
         assert_eq!(r.uid.as_deref(), Some("iof-aof-20261208@kommun.test"));
         assert_eq!(r.attendee, "lars.ek@kommun.test");
@@ -614,12 +666,18 @@ UID:u
         );
         // From matches the third.
         let r = read_reply(&view("x", "anna.berg@kommun.test", &[(&ics, None)])).expect("r");
-        assert_eq!((r.attendee.as_str(), r.partstat.as_str()), ("anna.berg@kommun.test", ACCEPTED));
+        assert_eq!(
+            (r.attendee.as_str(), r.partstat.as_str()),
+            ("anna.berg@kommun.test", ACCEPTED)
+        );
         // Reply-To matches (Nextcloud/Baikal send from noreply).
         let mut v = view("x", "noreply@moln.kommun.test", &[(&ics, None)]);
         v.reply_to = Some("per.holm@kommun.test".into());
         let r = read_reply(&v).expect("r");
-        assert_eq!((r.attendee.as_str(), r.partstat.as_str()), ("per.holm@kommun.test", DECLINED));
+        assert_eq!(
+            (r.attendee.as_str(), r.partstat.as_str()),
+            ("per.holm@kommun.test", DECLINED)
+        );
         // No match: the first with an answer, never NEEDS-ACTION in a REPLY.
         let r = read_reply(&view("x", "someone@else.test", &[(&ics, None)])).expect("r");
         assert_eq!(r.attendee, "per.holm@kommun.test");
@@ -644,11 +702,20 @@ UID:u
 
     #[test]
     fn reply_without_answer_status_is_no_calendar_answer() {
-        let ics = calendar("REPLY", "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@kommun.test\nUID:u\n");
-        assert_eq!(read_reply(&view("Hej", "a@kommun.test", &[(&ics, None)])), None);
+        let ics = calendar(
+            "REPLY",
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@kommun.test\nUID:u\n",
+        );
+        assert_eq!(
+            read_reply(&view("Hej", "a@kommun.test", &[(&ics, None)])),
+            None
+        );
         // ... but the subject still answers.
         let r = read_reply(&view("Avböjt: Möte", "a@kommun.test", &[(&ics, None)])).expect("r");
-        assert_eq!((r.partstat.as_str(), r.source.as_str()), (DECLINED, "subject"));
+        assert_eq!(
+            (r.partstat.as_str(), r.source.as_str()),
+            (DECLINED, "subject")
+        );
     }
 
     #[test]
@@ -664,8 +731,12 @@ X-MS-OLK-ORIGINALEND;TZID=\"W. Europe Standard Time\":20261208T140000
 SEQUENCE:1
 ",
         );
-        let r = read_reply(&view("Ny tid föreslås: x", "per.holm@kommun.test", &[(&ics, Some("COUNTER"))]))
-            .expect("r");
+        let r = read_reply(&view(
+            "Ny tid föreslås: x",
+            "per.holm@kommun.test",
+            &[(&ics, Some("COUNTER"))],
+        ))
+        .expect("r");
         assert_eq!(r.partstat, TENTATIVE);
         assert_eq!(r.proposed_start.as_deref(), Some("20261208T080000Z"));
         assert_eq!(r.proposed_end.as_deref(), Some("20261208T090000Z"));
@@ -702,9 +773,33 @@ UID:u
             r.comment.as_deref(),
             Some("Tyvärr, jag är på utbildning; Åsa kommer i stället.\nMvh\\Anna")
         );
-        let blank = calendar("REPLY", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nCOMMENT:\\n\nUID:u\n");
+        let blank = calendar(
+            "REPLY",
+            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nCOMMENT:\\n\nUID:u\n",
+        );
         let r = read_reply(&view("x", "a@kommun.test", &[(&blank, None)])).expect("r");
         assert_eq!(r.comment, None);
+    }
+
+    #[test]
+    fn google_response_comment_parameter() {
+        let ics = calendar(
+            "REPLY",
+            "ATTENDEE;PARTSTAT=DECLINED;CN=Anna Berg;X-RESPONSE-COMMENT=\"Krockar^n med ^'BBIC^' ^^ utredning\";X-NUM-GUESTS=0:mailto:anna.berg@kommun.test\nUID:u\n",
+        );
+        let r =
+            read_reply(&view("Avböjt: x", "anna.berg@kommun.test", &[(&ics, None)])).expect("r");
+        assert_eq!(
+            r.comment.as_deref(),
+            Some("Krockar\n med \"BBIC\" ^ utredning")
+        );
+        // COMMENT wins when both are there.
+        let ics = calendar(
+            "REPLY",
+            "ATTENDEE;PARTSTAT=DECLINED;x-response-comment=B:mailto:a@kommun.test\nCOMMENT:A\nUID:u\n",
+        );
+        let r = read_reply(&view("x", "a@kommun.test", &[(&ics, None)])).expect("r");
+        assert_eq!(r.comment.as_deref(), Some("A"));
     }
 
     #[test]
@@ -713,7 +808,10 @@ UID:u
             ("Accepted: Samverkansmöte", Some(ACCEPTED)),
             ("Declined: Samverkansmöte", Some(DECLINED)),
             ("Tentative: Samverkansmöte", Some(TENTATIVE)),
-            ("Tentatively Accepted: Samverkansmöte @ Tue 8 Dec 2026", Some(TENTATIVE)),
+            (
+                "Tentatively Accepted: Samverkansmöte @ Tue 8 Dec 2026",
+                Some(TENTATIVE),
+            ),
             ("Invitation Declined: Samverkansmöte", Some(DECLINED)),
             ("Accepterat: Samverkansmöte", Some(ACCEPTED)),
             ("AVBÖJT: Samverkansmöte", Some(DECLINED)),
@@ -747,11 +845,28 @@ UID:u
 
     #[test]
     fn first_readable_part_wins_and_foreign_methods_are_no_answer() {
-        let good = calendar("REPLY", "ATTENDEE;PARTSTAT=TENTATIVE:mailto:a@kommun.test\nUID:u\n");
-        let v = view("x", "a@kommun.test", &[("garbage", Some("REPLY")), (&good, None)]);
-        assert_eq!(read_reply(&v).map(|r| r.partstat), Some(TENTATIVE.to_string()));
-        let request = calendar("REQUEST", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nUID:u\n");
-        let v = view("Accepterat: x", "a@kommun.test", &[(&request, Some("REQUEST"))]);
+        let good = calendar(
+            "REPLY",
+            "ATTENDEE;PARTSTAT=TENTATIVE:mailto:a@kommun.test\nUID:u\n",
+        );
+        let v = view(
+            "x",
+            "a@kommun.test",
+            &[("garbage", Some("REPLY")), (&good, None)],
+        );
+        assert_eq!(
+            read_reply(&v).map(|r| r.partstat),
+            Some(TENTATIVE.to_string())
+        );
+        let request = calendar(
+            "REQUEST",
+            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nUID:u\n",
+        );
+        let v = view(
+            "Accepterat: x",
+            "a@kommun.test",
+            &[(&request, Some("REQUEST"))],
+        );
         assert_eq!(read_reply(&v), None);
     }
 
