@@ -3,9 +3,11 @@
 
 pub mod classify;
 pub mod decision;
+pub mod handover;
 pub mod ical;
 pub mod inspect;
 pub mod intake;
+pub mod obligation;
 pub mod outbox;
 pub mod plan;
 pub mod reply;

@@ -343,6 +343,16 @@ const FORWARD_PREFIXES: &[&str] = &["vb", "fw", "fwd", "vs", "wg", "tr"];
 
 /// Reads a submission from a parsed mail. `unit_of` maps a forum member's
 /// address to the name of their unit.
+/// The sender's own text of a mail: normalised, and cut before the signature, disclaimer or
+/// quoted earlier mail, as the submission reader sees it. For other readers of people's
+/// answers (handover information, "Mottaget").
+pub fn own_text(v: &MailView) -> String {
+    let text = normalize(&v.text);
+    let lines: Vec<&str> = text.lines().collect();
+    let end = first_cut(&lines, 0).map_or(lines.len(), |(i, _)| i);
+    lines[..end].join("\n")
+}
+
 pub fn read_submission(v: &MailView, unit_of: &dyn Fn(&str) -> Option<String>) -> Submission {
     let text = normalize(&v.text);
     let lines: Vec<&str> = text.lines().collect();
