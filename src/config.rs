@@ -165,6 +165,106 @@ struct RawForum {
     #[serde(default, rename = "member")]
     members: Vec<RawMember>,
     schedule: Option<RawSchedule>,
+    #[serde(default)]
+    followup: RawFollowup,
+}
+
+/// A deadline: a number of working days, or a duration ("4h", "30s").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawDeadline {
+    WorkingDays(u32),
+    Duration(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawFollowup {
+    handover_remind_after: RawDeadline,
+    handover_escalate_after: RawDeadline,
+    decisions_remind_after: RawDeadline,
+    #[serde(with = "humantime_serde")]
+    notes_due_after: Duration,
+    #[serde(with = "humantime_serde")]
+    follow_up_remind_before: Duration,
+    age_transfer_notice_months: u32,
+    transfer_inventory_months: Vec<u32>,
+    reminder_time: String,
+}
+
+impl Default for RawFollowup {
+    fn default() -> Self {
+        RawFollowup {
+            handover_remind_after: RawDeadline::WorkingDays(3),
+            handover_escalate_after: RawDeadline::WorkingDays(7),
+            decisions_remind_after: RawDeadline::WorkingDays(2),
+            notes_due_after: Duration::from_secs(7 * 24 * 3600),
+            follow_up_remind_before: Duration::from_secs(7 * 24 * 3600),
+            age_transfer_notice_months: 6,
+            transfer_inventory_months: vec![2, 9],
+            reminder_time: "09:00".into(),
+        }
+    }
+}
+
+/// A deadline after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// This many working days later, at the reminder time (Swedish holidays skipped).
+    WorkingDays(u32),
+    /// Exactly this long later.
+    Exact(chrono::Duration),
+}
+
+impl Deadline {
+    /// The moment the deadline falls, for an event at `from`.
+    pub fn after(self, from: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz, at: chrono::NaiveTime) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Deadline::WorkingDays(n) => crate::core::obligation::after_working_days(from, tz, n, at),
+            Deadline::Exact(d) => from + d,
+        }
+    }
+
+    fn rank(self) -> chrono::Duration {
+        match self {
+            Deadline::WorkingDays(n) => chrono::Duration::days(i64::from(n)),
+            Deadline::Exact(d) => d,
+        }
+    }
+}
+
+fn deadline_of(key: String, d: RawDeadline, problems: &mut Vec<Problem>) -> Deadline {
+    match d {
+        RawDeadline::WorkingDays(n) => Deadline::WorkingDays(n),
+        RawDeadline::Duration(s) => match humantime::parse_duration(s.trim()) {
+            Ok(d) => Deadline::Exact(chrono::Duration::seconds(d.as_secs() as i64)),
+            Err(e) => {
+                problems.push(Problem { key, message: format!("{s:?} is neither a number of working days nor a duration: {e}") });
+                Deadline::WorkingDays(3)
+            }
+        },
+    }
+}
+
+/// After the meeting: deadlines of the routine's obligations (seed 001, 002).
+#[derive(Debug, Clone)]
+pub struct Followup {
+    /// Until the receiving unit is reminded to confirm a handover (default 3 working days).
+    pub handover_remind_after: Deadline,
+    /// Until an unconfirmed handover is escalated to the receiving unit head (default 7).
+    pub handover_escalate_after: Deadline,
+    /// Until the note taker is reminded to send the decisions (default 2 working days).
+    pub decisions_remind_after: Deadline,
+    /// The note taker files the notes within this time after the meeting.
+    pub notes_due_after: chrono::Duration,
+    /// The submitter of a follow-up case is reminded this long before its meeting.
+    pub follow_up_remind_before: chrono::Duration,
+    /// Age transfers are announced this many months before the birthday (seed 001: 6).
+    pub age_transfer_notice_months: u32,
+    /// In these months the avstämningsmöte's invitation lists the known upcoming transfers.
+    pub transfer_inventory_months: Vec<u32>,
+    /// Local time of day reminders are sent.
+    pub reminder_time: chrono::NaiveTime,
 }
 
 #[derive(Debug, Deserialize)]
@@ -396,6 +496,7 @@ pub struct Forum {
     pub members: Vec<Member>,
     /// The meeting series; without one, cases are stored and answered but not put on a meeting.
     pub schedule: Option<crate::core::schedule::Schedule>,
+    pub followup: Followup,
 }
 
 impl Forum {
@@ -817,7 +918,34 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             units.push(Unit { name: u.name, deputy_heads: heads, unit_head });
         }
         let schedule = f.schedule.and_then(|s| schedule_of(&k("schedule"), s, time_zone, problems));
-        forums.push(Forum { id: f.id, name: f.name, time_zone, mailbox, convenor, units, members, schedule });
+        let fu = f.followup;
+        let reminder_time = ["%H:%M", "%H:%M:%S"].iter().find_map(|p| chrono::NaiveTime::parse_from_str(fu.reminder_time.trim(), p).ok()).unwrap_or_else(|| {
+            problems.push(Problem { key: k("followup.reminder_time"), message: format!("{:?} is not a time like \"09:00\"", fu.reminder_time) });
+            chrono::NaiveTime::MIN
+        });
+        let handover_remind_after = deadline_of(k("followup.handover_remind_after"), fu.handover_remind_after, problems);
+        let handover_escalate_after = deadline_of(k("followup.handover_escalate_after"), fu.handover_escalate_after, problems);
+        let decisions_remind_after = deadline_of(k("followup.decisions_remind_after"), fu.decisions_remind_after, problems);
+        if handover_escalate_after.rank() <= handover_remind_after.rank() {
+            problems.push(Problem {
+                key: k("followup.handover_escalate_after"),
+                message: "must be later than handover_remind_after".into(),
+            });
+        }
+        if let Some(m) = fu.transfer_inventory_months.iter().find(|m| !(1..=12).contains(*m)) {
+            problems.push(Problem { key: k("followup.transfer_inventory_months"), message: format!("{m} is not a month (1-12)") });
+        }
+        let followup = Followup {
+            handover_remind_after,
+            handover_escalate_after,
+            decisions_remind_after,
+            notes_due_after: chrono::Duration::seconds(fu.notes_due_after.as_secs() as i64),
+            follow_up_remind_before: chrono::Duration::seconds(fu.follow_up_remind_before.as_secs() as i64),
+            age_transfer_notice_months: fu.age_transfer_notice_months,
+            transfer_inventory_months: fu.transfer_inventory_months,
+            reminder_time,
+        };
+        forums.push(Forum { id: f.id, name: f.name, time_zone, mailbox, convenor, units, members, schedule, followup });
     }
 
     Config {

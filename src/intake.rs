@@ -312,7 +312,24 @@ pub async fn handle(
         (None, _) => "unparseable",
         (Some(v), _) => crate::core::classify::classify(v).as_str(),
     };
-    let destination = if verdict.quarantined() { QUARANTINE } else { PROCESSED };
+    let mut destination = if verdict.quarantined() { QUARANTINE } else { PROCESSED };
+    // An answer in the thread of an obligation's request (decisions, handover, "Mottaget").
+    // Unit heads and the convenor need not be members, so this is looked up for any person's
+    // mail, quarantine verdicts included.
+    let thread_obligations = match (&parsed, &verdict) {
+        (_, Verdict::Duplicate { case_no: None }) => None,
+        (Some(v), _) if crate::core::classify::classify(v) == Kind::Submission => {
+            match intake::forum_for(&app.cfg, v) {
+                Some(f) => {
+                    let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
+                    let found = app.store.obligations_for_thread(&f.id, &ids).await?;
+                    (!found.is_empty()).then_some((f, found))
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
     // Answers to invitations and delivery reports: looked up before the transaction.
     let prepared = match (&verdict, &parsed, raw) {
         (Verdict::Ignore { kind: k @ (Kind::Reply | Kind::Counter | Kind::Bounce) }, Some(v), Some(raw)) => {
@@ -322,8 +339,20 @@ pub async fn handle(
     };
 
     let mut tx = app.store.begin().await?;
-    let (case_id, case_no, mut queued) = apply(app, &mut tx, &verdict, &message_id, received, now).await?;
-    let mut outcome = verdict.outcome();
+    let followed = match (&thread_obligations, &parsed) {
+        (Some((f, obs)), Some(v)) => crate::followup::on_reply(app, &mut tx, f, obs, v, &message_id, now).await?,
+        _ => None,
+    };
+    let (case_id, case_no, mut queued, mut outcome) = match followed {
+        Some((o, q)) => {
+            destination = PROCESSED;
+            (None, None, q, o)
+        }
+        None => {
+            let (id, no, q) = apply(app, &mut tx, &verdict, &message_id, received, now).await?;
+            (id, no, q, verdict.outcome())
+        }
+    };
     if let Some(p) = &prepared {
         let (o, q) = crate::answers::apply(app, &mut tx, p, &message_id, now).await?;
         outcome = o;

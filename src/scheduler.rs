@@ -81,7 +81,9 @@ pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
     if !actions.is_empty() {
         app.outbox_wake.notify_one();
     }
-    Ok(plan::next_wakeup(&meetings, &app.cfg, now))
+    crate::followup::place_follow_ups(app, now).await?;
+    let obligations = crate::followup::steps(app, now).await?;
+    Ok([plan::next_wakeup(&meetings, &app.cfg, now), obligations].into_iter().flatten().min())
 }
 
 async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: DateTime<Utc>) -> Result<()> {
@@ -174,6 +176,10 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
             tx.enqueue(&digest(app, forum, m, *which, now)?, now).await?;
             tx.mark_digest(m.id, which.as_str(), now).await?;
             ("digest", 1)
+        }
+        Action::RequestDecisions { .. } => {
+            let n = crate::followup::request_decisions(app, &mut tx, forum, loaded, now).await?;
+            ("decisions_requested", n)
         }
         Action::NotHeld { .. } => {
             let list = active(m);
@@ -478,6 +484,9 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
                     Action::NotHeld { .. } => format!("{} {} (möte {}): hålls inte (inga ärenden); besked till sammankallande", m.kind.label_sv(), when, m.id),
                     Action::Update { .. } => format!("{} {} (möte {}): ändrad kallelse (SEQUENCE {}) till {} mottagare", m.kind.label_sv(), when, m.id, m.sequence, m.invitations.iter().filter(|i| i.active).count()),
                     Action::Cancel { .. } => format!("{} {} (möte {}): avbokning (CANCEL) till {} mottagare", m.kind.label_sv(), when, m.id, m.invitations.iter().filter(|i| i.active).count()),
+                    Action::RequestDecisions { .. } => {
+                        format!("{} {} (möte {}): beslutsunderlag till dokumentationsansvarig", m.kind.label_sv(), when, m.id)
+                    }
                     Action::Remind { addresses, .. } => format!("{} {} (möte {}): påminnelse om svar till {} mottagare", m.kind.label_sv(), when, m.id, addresses.len()),
                     Action::Digest { which, .. } => format!(
                         "{} {} (möte {}): sammanställning till sammankallande ({})",

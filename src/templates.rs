@@ -11,7 +11,10 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// The mails every installation must be able to render, per language.
-pub const REQUIRED: &[&str] = &["receipt", "incomplete", "completed", "updated", "withdrawn", "urgent", "no_parts", "invitation", "not_held", "reminder", "digest", "convenor_alert", "note_taker"];
+pub const REQUIRED: &[&str] = &[
+    "receipt", "incomplete", "completed", "updated", "withdrawn", "urgent", "no_parts", "invitation", "not_held", "reminder", "digest", "convenor_alert", "note_taker", "decisions_request", "decisions_confirm", "handover_request",
+    "handover_incomplete", "handover_forward", "handover_sent", "confirmed", "escalation", "obligation_reminder", "obligation_escalation",
+];
 
 /// A rendered mail text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -86,6 +86,8 @@ pub struct MeetingView {
     /// The convenor's digests (at the cutoff, on the meeting's morning) have been sent.
     pub digest_cutoff_sent: bool,
     pub digest_morning_sent: bool,
+    /// The note taker has been asked for the meeting's decisions.
+    pub decisions_requested: bool,
 }
 
 /// The convenor's two digests (seed 004: who is coming).
@@ -124,6 +126,8 @@ pub enum Action {
     Remind { meeting_id: i64, addresses: Vec<String> },
     /// Send the convenor a digest: who accepted, declined, has not answered, bounced; the cases.
     Digest { meeting_id: i64, which: Digest },
+    /// The meeting is over: ask the note taker (and convenor) for its decisions.
+    RequestDecisions { meeting_id: i64 },
     /// Who should attend changed after the summons (a case withdrawn, a unit's deputy head
     /// changed in the configuration): raise SEQUENCE, CANCEL to those removed, REQUEST to
     /// everyone else (the new ones included).
@@ -140,7 +144,8 @@ impl Action {
             | Action::Cancel { meeting_id }
             | Action::Attendees { meeting_id, .. }
             | Action::Remind { meeting_id, .. }
-            | Action::Digest { meeting_id, .. } => *meeting_id,
+            | Action::Digest { meeting_id, .. }
+            | Action::RequestDecisions { meeting_id } => *meeting_id,
         }
     }
 }
@@ -278,6 +283,13 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
     for m in meetings {
         let Some(forum) = cfg.forum(&m.forum_id) else { continue };
         let behind = m.invitations.iter().any(|i| i.active && i.sequence_sent < m.sequence);
+        if m.summoned && m.status == SCHEDULED && now >= m.end {
+            // Over: ask for the decisions once, unless it ended long ago (a restored backup).
+            if !m.decisions_requested && !m.cases.is_empty() && now < m.end + Duration::days(14) {
+                out.push(Action::RequestDecisions { meeting_id: m.id });
+            }
+            continue;
+        }
         if m.summoned || (m.invited && m.status != SCHEDULED) {
             if behind && m.status == SCHEDULED && now < m.end {
                 out.push(Action::Update { meeting_id: m.id });
@@ -348,7 +360,12 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
 /// The next moment after `now` at which `plan` would return something new for these meetings
 /// (changes made by an admin are picked up by the shell's periodic re-read).
 pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    meetings
+    let decisions = meetings
+        .iter()
+        .filter(|m| m.summoned && m.status == SCHEDULED && !m.decisions_requested && !m.cases.is_empty() && m.end > now)
+        .map(|m| m.end)
+        .min();
+    let rest = meetings
         .iter()
         .filter(|m| m.status == SCHEDULED && m.start > now)
         .filter_map(|m| {
@@ -371,7 +388,8 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
             }
             due.into_iter().filter(|t| *t > now).min()
         })
-        .min()
+        .min();
+    [decisions, rest].into_iter().flatten().min()
 }
 
 /// Applies an action to the in-memory meetings as the shell would to the store (for preview).
@@ -448,6 +466,7 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
         Action::Remind { addresses, .. } => m.invitations.iter_mut().filter(|i| addresses.contains(&i.address)).for_each(|i| i.reminded = true),
         Action::Digest { which: Digest::Cutoff, .. } => m.digest_cutoff_sent = true,
         Action::Digest { which: Digest::Morning, .. } => m.digest_morning_sent = true,
+        Action::RequestDecisions { .. } => m.decisions_requested = true,
         Action::Update { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = m.sequence),
         Action::Cancel { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
             i.sequence_sent = m.sequence;
@@ -518,6 +537,7 @@ mod tests {
                 cases: vec![],
                 digest_cutoff_sent: false,
                 digest_morning_sent: false,
+                decisions_requested: false,
             })
             .collect()
     }
@@ -652,6 +672,24 @@ mod tests {
         // The morning digest at 07:00 local (06:00Z) on the day.
         assert_eq!(next_wakeup(&ms, &c, at("2027-01-11T14:01:00Z")), Some(at("2027-01-12T06:00:00Z")));
         assert_eq!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-12T06:00:00Z")), vec![Action::Digest { meeting_id: 3, which: Digest::Morning }]);
+    }
+
+    #[test]
+    fn decisions_are_asked_for_once_when_the_meeting_is_over() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
+        for a in plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z")) {
+            apply(&mut ms, &a);
+        }
+        for a in plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T06:00:00Z")) {
+            apply(&mut ms, &a);
+        }
+        assert_eq!(next_wakeup(&ms, &c, ts("2027-01-12T06:30:00Z")), Some(ts("2027-01-12T13:00:00Z")), "the meeting's end");
+        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T13:00:00Z"));
+        assert_eq!(acts, vec![Action::RequestDecisions { meeting_id: 3 }]);
+        apply(&mut ms, &acts[0]);
+        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T14:00:00Z")).is_empty());
     }
 
     #[test]

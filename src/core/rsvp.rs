@@ -283,6 +283,7 @@ mod tests {
             cases: vec![AgendaCase { id: 1, case_no: "2026-0001".into(), submitter: "anna.berg@kommun.test".into(), units: vec![], urgent: false, sections: Default::default() }],
             digest_cutoff_sent: false,
             digest_morning_sent: false,
+            decisions_requested: false,
         }
     }
 

@@ -95,6 +95,70 @@ pub struct NewCase<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// An obligation row.
+#[derive(Debug, Clone)]
+pub struct ObligationRow {
+    pub id: i64,
+    pub forum_id: String,
+    pub kind: String,
+    pub case_id: Option<i64>,
+    pub meeting_id: Option<i64>,
+    pub owners: Vec<String>,
+    pub escalate_to: Vec<String>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub escalate_at: Option<DateTime<Utc>>,
+    pub reminded: bool,
+    pub escalated: bool,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub data: serde_json::Value,
+    pub request_message_id: String,
+}
+
+impl ObligationRow {
+    pub fn core(&self) -> crate::core::obligation::Obligation {
+        crate::core::obligation::Obligation {
+            id: self.id,
+            kind: self.kind.clone(),
+            remind_at: self.remind_at,
+            escalate_at: self.escalate_at,
+            reminded: self.reminded,
+            escalated: self.escalated,
+            closed: false,
+        }
+    }
+}
+
+/// A new obligation.
+#[derive(Debug, Clone, Default)]
+pub struct NewObligation {
+    pub forum_id: String,
+    pub kind: String,
+    pub case_id: Option<i64>,
+    pub meeting_id: Option<i64>,
+    pub owners: Vec<String>,
+    pub escalate_to: Vec<String>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub escalate_at: Option<DateTime<Utc>>,
+    pub data: serde_json::Value,
+    pub request_message_id: String,
+}
+
+/// A case, as the after-meeting routines need it.
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub id: i64,
+    pub forum_id: String,
+    pub case_no: String,
+    pub status: String,
+    pub submitter: String,
+    pub units: Vec<String>,
+    pub sections: BTreeMap<crate::core::submission::SectionKey, String>,
+    pub meeting_id: Option<i64>,
+    pub message_id: String,
+    pub handover: serde_json::Value,
+    pub transfer_on: String,
+}
+
 /// What `samverkan status` shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -106,6 +170,21 @@ pub struct Status {
     pub mailboxes: Vec<MailboxStatus>,
     pub intake_total: i64,
     pub quarantined: i64,
+    /// Open obligations by kind.
+    pub obligations_open: Vec<(String, i64)>,
+    /// Handovers the receiving unit has not confirmed: responsibility stays with the sending
+    /// unit until it does (seed 001).
+    pub unconfirmed_handovers: Vec<UnconfirmedHandover>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnconfirmedHandover {
+    pub forum_id: String,
+    pub case_no: String,
+    pub to_unit: String,
+    pub since: String,
+    pub reminded: bool,
+    pub escalated: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -345,7 +424,7 @@ impl Store {
     pub async fn meeting_views(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<MeetingView>> {
         let rows = sqlx::query(
             "SELECT id, forum_id, occurrence, starts_at, ends_at, kind, place, status, sequence, invited_at, note_taker, summoned_at,
-                    digest_cutoff_at, digest_morning_at
+                    digest_cutoff_at, digest_morning_at, decisions_requested_at
              FROM meetings WHERE starts_at >= ? AND starts_at < ? ORDER BY starts_at, id",
         )
         .bind(db(from))
@@ -372,6 +451,7 @@ impl Store {
                 cases: self.agenda(id).await?,
                 digest_cutoff_sent: !r.get::<String, _>(12).is_empty(),
                 digest_morning_sent: !r.get::<String, _>(13).is_empty(),
+                decisions_requested: !r.get::<String, _>(14).is_empty(),
             });
         }
         Ok(out)
@@ -516,6 +596,124 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(n.filter(|n| *n >= 0).map(|n| n as u32))
+    }
+
+    fn obligation_row(r: &sqlx::sqlite::SqliteRow) -> ObligationRow {
+        let list = |i: usize| serde_json::from_str::<Vec<String>>(&r.get::<String, _>(i)).unwrap_or_default();
+        let t = |i: usize| from_db(&r.get::<String, _>(i));
+        ObligationRow {
+            id: r.get(0),
+            forum_id: r.get(1),
+            kind: r.get(2),
+            case_id: r.get(3),
+            meeting_id: r.get(4),
+            owners: list(5),
+            escalate_to: list(6),
+            remind_at: t(7),
+            escalate_at: t(8),
+            reminded: !r.get::<String, _>(9).is_empty(),
+            escalated: !r.get::<String, _>(10).is_empty(),
+            opened_at: t(11),
+            data: serde_json::from_str(&r.get::<String, _>(12)).unwrap_or_default(),
+            request_message_id: r.get(13),
+        }
+    }
+
+    /// Every open obligation.
+    pub async fn open_obligations(&self) -> Result<Vec<ObligationRow>> {
+        let rows = sqlx::query(
+            "SELECT id, forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, reminded_at, escalated_at,
+                    opened_at, data_json, request_message_id FROM obligations WHERE closed_at = '' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(Self::obligation_row).collect())
+    }
+
+    /// The open obligations of the forum whose request mail is among `ids` (a thread).
+    pub async fn obligations_for_thread(&self, forum_id: &str, ids: &[String]) -> Result<Vec<ObligationRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT id, forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, reminded_at, escalated_at,
+                    opened_at, data_json, request_message_id FROM obligations
+             WHERE closed_at = '' AND forum_id = ? AND request_message_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        )
+        .bind(forum_id)
+        .bind(serde_json::to_string(ids)?)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(Self::obligation_row).collect())
+    }
+
+    /// A case by its number in a forum.
+    pub async fn case_by_no(&self, forum_id: &str, case_no: &str) -> Result<Option<CaseRow>> {
+        let row = sqlx::query(
+            "SELECT id, forum_id, case_no, status, submitter, units_json, sections_json, meeting_id, message_id, handover_json, transfer_on
+             FROM cases WHERE forum_id = ? AND case_no = ?",
+        )
+        .bind(forum_id)
+        .bind(case_no)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(Self::case_row))
+    }
+
+    /// A case by id.
+    pub async fn case_by_id(&self, id: i64) -> Result<Option<CaseRow>> {
+        let row = sqlx::query(
+            "SELECT id, forum_id, case_no, status, submitter, units_json, sections_json, meeting_id, message_id, handover_json, transfer_on
+             FROM cases WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(Self::case_row))
+    }
+
+    fn case_row(r: &sqlx::sqlite::SqliteRow) -> CaseRow {
+        CaseRow {
+            id: r.get(0),
+            forum_id: r.get(1),
+            case_no: r.get(2),
+            status: r.get(3),
+            submitter: r.get(4),
+            units: serde_json::from_str(&r.get::<String, _>(5)).unwrap_or_default(),
+            sections: serde_json::from_str(&r.get::<String, _>(6)).unwrap_or_default(),
+            meeting_id: r.get(7),
+            message_id: r.get(8),
+            handover: serde_json::from_str(&r.get::<String, _>(9)).unwrap_or_default(),
+            transfer_on: r.get(10),
+        }
+    }
+
+    /// Cases waiting for their follow-up meeting (UPPFÖLJNING, not yet on a meeting).
+    pub async fn follow_ups_waiting(&self, forum_id: &str) -> Result<Vec<(i64, String)>> {
+        Ok(sqlx::query("SELECT id, follow_up_on FROM cases WHERE forum_id = ? AND status = 'follow_up' AND meeting_id IS NULL")
+            .bind(forum_id)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    /// Cases with a known transfer date in `[from, until]` (local dates), for the
+    /// avstämningsmöte's inventory of upcoming transfers.
+    pub async fn transfers_between(&self, forum_id: &str, from: &str, until: &str) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query(
+            "SELECT case_no, transfer_on, submitter FROM cases WHERE forum_id = ? AND transfer_on != '' AND transfer_on >= ? AND transfer_on <= ?
+             AND status NOT IN ('withdrawn', 'closed') ORDER BY transfer_on",
+        )
+        .bind(forum_id)
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
     }
 
     /// Complete cases of the forum that are on no meeting (their meeting was cancelled).
@@ -716,6 +914,29 @@ impl Store {
             quarantined: sqlx::query_scalar("SELECT count(*) FROM intake WHERE destination = 'quarantine'")
                 .fetch_one(&self.pool)
                 .await?,
+            obligations_open: sqlx::query("SELECT kind, count(*) FROM obligations WHERE closed_at = '' GROUP BY kind ORDER BY kind")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect(),
+            unconfirmed_handovers: sqlx::query(
+                "SELECT o.forum_id, c.case_no, json_extract(o.data_json, '$.unit'), o.opened_at, o.reminded_at != '', o.escalated_at != ''
+                 FROM obligations o JOIN cases c ON c.id = o.case_id
+                 WHERE o.kind IN ('handover_info', 'handover_confirm') AND o.closed_at = '' ORDER BY o.opened_at",
+            )
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| UnconfirmedHandover {
+                forum_id: r.get(0),
+                case_no: r.get(1),
+                to_unit: r.get::<Option<String>, _>(2).unwrap_or_default(),
+                since: r.get(3),
+                reminded: r.get(4),
+                escalated: r.get(5),
+            })
+            .collect(),
         })
     }
 
@@ -870,6 +1091,96 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         Ok(r.rows_affected())
+    }
+
+    /// Opens an obligation; returns its id.
+    pub async fn open_obligation(&mut self, o: &NewObligation, now: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO obligations (forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, opened_at, data_json, request_message_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&o.forum_id)
+        .bind(&o.kind)
+        .bind(o.case_id)
+        .bind(o.meeting_id)
+        .bind(serde_json::to_string(&o.owners)?)
+        .bind(serde_json::to_string(&o.escalate_to)?)
+        .bind(o.remind_at.map(db).unwrap_or_default())
+        .bind(o.escalate_at.map(db).unwrap_or_default())
+        .bind(db(now))
+        .bind(if o.data.is_null() { "{}".to_string() } else { o.data.to_string() })
+        .bind(&o.request_message_id)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    /// Closes an obligation (`by`: who or what closed it).
+    pub async fn close_obligation(&mut self, id: i64, by: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE obligations SET closed_at = ?, closed_by = ? WHERE id = ? AND closed_at = ''")
+            .bind(db(now))
+            .bind(by)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes every open obligation of a case (it was decided again, withdrawn or closed).
+    pub async fn close_case_obligations(&mut self, case_id: i64, by: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE obligations SET closed_at = ?, closed_by = ? WHERE case_id = ? AND closed_at = ''")
+            .bind(db(now))
+            .bind(by)
+            .bind(case_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a reminder or escalation as sent; a reminder may start a new thread for answers.
+    pub async fn obligation_step(&mut self, id: i64, escalation: bool, request_message_id: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        let sql = if escalation {
+            "UPDATE obligations SET escalated_at = ?, request_message_id = coalesce(?, request_message_id) WHERE id = ?"
+        } else {
+            "UPDATE obligations SET reminded_at = ?, request_message_id = coalesce(?, request_message_id) WHERE id = ?"
+        };
+        sqlx::query(sql).bind(db(now)).bind(request_message_id).bind(id).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Sets a case's after-meeting state.
+    pub async fn set_case_state(&mut self, id: i64, status: &str, meeting_id: Option<i64>, follow_up_on: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE cases SET status = ?, meeting_id = ?, follow_up_on = coalesce(?, follow_up_on), updated_at = ?,
+                 closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END WHERE id = ?",
+        )
+        .bind(status)
+        .bind(meeting_id)
+        .bind(follow_up_on)
+        .bind(db(now))
+        .bind(status)
+        .bind(db(now))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores the handover information of a case.
+    pub async fn set_handover(&mut self, id: i64, handover: &serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE cases SET handover_json = ? WHERE id = ?").bind(handover.to_string()).bind(id).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Records the date a person turns 19 (or 21).
+    pub async fn set_transfer(&mut self, id: i64, on: &str) -> Result<()> {
+        sqlx::query("UPDATE cases SET transfer_on = ? WHERE id = ?").bind(on).bind(id).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Marks a meeting's decisions as requested.
+    pub async fn decisions_requested(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE meetings SET decisions_requested_at = ? WHERE id = ?").bind(db(now)).bind(meeting_id).execute(&mut *self.tx).await?;
+        Ok(())
     }
 
     /// Records that these invitees were reminded to answer.

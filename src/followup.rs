@@ -1,0 +1,486 @@
+//! After the meeting (seed 001): the decisions, handovers the receiving unit must confirm,
+//! escalations, follow-ups and age transfers. Every "someone must do something by a deadline"
+//! is an obligation (`core::obligation`); this shell opens them, closes them on the events that
+//! end them (a reply in the request's thread), and sends their reminders and escalations.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use tracing::info;
+
+use crate::app::App;
+use crate::config::Forum;
+use crate::core::decision::{Decision, read_decisions};
+use crate::core::handover::{Part, read_handover};
+use crate::core::obligation::{self as ob, Step, on_working_day};
+use crate::core::plan::{self, MeetingView};
+use crate::core::schedule::MeetingKind;
+use crate::core::time::swedish_datetime;
+use crate::mail::view::MailView;
+use crate::outgoing::{self, Mail, person};
+use crate::store::{CaseRow, NewObligation, ObligationRow, Tx};
+
+fn sections(c: &CaseRow) -> serde_json::Value {
+    c.sections.iter().map(|(k, v)| serde_json::json!({"label": k.label_sv(), "text": v})).collect::<Vec<_>>().into()
+}
+
+fn swedish_date(d: NaiveDate) -> String {
+    d.format_localized("%A %-d %B %Y", chrono::Locale::sv_SE).to_string()
+}
+
+/// The meeting is over: the note taker (and the convenor) get the "beslutsunderlag".
+pub async fn request_decisions(app: &App, tx: &mut Tx, forum: &Forum, m: &MeetingView, now: DateTime<Utc>) -> Result<usize> {
+    let note_taker = m.note_taker.clone().unwrap_or_else(|| forum.convenor.address.clone());
+    let mut to = vec![person(forum, &note_taker)];
+    if note_taker != forum.convenor.address {
+        to.push(person(forum, &forum.convenor.address));
+    }
+    let cases: Vec<serde_json::Value> = m
+        .cases
+        .iter()
+        .map(|c| {
+            let who = forum.member(&c.submitter).map(|s| format!("{}, {}", s.name, s.unit)).unwrap_or_default();
+            serde_json::json!({
+                "case_no": c.case_no,
+                "initials": plan::initials(c.sections.get(&crate::core::submission::SectionKey::NameAge).map(String::as_str).unwrap_or("")),
+                "submitter": who,
+            })
+        })
+        .collect();
+    let units: Vec<String> = forum.units.iter().map(|u| u.name.clone()).collect();
+    let mail = outgoing::build(
+        app,
+        forum,
+        Mail {
+            template: "decisions_request",
+            ctx: serde_json::json!({
+                "kind": m.kind.label_sv(), "when": swedish_datetime(m.start, forum.time_zone),
+                "cases": cases, "units": units,
+                "note_taker_name": person(forum, &note_taker).0,
+            }),
+            to: to.clone(),
+            key: format!("meeting-{}", m.id),
+            case_id: None,
+            meeting_id: Some(m.id),
+            in_reply_to: None,
+        },
+    )?;
+    let owners: Vec<String> = to.iter().map(|(_, a)| a.clone()).collect();
+    let f = &forum.followup;
+    tx.open_obligation(
+        &NewObligation {
+            forum_id: forum.id.clone(),
+            kind: ob::DECISIONS.into(),
+            meeting_id: Some(m.id),
+            owners: owners.clone(),
+            remind_at: Some(f.decisions_remind_after.after(now, forum.time_zone, f.reminder_time)),
+            request_message_id: mail.message_id.clone(),
+            ..Default::default()
+        },
+        now,
+    )
+    .await?;
+    tx.open_obligation(
+        &NewObligation {
+            forum_id: forum.id.clone(),
+            kind: ob::NOTES.into(),
+            meeting_id: Some(m.id),
+            owners: vec![note_taker],
+            remind_at: Some(on_working_day(m.end + f.notes_due_after, forum.time_zone, f.reminder_time)),
+            ..Default::default()
+        },
+        now,
+    )
+    .await?;
+    tx.decisions_requested(m.id, now).await?;
+    tx.enqueue(&mail, now).await?;
+    Ok(to.len())
+}
+
+/// The unit called `name` (case-insensitively), with its configured name.
+fn unit<'f>(forum: &'f Forum, name: &str) -> Option<&'f crate::config::Unit> {
+    let n = name.trim().to_lowercase();
+    forum.units.iter().find(|u| u.name.to_lowercase() == n)
+}
+
+/// Applies one decision to a case (from a decision line or `samverkan case decide`).
+/// Returns a Swedish line saying what happens next.
+pub async fn apply_decision(app: &App, tx: &mut Tx, forum: &Forum, case: &CaseRow, d: &Decision, now: DateTime<Utc>) -> Result<Result<String, String>> {
+    let f = &forum.followup;
+    let tz = forum.time_zone;
+    tx.close_case_obligations(case.id, "new decision", now).await?;
+    let submitter = person(forum, &case.submitter);
+    Ok(Ok(match d {
+        Decision::Handover { unit: name } => {
+            let Some(u) = unit(forum, name) else {
+                let names: Vec<&str> = forum.units.iter().map(|u| u.name.as_str()).collect();
+                return Ok(Err(format!("okänd enhet \"{name}\" (enheterna är: {})", names.join(", "))));
+            };
+            if u.deputy_heads.is_empty() {
+                return Ok(Err(format!("enheten {} har ingen biträdande enhetschef i konfigurationen", u.name)));
+            }
+            tx.set_case_state(case.id, "handover", case.meeting_id, None, now).await?;
+            let mail = outgoing::build(
+                app,
+                forum,
+                Mail {
+                    template: "handover_request",
+                    ctx: serde_json::json!({
+                        "name": submitter.0, "case_no": case.case_no, "unit": u.name,
+                        "parts": Part::ALL.iter().map(|p| p.label_sv()).collect::<Vec<_>>(),
+                    }),
+                    to: vec![submitter.clone()],
+                    key: format!("handover-request-{}-{}", case.id, now.timestamp()),
+                    case_id: Some(case.id),
+                    meeting_id: case.meeting_id,
+                    in_reply_to: None,
+                },
+            )?;
+            tx.open_obligation(
+                &NewObligation {
+                    forum_id: forum.id.clone(),
+                    kind: ob::HANDOVER_INFO.into(),
+                    case_id: Some(case.id),
+                    owners: vec![case.submitter.clone()],
+                    remind_at: Some(f.handover_remind_after.after(now, tz, f.reminder_time)),
+                    data: serde_json::json!({ "unit": u.name }),
+                    request_message_id: mail.message_id.clone(),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+            tx.enqueue(&mail, now).await?;
+            format!("överlämnas till {}: {} ombeds skicka överlämningsinformationen", u.name, submitter.0)
+        }
+        Decision::FollowUp { date } => {
+            tx.set_case_state(case.id, "follow_up", None, Some(&date.to_string()), now).await?;
+            let remind = on_working_day(crate::core::schedule::local(tz, date.and_time(f.reminder_time)) - f.follow_up_remind_before, tz, f.reminder_time);
+            tx.open_obligation(
+                &NewObligation {
+                    forum_id: forum.id.clone(),
+                    kind: ob::FOLLOW_UP.into(),
+                    case_id: Some(case.id),
+                    owners: vec![case.submitter.clone()],
+                    remind_at: Some(remind.max(now)),
+                    data: serde_json::json!({ "date": date.to_string() }),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+            format!("följs upp på första mötet från och med {}; {} påminns i förväg", swedish_date(*date), submitter.0)
+        }
+        Decision::Escalate => {
+            let mut heads: Vec<(String, String)> = Vec::new();
+            let sub_unit = forum.member(&case.submitter).map(|m| m.unit.clone());
+            for name in case.units.iter().chain(sub_unit.iter()) {
+                if let Some(h) = unit(forum, name).and_then(|u| u.unit_head.as_ref())
+                    && !heads.iter().any(|(_, a)| *a == h.address)
+                {
+                    heads.push((h.name.clone(), h.address.clone()));
+                }
+            }
+            if heads.is_empty() {
+                return Ok(Err("ingen enhetschef finns i konfigurationen för de berörda enheterna (unit_head)".into()));
+            }
+            tx.set_case_state(case.id, "escalated", case.meeting_id, None, now).await?;
+            let mail = outgoing::build(
+                app,
+                forum,
+                Mail {
+                    template: "escalation",
+                    ctx: serde_json::json!({
+                        "case_no": case.case_no, "submitter_name": submitter.0,
+                        "submitter_unit": sub_unit, "units": case.units, "sections": sections(case),
+                    }),
+                    to: heads.clone(),
+                    key: format!("escalation-{}-{}", case.id, now.timestamp()),
+                    case_id: Some(case.id),
+                    meeting_id: case.meeting_id,
+                    in_reply_to: None,
+                },
+            )?;
+            tx.open_obligation(
+                &NewObligation {
+                    forum_id: forum.id.clone(),
+                    kind: ob::ESCALATION_ACK.into(),
+                    case_id: Some(case.id),
+                    owners: heads.iter().map(|(_, a)| a.clone()).collect(),
+                    escalate_to: vec![forum.convenor.address.clone()],
+                    remind_at: Some(f.handover_remind_after.after(now, tz, f.reminder_time)),
+                    escalate_at: Some(f.handover_escalate_after.after(now, tz, f.reminder_time)),
+                    request_message_id: mail.message_id.clone(),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+            tx.enqueue(&mail, now).await?;
+            let names: Vec<&str> = heads.iter().map(|(n, _)| n.as_str()).collect();
+            format!("lyfts till enhetschef: sammanfattning skickad till {}", names.join(", "))
+        }
+        Decision::Close => {
+            tx.set_case_state(case.id, "closed", case.meeting_id, None, now).await?;
+            "avslutas".to_string()
+        }
+    }))
+}
+
+/// An answer in the thread of an obligation's request. Returns the intake outcome and whether
+/// mail was queued, or `None` when the mail is not for these obligations (the sender is no
+/// owner): it is then handled as any other mail.
+pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[ObligationRow], v: &MailView, message_id: &str, now: DateTime<Utc>) -> Result<Option<(&'static str, bool)>> {
+    let Some(from) = v.from.as_deref() else { return Ok(None) };
+    let sender = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
+    let text = crate::core::submission::own_text(v);
+    let mine: Vec<&ObligationRow> = obligations.iter().filter(|o| o.owners.contains(&sender) || sender == forum.convenor.address).collect();
+    // Decisions first: a reply with decision lines.
+    if let Some(o) = mine.iter().find(|o| o.kind == ob::DECISIONS) {
+        let lines = read_decisions(&text);
+        if !lines.is_empty() {
+            let mut report = Vec::new();
+            let mut applied = 0;
+            for l in &lines {
+                let outcome = match &l.result {
+                    Err(e) => Err(e.clone()),
+                    Ok((no, d)) => match app.store.case_by_no(&forum.id, no).await? {
+                        None => Err(format!("ärende {no} finns inte i {}", forum.name)),
+                        Some(c) => apply_decision(app, tx, forum, &c, d, now).await?,
+                    },
+                };
+                if outcome.is_ok() {
+                    applied += 1;
+                }
+                report.push(serde_json::json!({ "line": l.text, "ok": outcome.is_ok(), "text": outcome.unwrap_or_else(|e| e) }));
+            }
+            if applied > 0 {
+                tx.close_obligation(o.id, &sender, now).await?;
+            }
+            let mail = outgoing::build(
+                app,
+                forum,
+                Mail {
+                    template: "decisions_confirm",
+                    ctx: serde_json::json!({ "name": person(forum, &sender).0, "lines": report, "failed": report.len() - applied }),
+                    to: vec![person(forum, &sender)],
+                    key: message_id.to_string(),
+                    case_id: None,
+                    meeting_id: o.meeting_id,
+                    in_reply_to: Some(message_id.to_string()),
+                },
+            )?;
+            tx.enqueue(&mail, now).await?;
+            info!(applied, failed = report.len() - applied, "decisions read");
+            return Ok(Some(("decisions", true)));
+        }
+    }
+    for o in &mine {
+        match o.kind.as_str() {
+            ob::HANDOVER_INFO if o.owners.contains(&sender) => {
+                let case = app.store.case_by_id(o.case_id.context("handover without case")?).await?.context("case vanished")?;
+                let h = read_handover(&text);
+                let unit_name = o.data["unit"].as_str().unwrap_or_default().to_string();
+                if !h.missing.is_empty() || !h.consent {
+                    let mail = outgoing::build(
+                        app,
+                        forum,
+                        Mail {
+                            template: "handover_incomplete",
+                            ctx: serde_json::json!({
+                                "name": person(forum, &sender).0, "case_no": case.case_no, "unit": unit_name,
+                                "missing": h.missing.iter().map(|p| p.label_sv()).collect::<Vec<_>>(), "consent": h.consent,
+                            }),
+                            to: vec![person(forum, &sender)],
+                            key: message_id.to_string(),
+                            case_id: Some(case.id),
+                            meeting_id: None,
+                            in_reply_to: Some(message_id.to_string()),
+                        },
+                    )?;
+                    tx.enqueue(&mail, now).await?;
+                    return Ok(Some(("handover_incomplete", true)));
+                }
+                let u = unit(forum, &unit_name).context("handover unit vanished from config")?;
+                tx.set_handover(case.id, &serde_json::to_value(&h)?).await?;
+                tx.close_obligation(o.id, &sender, now).await?;
+                let receivers: Vec<(String, String)> = u.deputy_heads.iter().map(|a| person(forum, a)).collect();
+                let parts: Vec<serde_json::Value> = h.parts.iter().map(|(k, t)| serde_json::json!({"label": k.label_sv(), "text": t})).collect();
+                let forward = outgoing::build(
+                    app,
+                    forum,
+                    Mail {
+                        template: "handover_forward",
+                        ctx: serde_json::json!({
+                            "case_no": case.case_no, "unit": u.name, "submitter_name": person(forum, &sender).0,
+                            "submitter_address": sender, "submitter_unit": forum.member(&sender).map(|m| m.unit.clone()),
+                            "parts": parts,
+                        }),
+                        to: receivers.clone(),
+                        key: message_id.to_string(),
+                        case_id: Some(case.id),
+                        meeting_id: None,
+                        in_reply_to: None,
+                    },
+                )?;
+                let f = &forum.followup;
+                let mut escalate_to: Vec<String> = u.unit_head.iter().map(|h| h.address.clone()).collect();
+                escalate_to.push(forum.convenor.address.clone());
+                tx.open_obligation(
+                    &NewObligation {
+                        forum_id: forum.id.clone(),
+                        kind: ob::HANDOVER_CONFIRM.into(),
+                        case_id: Some(case.id),
+                        owners: u.deputy_heads.clone(),
+                        escalate_to,
+                        remind_at: Some(f.handover_remind_after.after(now, forum.time_zone, f.reminder_time)),
+                        escalate_at: Some(f.handover_escalate_after.after(now, forum.time_zone, f.reminder_time)),
+                        data: serde_json::json!({ "unit": u.name, "from": sender }),
+                        request_message_id: forward.message_id.clone(),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await?;
+                tx.enqueue(&forward, now).await?;
+                let names: Vec<&str> = receivers.iter().map(|(n, _)| n.as_str()).collect();
+                let sent = outgoing::build(
+                    app,
+                    forum,
+                    Mail {
+                        template: "handover_sent",
+                        ctx: serde_json::json!({ "name": person(forum, &sender).0, "case_no": case.case_no, "unit": u.name, "receivers": names }),
+                        to: vec![person(forum, &sender)],
+                        key: message_id.to_string(),
+                        case_id: Some(case.id),
+                        meeting_id: None,
+                        in_reply_to: Some(message_id.to_string()),
+                    },
+                )?;
+                tx.enqueue(&sent, now).await?;
+                return Ok(Some(("handover_forwarded", true)));
+            }
+            ob::HANDOVER_CONFIRM | ob::ESCALATION_ACK if o.owners.contains(&sender) && ob::closes(&o.kind, &text) => {
+                let case = app.store.case_by_id(o.case_id.context("obligation without case")?).await?.context("case vanished")?;
+                tx.close_obligation(o.id, &sender, now).await?;
+                if o.kind == ob::HANDOVER_CONFIRM {
+                    tx.set_case_state(case.id, "handed_over", case.meeting_id, None, now).await?;
+                }
+                let to = o.data["from"].as_str().map(str::to_string).unwrap_or_else(|| case.submitter.clone());
+                let mail = outgoing::build(
+                    app,
+                    forum,
+                    Mail {
+                        template: "confirmed",
+                        ctx: serde_json::json!({
+                            "name": person(forum, &to).0, "case_no": case.case_no, "by": person(forum, &sender).0,
+                            "unit": o.data["unit"].as_str(), "case_worker": ob::case_worker(&text),
+                            "handover": o.kind == ob::HANDOVER_CONFIRM,
+                        }),
+                        to: vec![person(forum, &to)],
+                        key: message_id.to_string(),
+                        case_id: Some(case.id),
+                        meeting_id: None,
+                        in_reply_to: None,
+                    },
+                )?;
+                tx.enqueue(&mail, now).await?;
+                return Ok(Some((if o.kind == ob::HANDOVER_CONFIRM { "handover_confirmed" } else { "escalation_acknowledged" }, true)));
+            }
+            ob::NOTES if o.owners.contains(&sender) && ob::closes(&o.kind, &text) => {
+                tx.close_obligation(o.id, &sender, now).await?;
+                return Ok(Some(("notes_filed", false)));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Reminders and escalations that are due, each once. Returns when the next falls due.
+pub async fn steps(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    let open = app.store.open_obligations().await?;
+    let cores: Vec<_> = open.iter().map(ObligationRow::core).collect();
+    for step in ob::due(&cores, now) {
+        let (id, escalation) = match step {
+            Step::Remind(id) => (id, false),
+            Step::Escalate(id) => (id, true),
+        };
+        let Some(o) = open.iter().find(|o| o.id == id) else { continue };
+        let Some(forum) = app.cfg.forum(&o.forum_id) else { continue };
+        let case = match o.case_id {
+            Some(c) => app.store.case_by_id(c).await?,
+            None => None,
+        };
+        let meeting = match o.meeting_id {
+            Some(m) => app.store.meeting_view(m).await?,
+            None => None,
+        };
+        let to: Vec<(String, String)> = if escalation { &o.escalate_to } else { &o.owners }.iter().map(|a| person(forum, a)).collect();
+        if to.is_empty() {
+            continue;
+        }
+        let ctx = serde_json::json!({
+            "obligation": o.kind, "escalation": escalation,
+            "case_no": case.as_ref().map(|c| c.case_no.clone()),
+            "unit": o.data["unit"].as_str(),
+            "owners": o.owners.iter().map(|a| person(forum, a).0).collect::<Vec<_>>(),
+            "since": o.opened_at.map(|t| swedish_datetime(t, forum.time_zone)),
+            "date": o.data["date"].as_str().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).map(swedish_date),
+            "meeting": meeting.as_ref().map(|m| format!("{} {}", m.kind.label_sv(), swedish_datetime(m.start, forum.time_zone))),
+        });
+        let mail = outgoing::build(
+            app,
+            forum,
+            Mail {
+                template: if escalation { "obligation_escalation" } else { "obligation_reminder" },
+                ctx,
+                to,
+                key: format!("obligation-{}-{}", o.id, if escalation { "escalate" } else { "remind" }),
+                case_id: o.case_id,
+                meeting_id: o.meeting_id,
+                // A reminder answers the request, so an answer to it stays in the thread.
+                in_reply_to: (!o.request_message_id.is_empty()).then(|| o.request_message_id.clone()),
+            },
+        )?;
+        let mut tx = app.store.begin().await?;
+        // The notes reminder starts the thread a "Klart" answers.
+        let thread = (o.kind == ob::NOTES && !escalation).then_some(mail.message_id.as_str());
+        tx.obligation_step(o.id, escalation, thread, now).await?;
+        tx.enqueue(&mail, now).await?;
+        tx.commit().await?;
+        app.outbox_wake.notify_one();
+        info!(obligation = o.id, kind = %o.kind, step = if escalation { "escalate" } else { "remind" }, "obligation step sent");
+    }
+    let open = app.store.open_obligations().await?;
+    let cores: Vec<_> = open.iter().map(ObligationRow::core).collect();
+    Ok(ob::next_wakeup(&cores, now))
+}
+
+/// Puts follow-up cases on the first samverkansmöte on or after their date whose cutoff is
+/// still ahead.
+pub async fn place_follow_ups(app: &App, now: DateTime<Utc>) -> Result<()> {
+    for f in &app.cfg.forums {
+        let Some(s) = &f.schedule else { continue };
+        let waiting = app.store.follow_ups_waiting(&f.id).await?;
+        if waiting.is_empty() {
+            continue;
+        }
+        let meetings = app.store.meetings_after(&f.id, now, 24).await?;
+        for (case_id, date) in waiting {
+            let Ok(date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
+            let target = meetings.iter().find(|m| {
+                m.status == "scheduled"
+                    && (m.kind == MeetingKind::Samverkan || !s.kinds.contains(&MeetingKind::Samverkan))
+                    && m.start.with_timezone(&f.time_zone).date_naive() >= date
+                    && crate::core::schedule::cutoff(s, f.time_zone, m.start) > now
+            });
+            if let Some(m) = target {
+                let mut tx = app.store.begin().await?;
+                tx.set_case_state(case_id, "submitted", Some(m.id), None, now).await?;
+                tx.commit().await?;
+                info!(case_id, meeting = m.id, "follow-up case put on its meeting");
+            }
+        }
+    }
+    Ok(())
+}
