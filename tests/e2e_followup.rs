@@ -1,0 +1,139 @@
+//! End-to-end: after the meeting. Decisions by reply, a handover the receiving unit must confirm
+//! (with its reminder and escalation, each exactly once), and a follow-up on a later agenda, on
+//! the real mail stack with the durations shortened in the test configuration.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use chrono_tz::Europe::Stockholm;
+use common::*;
+
+const T: Duration = Duration::from_secs(40);
+
+async fn inbox_with(user: &str, what: &str, pred: impl Fn(&[Vec<u8>]) -> bool) -> Vec<Vec<u8>> {
+    wait_for(T, what, || async {
+        let m = fetch_folder(user, "INBOX").await;
+        pred(&m).then_some(m)
+    })
+    .await
+}
+
+fn find<'a>(m: &'a [Vec<u8>], prefix: &str) -> &'a Vec<u8> {
+    m.iter().find(|r| subject_of(r).starts_with(prefix)).unwrap_or_else(|| panic!("no mail starting {prefix:?}"))
+}
+
+fn count(m: &[Vec<u8>], prefix: &str) -> usize {
+    m.iter().filter(|r| subject_of(r).starts_with(prefix)).count()
+}
+
+fn answer(from: &str, to: &str, subject: &str, in_reply_to: &str, body: &str, id: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: SV: {subject}\r\nMessage-ID: <{id}@outlook.test>\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n\r\n-----Ursprungligt meddelande-----\r\nFrån: Samverkan\r\nSkickat: idag\r\n\r\n2026-0001: AVSLUTAD\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
+    if skip() {
+        return;
+    }
+    // A daily samverkansmöte: cutoff in 6 s, the meeting at +12 s for one minute.
+    let schedule = loop {
+        let now = Utc::now().with_timezone(&Stockholm);
+        let meeting = now + chrono::Duration::seconds(12);
+        if (meeting + chrono::Duration::minutes(2)).date_naive() == now.date_naive() {
+            break format!(
+                "rrule = \"FREQ=DAILY\"\nfirst = \"{}\"\nduration = \"1m\"\nkinds = [\"samverkansmöte\"]\nplace = \"Rum 3\"\ncutoff_days_before = 0\ncutoff_time = \"{}\"\ninvite_lead = \"1h\"",
+                (meeting.naive_local() - chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M:%S"),
+                (now + chrono::Duration::seconds(6)).format("%H:%M:%S"),
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    };
+    let tail = "[forum.followup]\nhandover_remind_after = \"4s\"\nhandover_escalate_after = \"8s\"\ndecisions_remind_after = \"1h\"";
+    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, tail);
+    let _d = w.start();
+    let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
+    send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
+    send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
+    let receipts = inbox_with(&lars, "Lars's receipt", |m| count(m, "Kvittens") == 1).await;
+    let lars_case = subject_of(find(&receipts, "Kvittens")).split_whitespace().nth(2).expect("no").to_string();
+    let receipts = inbox_with(&anna, "Anna's receipt", |m| count(m, "Kvittens") == 1).await;
+    let anna_case = subject_of(find(&receipts, "Kvittens")).split_whitespace().nth(2).expect("no").to_string();
+
+    // After the meeting, the note taker (Anna, first in the rotation) gets the beslutsunderlag.
+    let m = wait_for(Duration::from_secs(100), "the beslutsunderlag", || async {
+        let m = fetch_folder(&anna, "INBOX").await;
+        (count(&m, "Beslutsunderlag") == 1).then_some(m)
+    })
+    .await;
+    let request = find(&m, "Beslutsunderlag");
+    let text = text_of(request);
+    assert!(text.contains(&anna_case) && text.contains(&lars_case) && text.contains("ÖVERLÄMNA till ENHET"), "{text}");
+    assert!(count(&fetch_folder(&sara, "INBOX").await, "Beslutsunderlag") == 1, "the convenor gets it too");
+
+    // Anna answers with the decisions (one line wrong).
+    let follow_up_date = Utc::now().with_timezone(&Stockholm).date_naive() + chrono::Duration::days(3);
+    let body = format!("Hej!\r\n\r\n{anna_case}: Överlämna till vuxenenheten\r\n{lars_case} - uppföljning {follow_up_date}\r\n2026-9999: AVSLUTAD\r\n\r\nMvh Anna");
+    let rid = header_of(request, "Message-ID").expect("id");
+    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(request), &rid, &body, "dec-1")).await;
+    let m = inbox_with(&anna, "the decisions confirmation and the handover request", |m| {
+        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 1 && count(m, "Överlämning av ärende") == 1
+    })
+    .await;
+    let confirm = text_of(find(&m, "Beslut:"));
+    assert!(confirm.contains("OK    ") && confirm.contains("FEL   2026-9999: AVSLUTAD") && confirm.contains("finns inte"), "{confirm}");
+
+    // The handover information: first without consent (not forwarded), then complete.
+    let req = find(&m, "Överlämning av ärende");
+    assert!(text_of(req).contains("Pågående insatser och planering:"), "{}", text_of(req));
+    let req_id = header_of(req, "Message-ID").expect("id");
+    let parts = "Bakgrund och familjesituation: Bor med mamma.\r\nAktuell situation: Skolfrånvaro.\r\nFunktionsnedsättning/problematik och tidigare utredningar/diagnos: ADHD 2024.\r\nPågående insatser och planering: Kontaktperson.\r\n";
+    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(req), &req_id, parts, "ho-1")).await;
+    let m = inbox_with(&anna, "the consent is missing", |m| m.iter().any(|r| subject_of(r).contains("samtycke saknas"))).await;
+    assert!(text_of(m.iter().find(|r| subject_of(r).contains("samtycke saknas")).expect("x")).contains("Samtycke: ja"));
+    assert!(!fetch_folder(&lars, "INBOX").await.iter().any(|r| subject_of(r).contains("bekräfta mottagandet")), "nothing forwarded without consent");
+    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(req), &req_id, &format!("{parts}Samtycke: ja\r\n"), "ho-2")).await;
+
+    // Lars (deputy head of Vuxenenheten) gets it; he stays silent: one reminder, then the
+    // escalation to the convenor (the unit has no unit head configured), each once.
+    let m = inbox_with(&lars, "the forwarded handover", |m| m.iter().any(|r| subject_of(r).contains("bekräfta mottagandet"))).await;
+    let fwd = m.iter().find(|r| subject_of(r).contains("bekräfta mottagandet")).expect("fwd");
+    assert!(text_of(fwd).contains("Skolfrånvaro") && text_of(fwd).contains("Mottaget"), "{}", text_of(fwd));
+    inbox_with(&lars, "the reminder", |m| count(m, "Påminnelse: bekräfta mottagandet") == 1).await;
+    inbox_with(&sara, "the escalation", |m| count(m, "Obekräftad överlämning") == 1).await;
+    let (ok, out, _) = w.cli(&["status", "--json"]);
+    assert!(ok);
+    let st: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(st["unconfirmed_handovers"][0]["case_no"], anna_case.as_str(), "{st}");
+    assert_eq!(st["unconfirmed_handovers"][0]["escalated"], true, "{st}");
+
+    // Lars confirms: Anna is told, the handover is no longer listed, nothing more is sent.
+    let fwd_id = header_of(fwd, "Message-ID").expect("id");
+    send_raw(&lars, &[&mb], &answer(&lars, &mb, &subject_of(fwd), &fwd_id, "Mottaget, handläggare Eva Ek", "ok-1")).await;
+    let m = inbox_with(&anna, "the confirmation", |m| m.iter().any(|r| subject_of(r).contains("är bekräftad"))).await;
+    assert!(text_of(m.iter().find(|r| subject_of(r).contains("är bekräftad")).expect("c")).contains("Handläggare: Eva Ek"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(&fetch_folder(&lars, "INBOX").await, "Påminnelse: bekräfta mottagandet"), 1, "exactly one reminder");
+    assert_eq!(count(&fetch_folder(&sara, "INBOX").await, "Obekräftad överlämning"), 1, "exactly one escalation");
+    let (_, out, _) = w.cli(&["status", "--json"]);
+    let st: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(st["unconfirmed_handovers"], serde_json::json!([]), "{st}");
+
+    // The follow-up case is on the first meeting on or after its date.
+    let pool = w.db().await;
+    let (status, start): (String, String) = sqlx::query_as(
+        "SELECT c.status, m.starts_at FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE c.case_no = ?",
+    )
+    .bind(&lars_case)
+    .fetch_one(&pool)
+    .await
+    .expect("the follow-up case has a meeting");
+    pool.close().await;
+    assert_eq!(status, "submitted");
+    let start = chrono::DateTime::parse_from_rfc3339(&start).expect("t").with_timezone(&Stockholm).date_naive();
+    assert_eq!(start, follow_up_date, "a daily series: the meeting on the follow-up date itself");
+}
