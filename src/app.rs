@@ -39,6 +39,14 @@ impl App {
         Ok(Arc::new(App { cfg, store, templates, imap_password, smtp_password, outbox_wake: Notify::new() }))
     }
 
+    /// Opens the store and templates without the mail servers' secrets, for CLI commands that
+    /// queue mail for the running daemon to send (`samverkan case decide`, `case transfer`).
+    pub async fn open_offline(cfg: Config) -> Result<Arc<App>> {
+        let templates = Templates::load(&cfg.templates_dir, &["sv"])?;
+        let store = Store::open(&cfg.database_path).await?;
+        Ok(Arc::new(App { cfg, store, templates, imap_password: String::new(), smtp_password: None, outbox_wake: Notify::new() }))
+    }
+
     /// The clock: the only place the shell reads the time.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now()

@@ -396,6 +396,41 @@ pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[Obli
     Ok(None)
 }
 
+/// Seed 001: a young person who will need another unit's support after 19 (or 21) is announced
+/// at least six months before the birthday. Records the date and opens the obligation that
+/// reminds the submitter and the receiving unit's deputy heads in time.
+pub async fn record_transfer(tx: &mut Tx, forum: &Forum, case: &CaseRow, on: NaiveDate, to_unit: Option<&str>, now: DateTime<Utc>) -> Result<Result<String, String>> {
+    let f = &forum.followup;
+    let receiving = match to_unit {
+        Some(name) => match unit(forum, name) {
+            Some(u) => Some(u),
+            None => return Ok(Err(format!("okänd enhet \"{name}\""))),
+        },
+        None => None,
+    };
+    tx.set_transfer(case.id, &on.to_string()).await?;
+    let notice = ob::months_before(on, f.age_transfer_notice_months);
+    let remind_at = on_working_day(crate::core::schedule::local(forum.time_zone, notice.and_time(f.reminder_time)), forum.time_zone, f.reminder_time).max(now);
+    let mut owners = vec![case.submitter.clone()];
+    if let Some(u) = receiving {
+        owners.extend(u.deputy_heads.iter().filter(|a| **a != case.submitter).cloned());
+    }
+    tx.open_obligation(
+        &NewObligation {
+            forum_id: forum.id.clone(),
+            kind: ob::AGE_TRANSFER.into(),
+            case_id: Some(case.id),
+            owners,
+            remind_at: Some(remind_at),
+            data: serde_json::json!({ "date": on.to_string(), "unit": receiving.map(|u| u.name.clone()) }),
+            ..Default::default()
+        },
+        now,
+    )
+    .await?;
+    Ok(Ok(format!("överföringen {} påminns om {}", swedish_date(on), swedish_datetime(remind_at, forum.time_zone))))
+}
+
 /// Reminders and escalations that are due, each once. Returns when the next falls due.
 pub async fn steps(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
     let open = app.store.open_obligations().await?;

@@ -68,6 +68,16 @@ enum Command {
         #[command(subcommand)]
         action: MeetingCmd,
     },
+    /// Record a case's decision, or the date an age transfer falls due.
+    ///
+    /// The same as a decision line in reply to the "beslutsunderlag"; the mails it causes are
+    /// queued and sent by the running daemon.
+    Case {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: CaseCmd,
+    },
     /// Every mail the daemon will send in the next N days and when, without sending anything.
     ///
     /// Shows queued mail not yet delivered, then the invitations, agenda mails, updates and
@@ -94,6 +104,99 @@ enum Command {
 fn print_out(s: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{s}");
+}
+
+#[derive(Subcommand)]
+enum CaseCmd {
+    /// Record a decision: exactly one of --handover, --follow-up, --escalate, --close.
+    Decide {
+        /// The case number, e.g. 2026-0042.
+        case: String,
+        /// The forum (needed when there are several).
+        #[arg(long)]
+        forum: Option<String>,
+        /// ÖVERLÄMNA: hand the case over to this unit.
+        #[arg(long, group = "decision")]
+        handover: Option<String>,
+        /// UPPFÖLJNING: put it on the first meeting on or after this date (YYYY-MM-DD).
+        #[arg(long, group = "decision")]
+        follow_up: Option<String>,
+        /// LYFT: lift it to the unit heads.
+        #[arg(long, group = "decision")]
+        escalate: bool,
+        /// AVSLUTAD: close it.
+        #[arg(long, group = "decision")]
+        close: bool,
+    },
+    /// Record the date the person turns 19 (or 21): the transfer is announced 6 months ahead.
+    Transfer {
+        case: String,
+        #[arg(long)]
+        forum: Option<String>,
+        /// The birthday, YYYY-MM-DD.
+        #[arg(long)]
+        on: String,
+        /// The unit that takes over.
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
+    use samverkan::core::decision::Decision;
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let app = samverkan::app::App::open_offline(cfg).await?;
+    let now = chrono::Utc::now();
+    let pick = |forum: &Option<String>| -> Result<samverkan::config::Forum> {
+        match forum {
+            Some(id) => app.cfg.forum(id).cloned().ok_or_else(|| anyhow::anyhow!("no forum {id:?}")),
+            None if app.cfg.forums.len() == 1 => Ok(app.cfg.forums[0].clone()),
+            None => Err(anyhow::anyhow!("several forums: name one with --forum")),
+        }
+    };
+    let (forum, case_no) = match &action {
+        CaseCmd::Decide { case, forum, .. } | CaseCmd::Transfer { case, forum, .. } => (pick(forum)?, case.clone()),
+    };
+    let Some(case) = app.store.case_by_no(&forum.id, &case_no).await? else {
+        eprintln!("no case {case_no} in forum {}", forum.id);
+        return Ok(ExitCode::from(1));
+    };
+    let mut tx = app.store.begin().await?;
+    let result = match action {
+        CaseCmd::Decide { handover, follow_up, escalate, close, .. } => {
+            let decision = match (handover, follow_up, escalate, close) {
+                (Some(unit), None, false, false) => Decision::Handover { unit },
+                (None, Some(d), false, false) => Decision::FollowUp {
+                    date: chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("--follow-up {d:?} is not YYYY-MM-DD"))?,
+                },
+                (None, None, true, false) => Decision::Escalate,
+                (None, None, false, true) => Decision::Close,
+                _ => {
+                    eprintln!("give exactly one of --handover UNIT, --follow-up DATE, --escalate, --close");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            samverkan::followup::apply_decision(&app, &mut tx, &forum, &case, &decision, now).await?
+        }
+        CaseCmd::Transfer { on, to, .. } => {
+            let on = chrono::NaiveDate::parse_from_str(&on, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("--on {on:?} is not YYYY-MM-DD"))?;
+            samverkan::followup::record_transfer(&mut tx, &forum, &case, on, to.as_deref(), now).await?
+        }
+    };
+    match result {
+        Ok(text) => {
+            tx.commit().await?;
+            println!("{case_no}: {text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{case_no}: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -385,6 +488,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => Ok(check_config(&config)),
         Command::Inspect { file, config } => inspect(&file, config.as_deref()),
         Command::Meeting { config, action } => rt.block_on(meeting(&config, action)),
+        Command::Case { config, action } => rt.block_on(case_cmd(&config, action)),
         Command::Preview { config, days } => rt.block_on(preview(&config, days)),
         Command::Status { config, json } => rt.block_on(status(&config, json)),
         Command::Run { config } => match load(&config) {

@@ -72,6 +72,15 @@ pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
         }
     }
     let mut meetings = app.store.meeting_views(now - chrono::Duration::days(1), now + chrono::Duration::days(HORIZON_DAYS)).await?;
+    // The avstämningsmöte lists the known upcoming age transfers once per term.
+    for m in meetings.iter_mut().filter(|m| m.kind == MeetingKind::Avstamning) {
+        let Some(f) = app.cfg.forum(&m.forum_id) else { continue };
+        let day = m.start.with_timezone(&f.time_zone).date_naive();
+        if f.followup.transfer_inventory_months.contains(&chrono::Datelike::month(&day)) {
+            let until = day + chrono::Duration::days(366);
+            m.transfers = app.store.transfers_between(&f.id, &day.to_string(), &until.to_string()).await?.into_iter().map(|(no, on, _)| (no, on)).collect();
+        }
+    }
     let last = app.store.last_note_takers().await?;
     let actions = plan::plan(&meetings, &app.cfg, &last, now);
     for a in &actions {
@@ -328,6 +337,7 @@ fn invitation_with(
         "convenor_name": forum.convenor.name,
         "convenor_address": forum.convenor.address,
         "cases": cases,
+        "transfers": m.transfers.iter().map(|(no, on)| serde_json::json!({"case_no": no, "date": on})).collect::<Vec<_>>(),
     });
     let r = app.templates.render("sv", template, &ctx)?;
     let ics = ical::render(method, &event(forum, m, attendees, note_taker, method == Method::Cancel, now));

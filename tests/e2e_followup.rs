@@ -137,3 +137,48 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     let start = chrono::DateTime::parse_from_rfc3339(&start).expect("t").with_timezone(&Stockholm).date_naive();
     assert_eq!(start, follow_up_date, "a daily series: the meeting on the follow-up date itself");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_age_transfer_is_announced_six_months_ahead_and_listed_on_the_avstamningsmote() {
+    if skip() {
+        return;
+    }
+    // A daily avstämningsmöte two minutes from now, invited 90 s before.
+    let (schedule, month) = loop {
+        let now = Utc::now().with_timezone(&Stockholm);
+        let meeting = now + chrono::Duration::minutes(2);
+        if (meeting + chrono::Duration::minutes(2)).date_naive() == now.date_naive() {
+            break (
+                format!(
+                    "rrule = \"FREQ=DAILY\"\nfirst = \"{}\"\nduration = \"1h\"\nkinds = [\"avstämningsmöte\"]\nplace = \"Rum 3\"\ninvite_lead = \"90s\"",
+                    (meeting.naive_local() - chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M:%S"),
+                ),
+                chrono::Datelike::month(&now),
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    };
+    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, &format!("[forum.followup]\ntransfer_inventory_months = [{month}]"));
+    let _d = w.start();
+    let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
+    send_raw(&anna, &[&mb], &submission(&anna, &mb, 7)).await;
+    let m = inbox_with(&anna, "the receipt", |m| count(m, "Kvittens") == 1).await;
+    let case_no = subject_of(find(&m, "Kvittens")).split_whitespace().nth(2).expect("no").to_string();
+
+    // The person turns 19 in five months: inside the six-month notice, so the reminder goes now.
+    let birthday = Utc::now().with_timezone(&Stockholm).date_naive() + chrono::Duration::days(150);
+    let (ok, out, err) = w.cli(&["case", "transfer", &case_no, "--on", &birthday.to_string(), "--to", "Vuxenenheten"]);
+    assert!(ok, "{out}{err}");
+    for who in [&anna, &lars] {
+        let m = inbox_with(who, "the transfer reminder", |m| count(m, "Påminnelse: anmäl överföringen") == 1).await;
+        assert!(text_of(find(&m, "Påminnelse: anmäl överföringen")).contains("minst sex månader före"));
+    }
+    // The avstämningsmöte's invitation lists it (this month is an inventory month here).
+    let m = wait_for(Duration::from_secs(120), "the avstämningsmöte invitation", || async {
+        let m = fetch_folder(&lars, "INBOX").await;
+        m.iter().any(|r| subject_of(r).starts_with("Kallelse: avstämningsmöte")).then_some(m)
+    })
+    .await;
+    let inv = text_of(find(&m, "Kallelse: avstämningsmöte"));
+    assert!(inv.contains(&format!("ärende {case_no}: {birthday}")), "{inv}");
+}

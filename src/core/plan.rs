@@ -88,6 +88,9 @@ pub struct MeetingView {
     pub digest_morning_sent: bool,
     /// The note taker has been asked for the meeting's decisions.
     pub decisions_requested: bool,
+    /// Known upcoming age transfers (case number, date), listed on an avstämningsmöte in the
+    /// configured inventory months (seed 001: once per term).
+    pub transfers: Vec<(String, String)>,
 }
 
 /// The convenor's two digests (seed 004: who is coming).
@@ -538,6 +541,7 @@ mod tests {
                 digest_cutoff_sent: false,
                 digest_morning_sent: false,
                 decisions_requested: false,
+                transfers: vec![],
             })
             .collect()
     }

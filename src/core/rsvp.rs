@@ -284,6 +284,7 @@ mod tests {
             digest_cutoff_sent: false,
             digest_morning_sent: false,
             decisions_requested: false,
+            transfers: vec![],
         }
     }
 

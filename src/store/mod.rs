@@ -452,6 +452,7 @@ impl Store {
                 digest_cutoff_sent: !r.get::<String, _>(12).is_empty(),
                 digest_morning_sent: !r.get::<String, _>(13).is_empty(),
                 decisions_requested: !r.get::<String, _>(14).is_empty(),
+                transfers: Vec::new(),
             });
         }
         Ok(out)
