@@ -61,6 +61,32 @@ struct RawConfig {
     forums: Vec<RawForum>,
     #[serde(default)]
     security: RawSecurity,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawRetention {
+    case_days: u32,
+    mail_days: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention { case_days: 365, mail_days: 90 }
+    }
+}
+
+/// How long personal data is kept (GDPR: no longer than the routine needs).
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// Days after a case is closed, withdrawn or handed over until its parts, handover text and
+    /// submitter are wiped, and after a meeting until its invitees' names go.
+    pub case_days: u32,
+    /// Days until sent mail is deleted from the outbox and handled mail is expunged from the
+    /// processed and quarantine folders.
+    pub mail_days: u32,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -526,6 +552,7 @@ pub struct Config {
     /// When set, an answer to an invitation counts only if an `Authentication-Results` header
     /// added by this server (its authserv-id) shows `dmarc=pass` or `dkim=pass`.
     pub trusted_authserv_id: Option<String>,
+    pub retention: Retention,
 }
 
 impl Config {
@@ -761,6 +788,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         scheduler_interval: d.scheduler_interval.max(Duration::from_secs(1)),
     };
 
+    if raw.retention.case_days == 0 || raw.retention.mail_days == 0 {
+        problems.push(Problem { key: "retention".into(), message: "case_days and mail_days must be at least 1".into() });
+    }
+
     // IMAP
     let i = raw.imap;
     let imap_tls = tls_of("imap.tls", &i.tls, &i.host, problems);
@@ -961,6 +992,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         smtp,
         forums,
         trusted_authserv_id: raw.security.trusted_authserv_id.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()),
+        retention: Retention { case_days: raw.retention.case_days, mail_days: raw.retention.mail_days },
     }
 }
 

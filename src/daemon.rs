@@ -15,6 +15,21 @@ use crate::config::Config;
 /// How long the tasks get to finish after a stop signal.
 const STOP_GRACE: Duration = Duration::from_secs(4);
 
+/// Purges personal data past its retention time: ten minutes after start, then daily.
+async fn retention_loop(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut wait = Duration::from_secs(600);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = crate::admin::purge(&app, app.now(), false).await {
+            warn!(error = %format!("{e:#}"), "daily purge failed; retrying tomorrow");
+        }
+        wait = Duration::from_secs(24 * 3600);
+    }
+}
+
 pub async fn run(cfg: Config) -> Result<()> {
     let app = App::open(cfg).await?;
     let transport = crate::sender::transport(&app.cfg.smtp, app.smtp_password.as_deref())?;
@@ -27,6 +42,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let intake = tokio::spawn(crate::intake::run(Arc::clone(&app), stop_rx.clone()));
     let sender = tokio::spawn(crate::sender::run(Arc::clone(&app), transport, stop_rx.clone()));
     let scheduler = tokio::spawn(crate::scheduler::run(Arc::clone(&app), stop_rx.clone()));
+    let retention = tokio::spawn(retention_loop(Arc::clone(&app), stop_rx.clone()));
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -55,6 +71,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let both = async {
         intake.await.ok();
         scheduler.await.ok();
+        retention.await.ok();
         sender.await.ok();
     };
     if tokio::time::timeout(STOP_GRACE, both).await.is_err() {

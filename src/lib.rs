@@ -1,6 +1,7 @@
 //! samverkan: runs the collaboration-meeting routine of Swedish municipal social services by
 //! e-mail and calendar. See ARCHITECTURE.md for the map.
 
+pub mod admin;
 pub mod answers;
 pub mod app;
 pub mod config;

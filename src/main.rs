@@ -78,6 +78,29 @@ enum Command {
         #[command(subcommand)]
         action: CaseCmd,
     },
+    /// Wipe personal data kept past its retention time (the daemon also does this daily).
+    ///
+    /// Closed, withdrawn and handed-over cases keep their number, status and dates; their parts,
+    /// handover text and submitter go after `retention.case_days`; sent mail leaves the outbox
+    /// and handled mail is expunged from the processed and quarantine folders after
+    /// `retention.mail_days`.
+    Purge {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+        /// Only count what would go.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave the IMAP folders alone (no connection to the mail server).
+        #[arg(long)]
+        store_only: bool,
+    },
+    /// List quarantined mails, or move them back to the inbox to be handled again.
+    Quarantine {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: QuarantineCmd,
+    },
     /// Every mail the daemon will send in the next N days and when, without sending anything.
     ///
     /// Shows queued mail not yet delivered, then the invitations, agenda mails, updates and
@@ -104,6 +127,66 @@ enum Command {
 fn print_out(s: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{s}");
+}
+
+#[derive(Subcommand)]
+enum QuarantineCmd {
+    /// Quarantined mails: inbox UID, arrival, kind and reason (no personal data).
+    List,
+    /// Move quarantined mails back to the inbox so the daemon reads them again (after fixing
+    /// the configuration, e.g. adding a member). Give UIDs from `list`, or --all.
+    Reprocess {
+        uids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+async fn purge_cmd(path: &Path, dry_run: bool, store_only: bool) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let app = if store_only { samverkan::app::App::open_offline(cfg).await? } else { samverkan::app::App::open(cfg).await? };
+    let now = chrono::Utc::now();
+    let rep = if store_only { samverkan::admin::purge_store(&app, now, dry_run).await? } else { samverkan::admin::purge(&app, now, dry_run).await? };
+    let verb = if dry_run { "would be" } else { "were" };
+    println!("cases whose personal data {verb} wiped: {}", rep.cases_wiped);
+    println!("sent mails that {verb} deleted from the outbox: {}", rep.outbox_deleted);
+    println!("invitees of past meetings that {verb} deleted: {}", rep.invitations_deleted);
+    if !store_only {
+        println!("mails that {verb} expunged from the processed and quarantine folders: {}", rep.mails_expunged);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn quarantine_cmd(path: &Path, action: QuarantineCmd) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match action {
+        QuarantineCmd::List => {
+            let app = samverkan::app::App::open_offline(cfg).await?;
+            let list = samverkan::admin::quarantine_list(&app).await?;
+            if list.is_empty() {
+                println!("the quarantine is empty");
+            }
+            for q in list {
+                println!("uid {:>7}  {}  {:<12} {}", q.uid, q.received_at, q.kind, q.reason);
+            }
+        }
+        QuarantineCmd::Reprocess { uids, all } => {
+            if uids.is_empty() && !all {
+                eprintln!("name the UIDs to reprocess (see `samverkan quarantine list`), or --all");
+                return Ok(ExitCode::from(2));
+            }
+            let app = samverkan::app::App::open(cfg).await?;
+            let n = samverkan::admin::quarantine_reprocess(&app, &uids).await?;
+            println!("{n} mail(s) moved back to the inbox; the running daemon handles them now");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -489,6 +572,8 @@ fn main() -> ExitCode {
         Command::Inspect { file, config } => inspect(&file, config.as_deref()),
         Command::Meeting { config, action } => rt.block_on(meeting(&config, action)),
         Command::Case { config, action } => rt.block_on(case_cmd(&config, action)),
+        Command::Purge { config, dry_run, store_only } => rt.block_on(purge_cmd(&config, dry_run, store_only)),
+        Command::Quarantine { config, action } => rt.block_on(quarantine_cmd(&config, action)),
         Command::Preview { config, days } => rt.block_on(preview(&config, days)),
         Command::Status { config, json } => rt.block_on(status(&config, json)),
         Command::Run { config } => match load(&config) {

@@ -356,3 +356,65 @@ async fn a_member_mail_that_is_no_submission_is_answered_without_a_case() {
     assert_eq!(w.scalar("SELECT count(*) FROM cases").await, 0);
     assert_eq!(w.scalar("SELECT count(*) FROM intake WHERE outcome = 'no_parts'").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quarantined_mail_is_handled_after_the_sender_is_made_a_member() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let mut d = w.start();
+    let stina = w.addr("stina");
+    let mb = w.mailbox();
+    send_raw(&stina, &[&mb], &submission(&stina, &mb, 5)).await;
+    wait_for(T, "the quarantine", || async { (fetch_folder(&mb, "Karantan").await.len() == 1).then_some(()) }).await;
+    let (ok, out, _) = w.cli(&["quarantine", "list"]);
+    assert!(ok && out.contains("not_member") && !out.contains("stina"), "no personal data in the list: {out}");
+    d.stop();
+
+    // The admin adds Stina to the forum and reprocesses.
+    let cfg = std::fs::read_to_string(&w.config_path).expect("cfg");
+    std::fs::write(&w.config_path, format!("{cfg}\n[[forum.member]]\nname = \"Stina Ström\"\naddress = \"{stina}\"\nunit = \"Barn och unga\"\n")).expect("w");
+    let (ok, out, err) = w.cli(&["quarantine", "reprocess", "--all"]);
+    assert!(ok && out.contains("1 mail(s) moved back"), "{out}{err}");
+    let _d = w.start();
+    let got = wait_for(T, "Stina's receipt", || async {
+        let m = fetch_folder(&stina, "INBOX").await;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    assert!(subject_of(&got[0]).starts_with("Kvittens"));
+    let (_, out, _) = w.cli(&["quarantine", "list"]);
+    assert!(out.contains("the quarantine is empty"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let mut d = w.start();
+    let anna = w.addr("anna");
+    let mb = w.mailbox();
+    send_raw(&anna, &[&mb], &submission(&anna, &mb, 8)).await;
+    wait_for(T, "the receipt sent", || async { (w.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'").await == 1).then_some(()) }).await;
+    d.stop();
+    let pool = w.db().await;
+    let case_no: String = sqlx::query_scalar("SELECT case_no FROM cases").fetch_one(&pool).await.expect("case");
+    pool.close().await;
+    let (ok, out, err) = w.cli(&["case", "decide", &case_no, "--close"]);
+    assert!(ok, "{out}{err}");
+    // Today nothing is old enough.
+    let (ok, out, _) = w.cli(&["purge", "--dry-run", "--store-only"]);
+    assert!(ok && out.contains("would be wiped: 0"), "{out}");
+    // A year and more later, the parts and the submitter are gone; the number and status stay.
+    let cfg = samverkan::config::load(&w.config_path).expect("cfg");
+    let app = samverkan::app::App::open_offline(cfg).await.expect("app");
+    let rep = samverkan::admin::purge_store(&app, chrono::Utc::now() + chrono::Duration::days(400), false).await.expect("purge");
+    assert_eq!((rep.cases_wiped, rep.outbox_deleted), (1, 1));
+    let (sections, submitter, status): (String, String, String) =
+        sqlx::query_as("SELECT sections_json, submitter, status FROM cases").fetch_one(app.store.pool()).await.expect("row");
+    assert_eq!((sections.as_str(), submitter.as_str(), status.as_str()), ("{}", "", "closed"));
+    app.store.close().await;
+}
