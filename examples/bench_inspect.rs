@@ -20,10 +20,7 @@ fn unit_of(address: &str) -> Option<String> {
 }
 
 fn main() -> std::io::Result<()> {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(300);
+    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/submissions");
     let mut mails = Vec::new();
     for entry in std::fs::read_dir(dir)? {

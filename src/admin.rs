@@ -40,15 +40,17 @@ pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result
         .bind(&case_cut)
         .fetch_one(pool)
         .await? as u64;
-        rep.outbox_deleted = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?")
-            .bind(&mail_cut)
-            .fetch_one(pool)
-            .await? as u64;
-        rep.invitations_deleted =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < ?)")
-                .bind(&case_cut)
+        rep.outbox_deleted =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?")
+                .bind(&mail_cut)
                 .fetch_one(pool)
                 .await? as u64;
+        rep.invitations_deleted = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < ?)",
+        )
+        .bind(&case_cut)
+        .fetch_one(pool)
+        .await? as u64;
         return Ok(rep);
     }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -77,7 +79,9 @@ pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result
 
 /// Expunges mails older than `retention.mail_days` from the processed and quarantine folders.
 pub async fn purge_mailbox(app: &App, s: &mut ImapSession, now: DateTime<Utc>, dry_run: bool) -> Result<u64> {
-    let before = (now - Duration::days(i64::from(app.cfg.retention.mail_days))).format("%d-%b-%Y").to_string();
+    let before = (now - Duration::days(i64::from(app.cfg.retention.mail_days)))
+        .format("%d-%b-%Y")
+        .to_string();
     let mut total = 0;
     for folder in [&app.cfg.imap.processed_folder, &app.cfg.imap.quarantine_folder] {
         if s.select(folder).await.is_err() {
@@ -102,7 +106,13 @@ pub async fn purge(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<Purge
     rep.mails_expunged = purge_mailbox(app, &mut s, now, dry_run).await?;
     s.logout().await.ok();
     if !dry_run {
-        info!(cases = rep.cases_wiped, outbox = rep.outbox_deleted, invitations = rep.invitations_deleted, mails = rep.mails_expunged, "purge done");
+        info!(
+            cases = rep.cases_wiped,
+            outbox = rep.outbox_deleted,
+            invitations = rep.invitations_deleted,
+            mails = rep.mails_expunged,
+            "purge done"
+        );
     }
     Ok(rep)
 }
@@ -117,12 +127,19 @@ pub struct Quarantined {
 }
 
 pub async fn quarantine_list(app: &App) -> Result<Vec<Quarantined>> {
-    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT uid, received_at, kind, outcome FROM intake WHERE destination = 'quarantine' ORDER BY received_at",
-    )
-    .fetch_all(app.store.pool())
-    .await?;
-    Ok(rows.into_iter().map(|(uid, received_at, kind, reason)| Quarantined { uid, received_at, kind, reason }).collect())
+    let rows: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT uid, received_at, kind, outcome FROM intake WHERE destination = 'quarantine' ORDER BY received_at")
+            .fetch_all(app.store.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(uid, received_at, kind, reason)| Quarantined {
+            uid,
+            received_at,
+            kind,
+            reason,
+        })
+        .collect())
 }
 
 /// Moves quarantined mails back to the inbox and forgets that they were read, so the daemon
@@ -138,7 +155,9 @@ pub async fn quarantine_reprocess(app: &App, uids: &[i64]) -> Result<usize> {
     }
     let cfg = &app.cfg.imap;
     let mut s = imap_connect(cfg, &app.imap_password).await?;
-    s.select(&cfg.quarantine_folder).await.with_context(|| format!("cannot select {}", cfg.quarantine_folder))?;
+    s.select(&cfg.quarantine_folder)
+        .await
+        .with_context(|| format!("cannot select {}", cfg.quarantine_folder))?;
     let mut moved = 0;
     for (uid, message_id) in &chosen {
         let query = if message_id.ends_with("@samverkan.invalid") {
@@ -155,7 +174,10 @@ pub async fn quarantine_reprocess(app: &App, uids: &[i64]) -> Result<usize> {
         s.uid_copy(&set, &cfg.inbox).await?;
         let _: Vec<_> = s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
         let _: Vec<_> = s.expunge().await?.try_collect().await?;
-        sqlx::query("DELETE FROM intake WHERE destination = 'quarantine' AND message_id = ?").bind(message_id).execute(app.store.pool()).await?;
+        sqlx::query("DELETE FROM intake WHERE destination = 'quarantine' AND message_id = ?")
+            .bind(message_id)
+            .execute(app.store.pool())
+            .await?;
         info!(uid, "quarantined mail moved back to the inbox");
         moved += 1;
     }

@@ -22,8 +22,18 @@ use crate::store::{Outgoing, Tx};
 /// What was found out about an answer or a bounce before the transaction.
 #[allow(clippy::large_enum_variant)] // one per mail, short-lived
 pub enum Prepared {
-    Answer { forum_id: String, meeting: Option<MeetingView>, answer: Answer, origin: Origin, verdict: ReplyVerdict },
-    Bounce { forum_id: String, meeting: MeetingView, failed: Vec<String> },
+    Answer {
+        forum_id: String,
+        meeting: Option<MeetingView>,
+        answer: Answer,
+        origin: Origin,
+        verdict: ReplyVerdict,
+    },
+    Bounce {
+        forum_id: String,
+        meeting: MeetingView,
+        failed: Vec<String>,
+    },
     /// Not about anything of ours (or unreadable): processed, nothing else.
     Nothing(&'static str),
 }
@@ -65,7 +75,10 @@ fn to_answer(r: &Reply, counter: bool) -> Answer {
 fn forum_of<'c>(app: &'c App, v: &MailView, uid: Option<&str>) -> Option<&'c Forum> {
     crate::core::intake::forum_for(&app.cfg, v).or_else(|| {
         let uid = uid?;
-        app.cfg.forums.iter().find(|f| uid.starts_with(&format!("{}-", f.id)) && uid.ends_with(&format!("@{}", f.mail_domain())))
+        app.cfg
+            .forums
+            .iter()
+            .find(|f| uid.starts_with(&format!("{}-", f.id)) && uid.ends_with(&format!("@{}", f.mail_domain())))
     })
 }
 
@@ -73,8 +86,12 @@ fn forum_of<'c>(app: &'c App, v: &MailView, uid: Option<&str>) -> Option<&'c For
 pub async fn prepare(app: &App, kind: Kind, v: &MailView, raw: &[u8]) -> Result<Prepared> {
     match kind {
         Kind::Reply | Kind::Counter => {
-            let Some(reply) = read_reply(v) else { return Ok(Prepared::Nothing("reply_unreadable")) };
-            let Some(forum) = forum_of(app, v, reply.uid.as_deref()) else { return Ok(Prepared::Nothing("reply_no_forum")) };
+            let Some(reply) = read_reply(v) else {
+                return Ok(Prepared::Nothing("reply_unreadable"));
+            };
+            let Some(forum) = forum_of(app, v, reply.uid.as_deref()) else {
+                return Ok(Prepared::Nothing("reply_no_forum"));
+            };
             let mut meeting_id = match &reply.uid {
                 Some(uid) => app.store.meeting_by_uid(uid).await?,
                 None => None,
@@ -91,28 +108,61 @@ pub async fn prepare(app: &App, kind: Kind, v: &MailView, raw: &[u8]) -> Result<
             let origin = Origin {
                 from: v.from.clone(),
                 reply_to: v.reply_to.clone(),
-                authenticated: app.cfg.trusted_authserv_id.as_deref().is_none_or(|id| crate::core::rsvp::authenticated(&v.headers, id)),
+                authenticated: app
+                    .cfg
+                    .trusted_authserv_id
+                    .as_deref()
+                    .is_none_or(|id| crate::core::rsvp::authenticated(&v.headers, id)),
             };
             let answered = match &meeting {
-                Some(m) => app.store.answered_sequence(m.id, &forum.member(&answer.attendee).map_or(answer.attendee.clone(), |x| x.address.clone())).await?,
+                Some(m) => {
+                    app.store
+                        .answered_sequence(
+                            m.id,
+                            &forum
+                                .member(&answer.attendee)
+                                .map_or(answer.attendee.clone(), |x| x.address.clone()),
+                        )
+                        .await?
+                }
                 None => None,
             };
             let verdict = decide_reply(forum, &answer, &origin, meeting.as_ref(), answered);
-            Ok(Prepared::Answer { forum_id: forum.id.clone(), meeting, answer, origin, verdict })
+            Ok(Prepared::Answer {
+                forum_id: forum.id.clone(),
+                meeting,
+                answer,
+                origin,
+                verdict,
+            })
         }
         Kind::Bounce => {
-            let Some(b) = read_bounce(raw) else { return Ok(Prepared::Nothing("bounce_unreadable")) };
-            let Some(orig) = b.original_message_id else { return Ok(Prepared::Nothing("bounce_unmatched")) };
+            let Some(b) = read_bounce(raw) else {
+                return Ok(Prepared::Nothing("bounce_unreadable"));
+            };
+            let Some(orig) = b.original_message_id else {
+                return Ok(Prepared::Nothing("bounce_unmatched"));
+            };
             let Some((meeting_id, recipients)) = app.store.outbox_meeting(&[orig]).await? else {
                 return Ok(Prepared::Nothing("bounce_unmatched"));
             };
-            let Some(meeting) = app.store.meeting_view(meeting_id).await? else { return Ok(Prepared::Nothing("bounce_unmatched")) };
+            let Some(meeting) = app.store.meeting_view(meeting_id).await? else {
+                return Ok(Prepared::Nothing("bounce_unmatched"));
+            };
             // Only recipients of that mail count (a report may list others).
-            let failed: Vec<String> = if b.failed.is_empty() { recipients } else { b.failed.into_iter().filter(|f| recipients.contains(f)).collect() };
+            let failed: Vec<String> = if b.failed.is_empty() {
+                recipients
+            } else {
+                b.failed.into_iter().filter(|f| recipients.contains(f)).collect()
+            };
             if failed.is_empty() {
                 return Ok(Prepared::Nothing("bounce_unmatched"));
             }
-            Ok(Prepared::Bounce { forum_id: meeting.forum_id.clone(), meeting, failed })
+            Ok(Prepared::Bounce {
+                forum_id: meeting.forum_id.clone(),
+                meeting,
+                failed,
+            })
         }
         _ => Ok(Prepared::Nothing("ignored")),
     }
@@ -130,12 +180,29 @@ pub async fn apply(app: &App, tx: &mut Tx, p: &Prepared, message_id: &str, now: 
             tx.enqueue(&alert(app, forum, Some(meeting), ctx, message_id)?, now).await?;
             Ok(("bounce_invitation", true))
         }
-        Prepared::Answer { forum_id, meeting, answer, origin, verdict } => {
+        Prepared::Answer {
+            forum_id,
+            meeting,
+            answer,
+            origin,
+            verdict,
+        } => {
             let forum = app.cfg.forum(forum_id).context("forum vanished")?;
             let name_of = |a: &str| forum.member(a).map(|m| m.name.clone()).unwrap_or_else(|| a.to_string());
             let mut queued = false;
             match verdict {
-                ReplyVerdict::Apply { meeting_id, attendee, partstat, sequence, inferred, comment, key_roles, new_note_taker, delegate, delegate_outside } => {
+                ReplyVerdict::Apply {
+                    meeting_id,
+                    attendee,
+                    partstat,
+                    sequence,
+                    inferred,
+                    comment,
+                    key_roles,
+                    new_note_taker,
+                    delegate,
+                    delegate_outside,
+                } => {
                     let m = meeting.as_ref().context("an applied answer has its meeting")?;
                     let source = if *inferred { "subject" } else { "icalendar" };
                     tx.record_answer(*meeting_id, attendee, *partstat, *sequence, source, now).await?;
@@ -167,10 +234,16 @@ pub async fn apply(app: &App, tx: &mut Tx, p: &Prepared, message_id: &str, now: 
                             .invitations
                             .iter()
                             .filter(|i| i.active)
-                            .map(|i| crate::core::ical::Attendee { name: i.name.clone(), address: i.address.clone(), role: i.role, partstat: i.partstat })
+                            .map(|i| crate::core::ical::Attendee {
+                                name: i.name.clone(),
+                                address: i.address.clone(),
+                                role: i.role,
+                                partstat: i.partstat,
+                            })
                             .collect();
                         everyone.push(d.clone());
-                        let mail = crate::scheduler::invitation_mail(app, forum, m, &everyone, d, Method::Request, m.note_taker.as_deref(), now)?;
+                        let mail =
+                            crate::scheduler::invitation_mail(app, forum, m, &everyone, d, Method::Request, m.note_taker.as_deref(), now)?;
                         tx.enqueue(&mail, now).await?;
                         queued = true;
                     }
@@ -191,7 +264,12 @@ pub async fn apply(app: &App, tx: &mut Tx, p: &Prepared, message_id: &str, now: 
                     Ok((verdict.outcome(), queued))
                 }
                 ReplyVerdict::Stale { .. } => Ok((verdict.outcome(), false)),
-                ReplyVerdict::Counter { attendee, proposed_start, comment, .. } => {
+                ReplyVerdict::Counter {
+                    attendee,
+                    proposed_start,
+                    comment,
+                    ..
+                } => {
                     let proposed = proposed_start
                         .as_deref()
                         .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").ok())
@@ -220,7 +298,9 @@ pub async fn apply(app: &App, tx: &mut Tx, p: &Prepared, message_id: &str, now: 
 /// the invitees are marked unreachable; the convenor is told (never about a failed alert to
 /// the convenor, which would loop).
 pub async fn on_send_failure(app: &App, outbox_id: i64, now: DateTime<Utc>) -> Result<()> {
-    let Some((kind, forum_id, meeting_id, to)) = app.store.outbox_meta(outbox_id).await? else { return Ok(()) };
+    let Some((kind, forum_id, meeting_id, to)) = app.store.outbox_meta(outbox_id).await? else {
+        return Ok(());
+    };
     let Some(forum) = app.cfg.forum(&forum_id) else { return Ok(()) };
     if kind == "alert" || kind == "digest" || kind == "not_held" {
         return Ok(());
@@ -234,7 +314,8 @@ pub async fn on_send_failure(app: &App, outbox_id: i64, now: DateTime<Utc>) -> R
         tx.mark_undeliverable(m.id, &to).await?;
     }
     let ctx = serde_json::json!({ "alert": "bounce", "addresses": to, "mail_kind": kind });
-    tx.enqueue(&alert(app, forum, meeting.as_ref(), ctx, &format!("outbox-{outbox_id}"))?, now).await?;
+    tx.enqueue(&alert(app, forum, meeting.as_ref(), ctx, &format!("outbox-{outbox_id}"))?, now)
+        .await?;
     tx.commit().await?;
     app.outbox_wake.notify_one();
     Ok(())
@@ -246,7 +327,22 @@ fn alert(app: &App, forum: &Forum, m: Option<&MeetingView>, mut ctx: serde_json:
     ctx["forum_name"] = forum.name.clone().into();
     ctx["kind"] = m.map(|m| m.kind.label_sv()).unwrap_or("möte").into();
     ctx["when"] = m.map(|m| swedish_datetime(m.start, forum.time_zone)).unwrap_or_default().into();
-    for k in ["mail_kind", "comment", "roles", "new_note_taker", "roles_note_taker", "proposed", "addresses", "delegate", "partstat_sv", "reason", "sender", "attendee", "attendee_name", "meeting_id"] {
+    for k in [
+        "mail_kind",
+        "comment",
+        "roles",
+        "new_note_taker",
+        "roles_note_taker",
+        "proposed",
+        "addresses",
+        "delegate",
+        "partstat_sv",
+        "reason",
+        "sender",
+        "attendee",
+        "attendee_name",
+        "meeting_id",
+    ] {
         if ctx.get(k).is_none() {
             ctx[k] = serde_json::Value::Null;
         }

@@ -2,6 +2,7 @@
 //! resolved secrets and the wake-up signal for the outbox sender.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
@@ -19,7 +20,33 @@ pub struct App {
     pub smtp_password: Option<String>,
     /// Signalled after a commit that queued mail, so the sender need not wait for its timer.
     pub outbox_wake: Notify,
+    /// Per long-running task: the time (Unix seconds) until which it promised to report again.
+    /// The systemd watchdog is fed only while every promise holds, so a wedged loop gets the
+    /// daemon restarted.
+    pub heartbeats: [AtomicI64; 3],
 }
+
+/// The long-running tasks watched by the watchdog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Intake = 0,
+    Sender = 1,
+    Scheduler = 2,
+}
+
+impl Task {
+    pub const ALL: [Task; 3] = [Task::Intake, Task::Sender, Task::Scheduler];
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Intake => "intake",
+            Task::Sender => "sender",
+            Task::Scheduler => "scheduler",
+        }
+    }
+}
+
+/// Slack on top of what a task expects to take before it reports again.
+pub const HEARTBEAT_SLACK: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl App {
     /// Opens everything `run` needs, failing with every environment problem named.
@@ -36,7 +63,15 @@ impl App {
         };
         let templates = Templates::load(&cfg.templates_dir, &["sv"])?;
         let store = Store::open(&cfg.database_path).await?;
-        Ok(Arc::new(App { cfg, store, templates, imap_password, smtp_password, outbox_wake: Notify::new() }))
+        Ok(Arc::new(App {
+            cfg,
+            store,
+            templates,
+            imap_password,
+            smtp_password,
+            outbox_wake: Notify::new(),
+            heartbeats: Default::default(),
+        }))
     }
 
     /// Opens the store and templates without the mail servers' secrets, for CLI commands that
@@ -44,7 +79,33 @@ impl App {
     pub async fn open_offline(cfg: Config) -> Result<Arc<App>> {
         let templates = Templates::load(&cfg.templates_dir, &["sv"])?;
         let store = Store::open(&cfg.database_path).await?;
-        Ok(Arc::new(App { cfg, store, templates, imap_password: String::new(), smtp_password: None, outbox_wake: Notify::new() }))
+        Ok(Arc::new(App {
+            cfg,
+            store,
+            templates,
+            imap_password: String::new(),
+            smtp_password: None,
+            outbox_wake: Notify::new(),
+            heartbeats: Default::default(),
+        }))
+    }
+
+    /// A task promises to report again within `expect` (plus slack).
+    pub fn alive(&self, task: Task, expect: std::time::Duration) {
+        let until = self.now() + chrono::Duration::from_std(expect + HEARTBEAT_SLACK).unwrap_or(chrono::Duration::hours(1));
+        self.heartbeats[task as usize].store(until.timestamp(), Ordering::Relaxed);
+    }
+
+    /// The tasks whose promise has run out (0 = not started yet, which counts as fine).
+    pub fn stalled(&self) -> Vec<Task> {
+        let now = self.now().timestamp();
+        Task::ALL
+            .into_iter()
+            .filter(|t| {
+                let until = self.heartbeats[*t as usize].load(Ordering::Relaxed);
+                until != 0 && until < now
+            })
+            .collect()
     }
 
     /// The clock: the only place the shell reads the time.

@@ -74,7 +74,10 @@ struct RawRetention {
 
 impl Default for RawRetention {
     fn default() -> Self {
-        RawRetention { case_days: 365, mail_days: 90 }
+        RawRetention {
+            case_days: 365,
+            mail_days: 90,
+        }
     }
 }
 
@@ -265,7 +268,10 @@ fn deadline_of(key: String, d: RawDeadline, problems: &mut Vec<Problem>) -> Dead
         RawDeadline::Duration(s) => match humantime::parse_duration(s.trim()) {
             Ok(d) => Deadline::Exact(chrono::Duration::seconds(d.as_secs() as i64)),
             Err(e) => {
-                problems.push(Problem { key, message: format!("{s:?} is neither a number of working days nor a duration: {e}") });
+                problems.push(Problem {
+                    key,
+                    message: format!("{s:?} is neither a number of working days nor a duration: {e}"),
+                });
                 Deadline::WorkingDays(3)
             }
         },
@@ -411,9 +417,7 @@ impl SecretSource {
             SecretSource::File(p) => std::fs::read_to_string(p)
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
                 .map_err(|e| format!("cannot read password file {}: {e}", p.display())),
-            SecretSource::Env(name) => {
-                std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
-            }
+            SecretSource::Env(name) => std::env::var(name).map_err(|_| format!("environment variable {name} is not set")),
             SecretSource::Credential(name) => {
                 let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
                     format!("credential {name}: $CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=)")
@@ -575,14 +579,20 @@ impl Config {
         let mut out = Vec::new();
         for (key, s) in self.secrets() {
             if let Err(e) = s.resolve() {
-                out.push(Problem { key: key.into(), message: e });
+                out.push(Problem {
+                    key: key.into(),
+                    message: e,
+                });
             }
         }
         for (key, ca) in [("imap.ca_file", &self.imap.ca_file), ("smtp.ca_file", &self.smtp.ca_file)] {
             if let Some(p) = ca
                 && !p.is_file()
             {
-                out.push(Problem { key: key.into(), message: format!("file {} does not exist", p.display()) });
+                out.push(Problem {
+                    key: key.into(),
+                    message: format!("file {} does not exist", p.display()),
+                });
             }
         }
         out
@@ -594,9 +604,16 @@ pub const DEFAULT_TEMPLATES_DIR: &str = "/usr/share/samverkan/templates";
 
 /// Reads and validates a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let err = |problems| ConfigErrors { path: path.to_path_buf(), problems };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| err(vec![Problem { key: "(file)".into(), message: format!("cannot read: {e}") }]))?;
+    let err = |problems| ConfigErrors {
+        path: path.to_path_buf(),
+        problems,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(vec![Problem {
+            key: "(file)".into(),
+            message: format!("cannot read: {e}"),
+        }])
+    })?;
     parse(&text, path).map_err(err)
 }
 
@@ -612,7 +629,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Problem>> {
     };
     let mut problems: Vec<Problem> = unknown
         .into_iter()
-        .map(|k| Problem { key: k, message: "unknown key".into() })
+        .map(|k| Problem {
+            key: k,
+            message: "unknown key".into(),
+        })
         .collect();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let cfg = validate(raw, &base, &mut problems);
@@ -622,7 +642,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Problem>> {
 fn toml_problem(e: &toml::de::Error) -> Problem {
     // toml's message already names the key and line; keep it whole, on one line.
     let msg = e.to_string().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
-    Problem { key: "(syntax)".into(), message: msg }
+    Problem {
+        key: "(syntax)".into(),
+        message: msg,
+    }
 }
 
 fn resolve_path(base: &Path, p: &Path) -> PathBuf {
@@ -635,14 +658,15 @@ pub fn valid_address(a: &str) -> bool {
     let Some((local, domain)) = a.rsplit_once('@') else { return false };
     !local.is_empty()
         && !domain.is_empty()
-        && !a.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
         && !domain.starts_with('.')
         && !domain.ends_with('.')
 }
 
 fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    host == "localhost" || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
 }
 
 fn tls_of(key: &str, s: &str, host: &str, problems: &mut Vec<Problem>) -> Tls {
@@ -697,7 +721,10 @@ fn secret_of(prefix: &str, raw: RawSecret, problems: &mut Vec<Problem>, base: &P
 fn addr(key: String, a: &str, problems: &mut Vec<Problem>) -> String {
     let a = a.trim().to_ascii_lowercase();
     if !valid_address(&a) {
-        problems.push(Problem { key, message: format!("{a:?} is not an e-mail address") });
+        problems.push(Problem {
+            key,
+            message: format!("{a:?} is not an e-mail address"),
+        });
     }
     a
 }
@@ -718,7 +745,10 @@ fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut V
     if let Some(first) = first
         && let Err(e) = check_rrule(&s.rrule, first, tz)
     {
-        problems.push(Problem { key: key("rrule"), message: format!("{:?} is not a valid RFC 5545 RRULE: {e}", s.rrule) });
+        problems.push(Problem {
+            key: key("rrule"),
+            message: format!("{:?} is not a valid RFC 5545 RRULE: {e}", s.rrule),
+        });
     }
     let mut kinds = Vec::new();
     for (i, k) in s.kinds.iter().enumerate() {
@@ -731,21 +761,40 @@ fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut V
         }
     }
     if s.kinds.is_empty() {
-        problems.push(Problem { key: key("kinds"), message: "name at least one meeting kind".into() });
+        problems.push(Problem {
+            key: key("kinds"),
+            message: "name at least one meeting kind".into(),
+        });
     }
-    let cutoff_time = ["%H:%M", "%H:%M:%S"].iter().find_map(|f| chrono::NaiveTime::parse_from_str(s.cutoff_time.trim(), f).ok());
+    let cutoff_time = ["%H:%M", "%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveTime::parse_from_str(s.cutoff_time.trim(), f).ok());
     if cutoff_time.is_none() {
-        problems.push(Problem { key: key("cutoff_time"), message: format!("{:?} is not a time like \"12:00\"", s.cutoff_time) });
+        problems.push(Problem {
+            key: key("cutoff_time"),
+            message: format!("{:?} is not a time like \"12:00\"", s.cutoff_time),
+        });
     }
-    let digest_morning_time = ["%H:%M", "%H:%M:%S"].iter().find_map(|f| chrono::NaiveTime::parse_from_str(s.digest_morning_time.trim(), f).ok());
+    let digest_morning_time = ["%H:%M", "%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveTime::parse_from_str(s.digest_morning_time.trim(), f).ok());
     if digest_morning_time.is_none() {
-        problems.push(Problem { key: key("digest_morning_time"), message: format!("{:?} is not a time like \"07:00\"", s.digest_morning_time) });
+        problems.push(Problem {
+            key: key("digest_morning_time"),
+            message: format!("{:?} is not a time like \"07:00\"", s.digest_morning_time),
+        });
     }
     if s.duration.as_secs() < 60 || s.duration.as_secs() > 24 * 3600 {
-        problems.push(Problem { key: key("duration"), message: "must be between 1m and 24h".into() });
+        problems.push(Problem {
+            key: key("duration"),
+            message: "must be between 1m and 24h".into(),
+        });
     }
     if s.cutoff_days_before > 60 {
-        problems.push(Problem { key: key("cutoff_days_before"), message: "must be at most 60".into() });
+        problems.push(Problem {
+            key: key("cutoff_days_before"),
+            message: "must be at most 60".into(),
+        });
     }
     if problems.len() > before {
         return None;
@@ -773,10 +822,16 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         });
     }
     if d.full_check_interval.as_secs() < 1 {
-        problems.push(Problem { key: "daemon.full_check_interval".into(), message: "must be at least 1s".into() });
+        problems.push(Problem {
+            key: "daemon.full_check_interval".into(),
+            message: "must be at least 1s".into(),
+        });
     }
     if d.max_send_attempts == 0 {
-        problems.push(Problem { key: "daemon.max_send_attempts".into(), message: "must be at least 1".into() });
+        problems.push(Problem {
+            key: "daemon.max_send_attempts".into(),
+            message: "must be at least 1".into(),
+        });
     }
     let daemon = DaemonConfig {
         full_check_interval: d.full_check_interval,
@@ -789,29 +844,54 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
     };
 
     if raw.retention.case_days == 0 || raw.retention.mail_days == 0 {
-        problems.push(Problem { key: "retention".into(), message: "case_days and mail_days must be at least 1".into() });
+        problems.push(Problem {
+            key: "retention".into(),
+            message: "case_days and mail_days must be at least 1".into(),
+        });
     }
 
     // IMAP
     let i = raw.imap;
     let imap_tls = tls_of("imap.tls", &i.tls, &i.host, problems);
     if i.host.trim().is_empty() {
-        problems.push(Problem { key: "imap.host".into(), message: "must not be empty".into() });
+        problems.push(Problem {
+            key: "imap.host".into(),
+            message: "must not be empty".into(),
+        });
     }
-    let imap_password = secret_of("imap", RawSecret { password_file: i.password_file, password_env: i.password_env, password_credential: i.password_credential }, problems, base).unwrap_or_else(|| {
+    let imap_password = secret_of(
+        "imap",
+        RawSecret {
+            password_file: i.password_file,
+            password_env: i.password_env,
+            password_credential: i.password_credential,
+        },
+        problems,
+        base,
+    )
+    .unwrap_or_else(|| {
         problems.push(Problem {
             key: "imap.password_file".into(),
             message: "the IMAP password is needed: set password_file, password_env or password_credential".into(),
         });
         SecretSource::Env(String::new())
     });
-    for (k, v) in [("imap.inbox", &i.inbox), ("imap.processed_folder", &i.processed_folder), ("imap.quarantine_folder", &i.quarantine_folder)] {
+    for (k, v) in [
+        ("imap.inbox", &i.inbox),
+        ("imap.processed_folder", &i.processed_folder),
+        ("imap.quarantine_folder", &i.quarantine_folder),
+    ] {
         if v.trim().is_empty() {
-            problems.push(Problem { key: k.into(), message: "must not be empty".into() });
+            problems.push(Problem {
+                key: k.into(),
+                message: "must not be empty".into(),
+            });
         } else if !v.chars().all(|c| c.is_ascii_graphic() || c == ' ') || v.contains('"') {
             problems.push(Problem {
                 key: k.into(),
-                message: format!("{v:?}: use printable ASCII letters (IMAP folder names are sent as written; write Karantan, not Karantän)"),
+                message: format!(
+                    "{v:?}: use printable ASCII letters (IMAP folder names are sent as written; write Karantan, not Karantän)"
+                ),
             });
         }
     }
@@ -822,7 +902,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         });
     }
     if i.batch_size == 0 || i.batch_size > 10_000 {
-        problems.push(Problem { key: "imap.batch_size".into(), message: "must be between 1 and 10000".into() });
+        problems.push(Problem {
+            key: "imap.batch_size".into(),
+            message: "must be between 1 and 10000".into(),
+        });
     }
     let imap = ImapConfig {
         port: i.port.unwrap_or(if imap_tls == Tls::Implicit { 993 } else { 143 }),
@@ -840,7 +923,16 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
     // SMTP
     let s = raw.smtp;
     let smtp_tls = tls_of("smtp.tls", &s.tls, &s.host, problems);
-    let smtp_secret = secret_of("smtp", RawSecret { password_file: s.password_file, password_env: s.password_env, password_credential: s.password_credential }, problems, base);
+    let smtp_secret = secret_of(
+        "smtp",
+        RawSecret {
+            password_file: s.password_file,
+            password_env: s.password_env,
+            password_credential: s.password_credential,
+        },
+        problems,
+        base,
+    );
     let auth = match (s.user, smtp_secret) {
         (Some(u), Some(p)) => Some((u, p)),
         (None, None) => None,
@@ -852,7 +944,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             None
         }
         (None, Some(_)) => {
-            problems.push(Problem { key: "smtp.user".into(), message: "a password source is set but no user".into() });
+            problems.push(Problem {
+                key: "smtp.user".into(),
+                message: "a password source is set but no user".into(),
+            });
             None
         }
     };
@@ -870,7 +965,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
 
     // Forums
     if raw.forums.is_empty() {
-        problems.push(Problem { key: "forum".into(), message: "at least one [[forum]] is needed".into() });
+        problems.push(Problem {
+            key: "forum".into(),
+            message: "at least one [[forum]] is needed".into(),
+        });
     }
     let mut ids = BTreeSet::new();
     let mut mailboxes = BTreeSet::new();
@@ -878,10 +976,16 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
     for (fi, f) in raw.forums.into_iter().enumerate() {
         let k = |s: &str| format!("forum[{fi}].{s}");
         if f.id.is_empty() || !f.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            problems.push(Problem { key: k("id"), message: format!("{:?} must be lowercase letters, digits and '-'", f.id) });
+            problems.push(Problem {
+                key: k("id"),
+                message: format!("{:?} must be lowercase letters, digits and '-'", f.id),
+            });
         }
         if !ids.insert(f.id.clone()) {
-            problems.push(Problem { key: k("id"), message: format!("{:?} is used by two forums", f.id) });
+            problems.push(Problem {
+                key: k("id"),
+                message: format!("{:?} is used by two forums", f.id),
+            });
         }
         let time_zone = f.time_zone.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
             problems.push(Problem {
@@ -892,14 +996,23 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         });
         let mailbox = addr(k("mailbox"), &f.mailbox, problems);
         if !mailboxes.insert(mailbox.clone()) {
-            problems.push(Problem { key: k("mailbox"), message: format!("{mailbox} is used by two forums") });
+            problems.push(Problem {
+                key: k("mailbox"),
+                message: format!("{mailbox} is used by two forums"),
+            });
         }
-        let convenor = Person { name: f.convenor.name, address: addr(k("convenor.address"), &f.convenor.address, problems) };
+        let convenor = Person {
+            name: f.convenor.name,
+            address: addr(k("convenor.address"), &f.convenor.address, problems),
+        };
         let mut members: Vec<Member> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let unit_names: BTreeSet<String> = f.units.iter().map(|u| u.name.clone()).collect();
         if unit_names.len() != f.units.len() {
-            problems.push(Problem { key: k("unit"), message: "two units have the same name".into() });
+            problems.push(Problem {
+                key: k("unit"),
+                message: "two units have the same name".into(),
+            });
         }
         for (mi, m) in f.members.into_iter().enumerate() {
             let mk = |s: &str| format!("forum[{fi}].member[{mi}].{s}");
@@ -919,12 +1032,23 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
                 }
             }
             if !unit_names.contains(&m.unit) {
-                problems.push(Problem { key: mk("unit"), message: format!("{:?} is not one of the forum's [[forum.unit]] names", m.unit) });
+                problems.push(Problem {
+                    key: mk("unit"),
+                    message: format!("{:?} is not one of the forum's [[forum.unit]] names", m.unit),
+                });
             }
             if m.name.trim().is_empty() {
-                problems.push(Problem { key: mk("name"), message: "must not be empty".into() });
+                problems.push(Problem {
+                    key: mk("name"),
+                    message: "must not be empty".into(),
+                });
             }
-            members.push(Member { name: m.name, address, unit: m.unit, aliases });
+            members.push(Member {
+                name: m.name,
+                address,
+                unit: m.unit,
+                aliases,
+            });
         }
         let mut units = Vec::new();
         for (ui, u) in f.units.into_iter().enumerate() {
@@ -945,15 +1069,28 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
                 }
                 heads.push(a);
             }
-            let unit_head = u.unit_head.map(|p| Person { address: addr(uk("unit_head.address"), &p.address, problems), name: p.name });
-            units.push(Unit { name: u.name, deputy_heads: heads, unit_head });
+            let unit_head = u.unit_head.map(|p| Person {
+                address: addr(uk("unit_head.address"), &p.address, problems),
+                name: p.name,
+            });
+            units.push(Unit {
+                name: u.name,
+                deputy_heads: heads,
+                unit_head,
+            });
         }
         let schedule = f.schedule.and_then(|s| schedule_of(&k("schedule"), s, time_zone, problems));
         let fu = f.followup;
-        let reminder_time = ["%H:%M", "%H:%M:%S"].iter().find_map(|p| chrono::NaiveTime::parse_from_str(fu.reminder_time.trim(), p).ok()).unwrap_or_else(|| {
-            problems.push(Problem { key: k("followup.reminder_time"), message: format!("{:?} is not a time like \"09:00\"", fu.reminder_time) });
-            chrono::NaiveTime::MIN
-        });
+        let reminder_time = ["%H:%M", "%H:%M:%S"]
+            .iter()
+            .find_map(|p| chrono::NaiveTime::parse_from_str(fu.reminder_time.trim(), p).ok())
+            .unwrap_or_else(|| {
+                problems.push(Problem {
+                    key: k("followup.reminder_time"),
+                    message: format!("{:?} is not a time like \"09:00\"", fu.reminder_time),
+                });
+                chrono::NaiveTime::MIN
+            });
         let handover_remind_after = deadline_of(k("followup.handover_remind_after"), fu.handover_remind_after, problems);
         let handover_escalate_after = deadline_of(k("followup.handover_escalate_after"), fu.handover_escalate_after, problems);
         let decisions_remind_after = deadline_of(k("followup.decisions_remind_after"), fu.decisions_remind_after, problems);
@@ -964,7 +1101,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             });
         }
         if let Some(m) = fu.transfer_inventory_months.iter().find(|m| !(1..=12).contains(*m)) {
-            problems.push(Problem { key: k("followup.transfer_inventory_months"), message: format!("{m} is not a month (1-12)") });
+            problems.push(Problem {
+                key: k("followup.transfer_inventory_months"),
+                message: format!("{m} is not a month (1-12)"),
+            });
         }
         let followup = Followup {
             handover_remind_after,
@@ -976,7 +1116,17 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             transfer_inventory_months: fu.transfer_inventory_months,
             reminder_time,
         };
-        forums.push(Forum { id: f.id, name: f.name, time_zone, mailbox, convenor, units, members, schedule, followup });
+        forums.push(Forum {
+            id: f.id,
+            name: f.name,
+            time_zone,
+            mailbox,
+            convenor,
+            units,
+            members,
+            schedule,
+            followup,
+        });
     }
 
     Config {
@@ -991,8 +1141,15 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         imap,
         smtp,
         forums,
-        trusted_authserv_id: raw.security.trusted_authserv_id.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()),
-        retention: Retention { case_days: raw.retention.case_days, mail_days: raw.retention.mail_days },
+        trusted_authserv_id: raw
+            .security
+            .trusted_authserv_id
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty()),
+        retention: Retention {
+            case_days: raw.retention.case_days,
+            mail_days: raw.retention.mail_days,
+        },
     }
 }
 
@@ -1042,7 +1199,9 @@ unit = "Barn och unga"
 
     #[test]
     fn unknown_keys_are_all_named() {
-        let text = MINIMAL.replace("[smtp]", "[smtp]\nhots = \"x\"").replace("[database]", "[database]\nfoo = 1");
+        let text = MINIMAL
+            .replace("[smtp]", "[smtp]\nhots = \"x\"")
+            .replace("[database]", "[database]\nfoo = 1");
         let p = problems(&text);
         let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
         assert!(keys.contains(&"smtp.hots"), "{p:?}");
@@ -1059,14 +1218,23 @@ unit = "Barn och unga"
             .replace("unit = \"Barn och unga\"", "unit = \"Barn & unga\"");
         let p = problems(&text);
         let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
-        for k in ["forum[0].id", "forum[0].time_zone", "smtp.tls", "forum[0].member[0].unit", "forum[0].unit[0].deputy_heads[0]"] {
+        for k in [
+            "forum[0].id",
+            "forum[0].time_zone",
+            "smtp.tls",
+            "forum[0].member[0].unit",
+            "forum[0].unit[0].deputy_heads[0]",
+        ] {
             assert!(keys.contains(&k), "missing {k} in {p:#?}");
         }
     }
 
     #[test]
     fn tls_none_is_allowed_only_on_loopback() {
-        let ok = MINIMAL.replace("host = \"smtp.kommun.test\"\ntls = \"starttls\"", "host = \"127.0.0.1\"\ntls = \"none\"");
+        let ok = MINIMAL.replace(
+            "host = \"smtp.kommun.test\"\ntls = \"starttls\"",
+            "host = \"127.0.0.1\"\ntls = \"none\"",
+        );
         assert!(problems(&ok).is_empty());
         let bad = MINIMAL.replace("tls = \"starttls\"", "tls = \"none\"");
         assert_eq!(problems(&bad)[0].key, "smtp.tls");
@@ -1082,14 +1250,25 @@ unit = "Barn och unga"
 
     #[test]
     fn schedule_is_validated_with_defaults() {
-        let ok = format!("{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=MONTHLY;BYDAY=2TU\"\nfirst = \"2026-01-13T13:00\"\nplace = \"Stadshuset\"\n");
+        let ok = format!(
+            "{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=MONTHLY;BYDAY=2TU\"\nfirst = \"2026-01-13T13:00\"\nplace = \"Stadshuset\"\n"
+        );
         let c = parse(&ok, Path::new("/x/y.toml")).expect("valid");
         let s = c.forums[0].schedule.as_ref().expect("schedule");
-        assert_eq!((s.cutoff_days_before, s.cutoff_time.to_string().as_str(), s.duration.num_minutes()), (1, "12:00:00", 60));
+        assert_eq!(
+            (s.cutoff_days_before, s.cutoff_time.to_string().as_str(), s.duration.num_minutes()),
+            (1, "12:00:00", 60)
+        );
         assert_eq!(s.kinds.len(), 2);
-        let bad = format!("{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=SOMETIMES\"\nfirst = \"13 jan\"\nkinds = [\"fika\"]\ncutoff_time = \"noon\"\n");
+        let bad = format!(
+            "{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=SOMETIMES\"\nfirst = \"13 jan\"\nkinds = [\"fika\"]\ncutoff_time = \"noon\"\n"
+        );
         let keys: Vec<String> = problems(&bad).into_iter().map(|p| p.key).collect();
-        for k in ["forum[0].schedule.first", "forum[0].schedule.kinds[0]", "forum[0].schedule.cutoff_time"] {
+        for k in [
+            "forum[0].schedule.first",
+            "forum[0].schedule.kinds[0]",
+            "forum[0].schedule.cutoff_time",
+        ] {
             assert!(keys.iter().any(|x| x == k), "missing {k} in {keys:?}");
         }
         let bad_rule = format!("{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=SOMETIMES\"\nfirst = \"2026-01-13T13:00\"\n");

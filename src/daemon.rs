@@ -36,7 +36,10 @@ pub async fn run(cfg: Config) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let inflight = app.store.release_inflight(app.now()).await?;
     if inflight > 0 {
-        warn!(count = inflight, "mail was being sent when the daemon last stopped; sending it again now");
+        warn!(
+            count = inflight,
+            "mail was being sent when the daemon last stopped; sending it again now"
+        );
     }
 
     let intake = tokio::spawn(crate::intake::run(Arc::clone(&app), stop_rx.clone()));
@@ -50,6 +53,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     info!(forums = app.cfg.forums.len(), "samverkan running");
 
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut wedged_reported = false;
     loop {
         let tick = async {
             match watchdog {
@@ -61,7 +65,15 @@ pub async fn run(cfg: Config) -> Result<()> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = tick => {
-                sd_notify::notify(&[sd_notify::NotifyState::Watchdog]).ok();
+                let stalled = app.stalled();
+                if stalled.is_empty() {
+                    sd_notify::notify(&[sd_notify::NotifyState::Watchdog]).ok();
+                    wedged_reported = false;
+                } else if !wedged_reported {
+                    wedged_reported = true;
+                    let names: Vec<&str> = stalled.iter().map(|t| t.name()).collect();
+                    tracing::error!(tasks = %names.join(","), "a task stopped making progress; no longer feeding the watchdog so systemd restarts the daemon");
+                }
             }
         }
     }
@@ -75,7 +87,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         sender.await.ok();
     };
     if tokio::time::timeout(STOP_GRACE, both).await.is_err() {
-        warn!("tasks did not stop within {}s; exiting anyway (committed work is safe)", STOP_GRACE.as_secs());
+        warn!(
+            "tasks did not stop within {}s; exiting anyway (committed work is safe)",
+            STOP_GRACE.as_secs()
+        );
     }
     app.store.close().await;
     info!("samverkan stopped");

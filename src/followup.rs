@@ -20,7 +20,11 @@ use crate::outgoing::{self, Mail, person};
 use crate::store::{CaseRow, NewObligation, ObligationRow, Tx};
 
 fn sections(c: &CaseRow) -> serde_json::Value {
-    c.sections.iter().map(|(k, v)| serde_json::json!({"label": k.label_sv(), "text": v})).collect::<Vec<_>>().into()
+    c.sections
+        .iter()
+        .map(|(k, v)| serde_json::json!({"label": k.label_sv(), "text": v}))
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn swedish_date(d: NaiveDate) -> String {
@@ -38,7 +42,10 @@ pub async fn request_decisions(app: &App, tx: &mut Tx, forum: &Forum, m: &Meetin
         .cases
         .iter()
         .map(|c| {
-            let who = forum.member(&c.submitter).map(|s| format!("{}, {}", s.name, s.unit)).unwrap_or_default();
+            let who = forum
+                .member(&c.submitter)
+                .map(|s| format!("{}, {}", s.name, s.unit))
+                .unwrap_or_default();
             serde_json::json!({
                 "case_no": c.case_no,
                 "initials": plan::initials(c.sections.get(&crate::core::submission::SectionKey::NameAge).map(String::as_str).unwrap_or("")),
@@ -104,7 +111,14 @@ fn unit<'f>(forum: &'f Forum, name: &str) -> Option<&'f crate::config::Unit> {
 
 /// Applies one decision to a case (from a decision line or `samverkan case decide`).
 /// Returns a Swedish line saying what happens next.
-pub async fn apply_decision(app: &App, tx: &mut Tx, forum: &Forum, case: &CaseRow, d: &Decision, now: DateTime<Utc>) -> Result<Result<String, String>> {
+pub async fn apply_decision(
+    app: &App,
+    tx: &mut Tx,
+    forum: &Forum,
+    case: &CaseRow,
+    d: &Decision,
+    now: DateTime<Utc>,
+) -> Result<Result<String, String>> {
     let f = &forum.followup;
     let tz = forum.time_zone;
     tx.close_case_obligations(case.id, "new decision", now).await?;
@@ -150,11 +164,18 @@ pub async fn apply_decision(app: &App, tx: &mut Tx, forum: &Forum, case: &CaseRo
             )
             .await?;
             tx.enqueue(&mail, now).await?;
-            format!("överlämnas till {}: {} ombeds skicka överlämningsinformationen", u.name, submitter.0)
+            format!(
+                "överlämnas till {}: {} ombeds skicka överlämningsinformationen",
+                u.name, submitter.0
+            )
         }
         Decision::FollowUp { date } => {
             tx.set_case_state(case.id, "follow_up", None, Some(&date.to_string()), now).await?;
-            let remind = on_working_day(crate::core::schedule::local(tz, date.and_time(f.reminder_time)) - f.follow_up_remind_before, tz, f.reminder_time);
+            let remind = on_working_day(
+                crate::core::schedule::local(tz, date.and_time(f.reminder_time)) - f.follow_up_remind_before,
+                tz,
+                f.reminder_time,
+            );
             tx.open_obligation(
                 &NewObligation {
                     forum_id: forum.id.clone(),
@@ -168,7 +189,11 @@ pub async fn apply_decision(app: &App, tx: &mut Tx, forum: &Forum, case: &CaseRo
                 now,
             )
             .await?;
-            format!("följs upp på första mötet från och med {}; {} påminns i förväg", swedish_date(*date), submitter.0)
+            format!(
+                "följs upp på första mötet från och med {}; {} påminns i förväg",
+                swedish_date(*date),
+                submitter.0
+            )
         }
         Decision::Escalate => {
             let mut heads: Vec<(String, String)> = Vec::new();
@@ -181,7 +206,9 @@ pub async fn apply_decision(app: &App, tx: &mut Tx, forum: &Forum, case: &CaseRo
                 }
             }
             if heads.is_empty() {
-                return Ok(Err("ingen enhetschef finns i konfigurationen för de berörda enheterna (unit_head)".into()));
+                return Ok(Err(
+                    "ingen enhetschef finns i konfigurationen för de berörda enheterna (unit_head)".into()
+                ));
             }
             tx.set_case_state(case.id, "escalated", case.meeting_id, None, now).await?;
             let mail = outgoing::build(
@@ -229,11 +256,22 @@ pub async fn apply_decision(app: &App, tx: &mut Tx, forum: &Forum, case: &CaseRo
 /// An answer in the thread of an obligation's request. Returns the intake outcome and whether
 /// mail was queued, or `None` when the mail is not for these obligations (the sender is no
 /// owner): it is then handled as any other mail.
-pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[ObligationRow], v: &MailView, message_id: &str, now: DateTime<Utc>) -> Result<Option<(&'static str, bool)>> {
+pub async fn on_reply(
+    app: &App,
+    tx: &mut Tx,
+    forum: &Forum,
+    obligations: &[ObligationRow],
+    v: &MailView,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(&'static str, bool)>> {
     let Some(from) = v.from.as_deref() else { return Ok(None) };
     let sender = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
     let text = crate::core::submission::own_text(v);
-    let mine: Vec<&ObligationRow> = obligations.iter().filter(|o| o.owners.contains(&sender) || sender == forum.convenor.address).collect();
+    let mine: Vec<&ObligationRow> = obligations
+        .iter()
+        .filter(|o| o.owners.contains(&sender) || sender == forum.convenor.address)
+        .collect();
     // Decisions first: a reply with decision lines.
     if let Some(o) = mine.iter().find(|o| o.kind == ob::DECISIONS) {
         let lines = read_decisions(&text);
@@ -277,7 +315,11 @@ pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[Obli
     for o in &mine {
         match o.kind.as_str() {
             ob::HANDOVER_INFO if o.owners.contains(&sender) => {
-                let case = app.store.case_by_id(o.case_id.context("handover without case")?).await?.context("case vanished")?;
+                let case = app
+                    .store
+                    .case_by_id(o.case_id.context("handover without case")?)
+                    .await?
+                    .context("case vanished")?;
                 let h = read_handover(&text);
                 let unit_name = o.data["unit"].as_str().unwrap_or_default().to_string();
                 if !h.missing.is_empty() || !h.consent {
@@ -304,7 +346,11 @@ pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[Obli
                 tx.set_handover(case.id, &serde_json::to_value(&h)?).await?;
                 tx.close_obligation(o.id, &sender, now).await?;
                 let receivers: Vec<(String, String)> = u.deputy_heads.iter().map(|a| person(forum, a)).collect();
-                let parts: Vec<serde_json::Value> = h.parts.iter().map(|(k, t)| serde_json::json!({"label": k.label_sv(), "text": t})).collect();
+                let parts: Vec<serde_json::Value> = h
+                    .parts
+                    .iter()
+                    .map(|(k, t)| serde_json::json!({"label": k.label_sv(), "text": t}))
+                    .collect();
                 let forward = outgoing::build(
                     app,
                     forum,
@@ -360,12 +406,19 @@ pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[Obli
                 return Ok(Some(("handover_forwarded", true)));
             }
             ob::HANDOVER_CONFIRM | ob::ESCALATION_ACK if o.owners.contains(&sender) && ob::closes(&o.kind, &text) => {
-                let case = app.store.case_by_id(o.case_id.context("obligation without case")?).await?.context("case vanished")?;
+                let case = app
+                    .store
+                    .case_by_id(o.case_id.context("obligation without case")?)
+                    .await?
+                    .context("case vanished")?;
                 tx.close_obligation(o.id, &sender, now).await?;
                 if o.kind == ob::HANDOVER_CONFIRM {
                     tx.set_case_state(case.id, "handed_over", case.meeting_id, None, now).await?;
                 }
-                let to = o.data["from"].as_str().map(str::to_string).unwrap_or_else(|| case.submitter.clone());
+                let to = o.data["from"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| case.submitter.clone());
                 let mail = outgoing::build(
                     app,
                     forum,
@@ -384,7 +437,14 @@ pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[Obli
                     },
                 )?;
                 tx.enqueue(&mail, now).await?;
-                return Ok(Some((if o.kind == ob::HANDOVER_CONFIRM { "handover_confirmed" } else { "escalation_acknowledged" }, true)));
+                return Ok(Some((
+                    if o.kind == ob::HANDOVER_CONFIRM {
+                        "handover_confirmed"
+                    } else {
+                        "escalation_acknowledged"
+                    },
+                    true,
+                )));
             }
             ob::NOTES if o.owners.contains(&sender) && ob::closes(&o.kind, &text) => {
                 tx.close_obligation(o.id, &sender, now).await?;
@@ -399,7 +459,14 @@ pub async fn on_reply(app: &App, tx: &mut Tx, forum: &Forum, obligations: &[Obli
 /// Seed 001: a young person who will need another unit's support after 19 (or 21) is announced
 /// at least six months before the birthday. Records the date and opens the obligation that
 /// reminds the submitter and the receiving unit's deputy heads in time.
-pub async fn record_transfer(tx: &mut Tx, forum: &Forum, case: &CaseRow, on: NaiveDate, to_unit: Option<&str>, now: DateTime<Utc>) -> Result<Result<String, String>> {
+pub async fn record_transfer(
+    tx: &mut Tx,
+    forum: &Forum,
+    case: &CaseRow,
+    on: NaiveDate,
+    to_unit: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Result<String, String>> {
     let f = &forum.followup;
     let receiving = match to_unit {
         Some(name) => match unit(forum, name) {
@@ -410,7 +477,12 @@ pub async fn record_transfer(tx: &mut Tx, forum: &Forum, case: &CaseRow, on: Nai
     };
     tx.set_transfer(case.id, &on.to_string()).await?;
     let notice = ob::months_before(on, f.age_transfer_notice_months);
-    let remind_at = on_working_day(crate::core::schedule::local(forum.time_zone, notice.and_time(f.reminder_time)), forum.time_zone, f.reminder_time).max(now);
+    let remind_at = on_working_day(
+        crate::core::schedule::local(forum.time_zone, notice.and_time(f.reminder_time)),
+        forum.time_zone,
+        f.reminder_time,
+    )
+    .max(now);
     let mut owners = vec![case.submitter.clone()];
     if let Some(u) = receiving {
         owners.extend(u.deputy_heads.iter().filter(|a| **a != case.submitter).cloned());
@@ -428,7 +500,11 @@ pub async fn record_transfer(tx: &mut Tx, forum: &Forum, case: &CaseRow, on: Nai
         now,
     )
     .await?;
-    Ok(Ok(format!("överföringen {} påminns om {}", swedish_date(on), swedish_datetime(remind_at, forum.time_zone))))
+    Ok(Ok(format!(
+        "överföringen {} påminns om {}",
+        swedish_date(on),
+        swedish_datetime(remind_at, forum.time_zone)
+    )))
 }
 
 /// Reminders and escalations that are due, each once. Returns when the next falls due.
@@ -450,7 +526,10 @@ pub async fn steps(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>
             Some(m) => app.store.meeting_view(m).await?,
             None => None,
         };
-        let to: Vec<(String, String)> = if escalation { &o.escalate_to } else { &o.owners }.iter().map(|a| person(forum, a)).collect();
+        let to: Vec<(String, String)> = if escalation { &o.escalate_to } else { &o.owners }
+            .iter()
+            .map(|a| person(forum, a))
+            .collect();
         if to.is_empty() {
             continue;
         }
@@ -467,7 +546,11 @@ pub async fn steps(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>
             app,
             forum,
             Mail {
-                template: if escalation { "obligation_escalation" } else { "obligation_reminder" },
+                template: if escalation {
+                    "obligation_escalation"
+                } else {
+                    "obligation_reminder"
+                },
                 ctx,
                 to,
                 key: format!("obligation-{}-{}", o.id, if escalation { "escalate" } else { "remind" }),
@@ -502,7 +585,9 @@ pub async fn place_follow_ups(app: &App, now: DateTime<Utc>) -> Result<()> {
         }
         let meetings = app.store.meetings_after(&f.id, now, 24).await?;
         for (case_id, date) in waiting {
-            let Ok(date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
+            let Ok(date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else {
+                continue;
+            };
             let target = meetings.iter().find(|m| {
                 m.status == "scheduled"
                     && (m.kind == MeetingKind::Samverkan || !s.kinds.contains(&MeetingKind::Samverkan))

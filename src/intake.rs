@@ -17,14 +17,14 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::app::App;
+use crate::config::Forum;
+use crate::core::classify::Kind;
 use crate::core::intake::{self, Arrival, Facts, Verdict};
+use crate::core::schedule::Assignment;
+use crate::core::submission::SectionKey;
 use crate::mail::compose::{self, Draft};
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_connect};
-use crate::config::Forum;
-use crate::core::classify::Kind;
-use crate::core::schedule::Assignment;
-use crate::core::submission::SectionKey;
 use crate::store::{IntakeRecord, NewCase, Outgoing, Tx};
 
 pub const PROCESSED: &str = "processed";
@@ -39,6 +39,10 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             return;
         }
+        app.alive(
+            crate::app::Task::Intake,
+            app.cfg.daemon.reconnect_max_backoff + Duration::from_secs(60),
+        );
         let result = session(&app, &mut shutdown, &mut down_since).await;
         match result {
             Ok(()) => return,
@@ -91,10 +95,12 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
             return Ok(());
         }
         let until_full = app.cfg.daemon.full_check_interval.saturating_sub(last_full.elapsed());
+        let wait = app.cfg.daemon.idle_timeout.min(until_full.max(Duration::from_secs(1)));
+        app.alive(crate::app::Task::Intake, wait + Duration::from_secs(60));
         if has_idle {
             let mut idle = s.idle();
             idle.init().await.context("IMAP IDLE")?;
-            let (wait, stop) = idle.wait_with_timeout(app.cfg.daemon.idle_timeout.min(until_full.max(Duration::from_secs(1))));
+            let (wait, stop) = idle.wait_with_timeout(wait);
             let outcome = tokio::select! {
                 r = wait => Some(r),
                 _ = shutdown.changed() => None,
@@ -180,7 +186,11 @@ pub fn uid_set(uids: &[u32]) -> String {
             i += 1;
             end = v[i];
         }
-        out.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
         i += 1;
     }
     out.join(",")
@@ -195,6 +205,7 @@ async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -
     uids.sort_unstable();
     let mut max_uid = 0;
     for batch in uids.chunks(cfg.batch_size as usize) {
+        app.alive(crate::app::Task::Intake, Duration::from_secs(300));
         let known = app.store.known_uids(&cfg.inbox, uidvalidity, batch).await?;
         let mut dest: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (uid, d) in &known {
@@ -210,7 +221,11 @@ async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -
             }
         }
         for (d, list) in &dest {
-            let folder = if d == QUARANTINE { &cfg.quarantine_folder } else { &cfg.processed_folder };
+            let folder = if d == QUARANTINE {
+                &cfg.quarantine_folder
+            } else {
+                &cfg.processed_folder
+            };
             mover.mv(s, list, folder).await?;
             app.store.mark_moved(&cfg.inbox, uidvalidity, list, app.now()).await?;
         }
@@ -226,7 +241,8 @@ pub async fn materialize_meetings(app: &App) -> Result<()> {
     let now = app.now();
     for f in &app.cfg.forums {
         if let Some(s) = &f.schedule {
-            let occ = crate::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), now + chrono::Duration::days(210));
+            let occ =
+                crate::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), now + chrono::Duration::days(210));
             app.store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
         }
     }
@@ -288,7 +304,10 @@ pub async fn handle(
         .as_ref()
         .and_then(|v| v.message_id.clone())
         .unwrap_or_else(|| intake::synthetic_message_id(raw.unwrap_or_default()));
-    let mut facts = Facts { message_id_seen: app.store.message_id_seen(&message_id).await?, ..Facts::default() };
+    let mut facts = Facts {
+        message_id_seen: app.store.message_id_seen(&message_id).await?,
+        ..Facts::default()
+    };
     if let Some(v) = &parsed
         && let Some(forum) = intake::forum_for(&app.cfg, v)
         && let Some(from) = v.from.as_deref()
@@ -302,10 +321,17 @@ pub async fn handle(
             facts.meetings = app.store.meetings_after(&forum.id, received, 12).await?;
         }
         if let Some(m) = forum.member(from) {
-            facts.rejections_today = app.store.sent_to_since(&["incomplete", "no_parts"], &m.address, now - chrono::Duration::hours(24)).await?;
+            facts.rejections_today = app
+                .store
+                .sent_to_since(&["incomplete", "no_parts"], &m.address, now - chrono::Duration::hours(24))
+                .await?;
         }
     }
-    let arrival = Arrival { view: parsed.as_ref(), internal_date: received, too_large };
+    let arrival = Arrival {
+        view: parsed.as_ref(),
+        internal_date: received,
+        too_large,
+    };
     let verdict = intake::decide(&arrival, &facts, &app.cfg);
     let kind = match (&parsed, too_large) {
         (_, true) => "too_large",
@@ -318,23 +344,25 @@ pub async fn handle(
     // mail, quarantine verdicts included.
     let thread_obligations = match (&parsed, &verdict) {
         (_, Verdict::Duplicate { case_no: None }) => None,
-        (Some(v), _) if crate::core::classify::classify(v) == Kind::Submission => {
-            match intake::forum_for(&app.cfg, v) {
-                Some(f) => {
-                    let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
-                    let found = app.store.obligations_for_thread(&f.id, &ids).await?;
-                    (!found.is_empty()).then_some((f, found))
-                }
-                None => None,
+        (Some(v), _) if crate::core::classify::classify(v) == Kind::Submission => match intake::forum_for(&app.cfg, v) {
+            Some(f) => {
+                let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
+                let found = app.store.obligations_for_thread(&f.id, &ids).await?;
+                (!found.is_empty()).then_some((f, found))
             }
-        }
+            None => None,
+        },
         _ => None,
     };
     // Answers to invitations and delivery reports: looked up before the transaction.
     let prepared = match (&verdict, &parsed, raw) {
-        (Verdict::Ignore { kind: k @ (Kind::Reply | Kind::Counter | Kind::Bounce) }, Some(v), Some(raw)) => {
-            Some(crate::answers::prepare(app, *k, v, raw).await?)
-        }
+        (
+            Verdict::Ignore {
+                kind: k @ (Kind::Reply | Kind::Counter | Kind::Bounce),
+            },
+            Some(v),
+            Some(raw),
+        ) => Some(crate::answers::prepare(app, *k, v, raw).await?),
         _ => None,
     };
 
@@ -398,7 +426,15 @@ async fn apply(
 ) -> Result<(Option<i64>, Option<String>, bool)> {
     let labels = |keys: &[SectionKey]| keys.iter().map(|k| k.label_sv()).collect::<Vec<_>>();
     match verdict {
-        Verdict::NewCase { forum, submitter, year, content_hash, submission, assignment, answer } => {
+        Verdict::NewCase {
+            forum,
+            submitter,
+            year,
+            content_hash,
+            submission,
+            assignment,
+            answer,
+        } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
             let status = intake::status_of(&submission.sections);
             let (id, no) = tx
@@ -431,24 +467,62 @@ async fn apply(
             }
             Ok((Some(id), Some(no), true))
         }
-        Verdict::UpdateCase { forum, case, sections, updated, assignment, after_cutoff_of } => {
+        Verdict::UpdateCase {
+            forum,
+            case,
+            sections,
+            updated,
+            assignment,
+            after_cutoff_of,
+        } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
             let status = intake::status_of(sections);
             let meeting_id = assignment.as_ref().map(|a| a.meeting.id).or(case.meeting_id);
-            tx.update_case(case.id, &serde_json::to_string(sections)?, status, meeting_id, now).await?;
-            let template = if status == intake::SUBMITTED && case.status == intake::INCOMPLETE { "completed" } else { "updated" };
+            tx.update_case(case.id, &serde_json::to_string(sections)?, status, meeting_id, now)
+                .await?;
+            let template = if status == intake::SUBMITTED && case.status == intake::INCOMPLETE {
+                "completed"
+            } else {
+                "updated"
+            };
             let mut extra = meeting_context(forum, assignment.as_ref());
             extra["updated_labels"] = labels(updated).into();
             extra["missing_labels"] = labels(&intake::missing(sections)).into();
-            extra["after_cutoff_of"] =
-                after_cutoff_of.map(|t| crate::core::time::swedish_datetime(t, forum.time_zone)).into();
-            reply(app, tx, forum, &case.submitter, template, Some(&case.case_no), Some(case.id), extra, message_id, now).await?;
+            extra["after_cutoff_of"] = after_cutoff_of
+                .map(|t| crate::core::time::swedish_datetime(t, forum.time_zone))
+                .into();
+            reply(
+                app,
+                tx,
+                forum,
+                &case.submitter,
+                template,
+                Some(&case.case_no),
+                Some(case.id),
+                extra,
+                message_id,
+                now,
+            )
+            .await?;
             Ok((Some(case.id), Some(case.case_no.clone()), true))
         }
         Verdict::Withdraw { forum, case } => {
             let forum = app.cfg.forum(forum).context("forum vanished from config")?;
-            tx.update_case(case.id, &serde_json::to_string(&case.sections)?, intake::WITHDRAWN, None, now).await?;
-            reply(app, tx, forum, &case.submitter, "withdrawn", Some(&case.case_no), Some(case.id), serde_json::json!({}), message_id, now).await?;
+            tx.update_case(case.id, &serde_json::to_string(&case.sections)?, intake::WITHDRAWN, None, now)
+                .await?;
+            reply(
+                app,
+                tx,
+                forum,
+                &case.submitter,
+                "withdrawn",
+                Some(&case.case_no),
+                Some(case.id),
+                serde_json::json!({}),
+                message_id,
+                now,
+            )
+            .await?;
             Ok((Some(case.id), Some(case.case_no.clone()), true))
         }
         Verdict::NoParts { forum, submitter, answer } => {
@@ -493,7 +567,11 @@ fn summary(sections: &std::collections::BTreeMap<SectionKey, String>) -> serde_j
         .map(|(k, v)| {
             let first = v.lines().next().unwrap_or_default();
             let short: String = first.chars().take(80).collect();
-            let text = if short.len() < v.trim_end().len() { format!("{short} …") } else { short };
+            let text = if short.len() < v.trim_end().len() {
+                format!("{short} …")
+            } else {
+                short
+            };
             serde_json::json!({ "label": k.label_sv(), "text": text })
         })
         .collect::<Vec<_>>()

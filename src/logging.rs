@@ -26,7 +26,10 @@ pub fn init(format: LogFormat) {
         }
     }
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false)
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
     match (format, under_journald) {
         (LogFormat::Json, _) => b.json().flatten_event(true).init(),

@@ -63,7 +63,13 @@ enum Command {
     /// A moved or cancelled meeting that has been sent out is sent again (SEQUENCE+1) or
     /// cancelled (METHOD:CANCEL) to every invitee by the running daemon within a minute.
     Meeting {
-        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml", global = true)]
+        #[arg(
+            long,
+            short,
+            env = "SAMVERKAN_CONFIG",
+            default_value = "/etc/samverkan/samverkan.toml",
+            global = true
+        )]
         config: PathBuf,
         #[command(subcommand)]
         action: MeetingCmd,
@@ -73,7 +79,13 @@ enum Command {
     /// The same as a decision line in reply to the "beslutsunderlag"; the mails it causes are
     /// queued and sent by the running daemon.
     Case {
-        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml", global = true)]
+        #[arg(
+            long,
+            short,
+            env = "SAMVERKAN_CONFIG",
+            default_value = "/etc/samverkan/samverkan.toml",
+            global = true
+        )]
         config: PathBuf,
         #[command(subcommand)]
         action: CaseCmd,
@@ -96,7 +108,13 @@ enum Command {
     },
     /// List quarantined mails, or move them back to the inbox to be handled again.
     Quarantine {
-        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml", global = true)]
+        #[arg(
+            long,
+            short,
+            env = "SAMVERKAN_CONFIG",
+            default_value = "/etc/samverkan/samverkan.toml",
+            global = true
+        )]
         config: PathBuf,
         #[command(subcommand)]
         action: QuarantineCmd,
@@ -147,15 +165,26 @@ async fn purge_cmd(path: &Path, dry_run: bool, store_only: bool) -> Result<ExitC
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let app = if store_only { samverkan::app::App::open_offline(cfg).await? } else { samverkan::app::App::open(cfg).await? };
+    let app = if store_only {
+        samverkan::app::App::open_offline(cfg).await?
+    } else {
+        samverkan::app::App::open(cfg).await?
+    };
     let now = chrono::Utc::now();
-    let rep = if store_only { samverkan::admin::purge_store(&app, now, dry_run).await? } else { samverkan::admin::purge(&app, now, dry_run).await? };
+    let rep = if store_only {
+        samverkan::admin::purge_store(&app, now, dry_run).await?
+    } else {
+        samverkan::admin::purge(&app, now, dry_run).await?
+    };
     let verb = if dry_run { "would be" } else { "were" };
     println!("cases whose personal data {verb} wiped: {}", rep.cases_wiped);
     println!("sent mails that {verb} deleted from the outbox: {}", rep.outbox_deleted);
     println!("invitees of past meetings that {verb} deleted: {}", rep.invitations_deleted);
     if !store_only {
-        println!("mails that {verb} expunged from the processed and quarantine folders: {}", rep.mails_expunged);
+        println!(
+            "mails that {verb} expunged from the processed and quarantine folders: {}",
+            rep.mails_expunged
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -249,11 +278,18 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
     };
     let mut tx = app.store.begin().await?;
     let result = match action {
-        CaseCmd::Decide { handover, follow_up, escalate, close, .. } => {
+        CaseCmd::Decide {
+            handover,
+            follow_up,
+            escalate,
+            close,
+            ..
+        } => {
             let decision = match (handover, follow_up, escalate, close) {
                 (Some(unit), None, false, false) => Decision::Handover { unit },
                 (None, Some(d), false, false) => Decision::FollowUp {
-                    date: chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| anyhow::anyhow!("--follow-up {d:?} is not YYYY-MM-DD"))?,
+                    date: chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                        .map_err(|_| anyhow::anyhow!("--follow-up {d:?} is not YYYY-MM-DD"))?,
                 },
                 (None, None, true, false) => Decision::Escalate,
                 (None, None, false, true) => Decision::Close,
@@ -333,16 +369,25 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
     };
     let store = Store::open(&cfg.database_path).await?;
     let now = chrono::Utc::now();
-    let forum_of = |id: &str| cfg.forum(id).ok_or_else(|| anyhow::anyhow!("no forum {id:?} in {}", path.display()));
+    let forum_of = |id: &str| {
+        cfg.forum(id)
+            .ok_or_else(|| anyhow::anyhow!("no forum {id:?} in {}", path.display()))
+    };
     let code = match action {
         MeetingCmd::List { days } => {
-            let ms = store.meeting_views(now - chrono::Duration::days(7), now + chrono::Duration::days(i64::from(days))).await?;
+            let ms = store
+                .meeting_views(now - chrono::Duration::days(7), now + chrono::Duration::days(i64::from(days)))
+                .await?;
             if ms.is_empty() {
                 println!("no meetings (is a [forum.schedule] configured, and has the daemon run?)");
             }
             for m in &ms {
                 let f = forum_of(&m.forum_id)?;
-                let answered = m.invitations.iter().filter(|i| i.active && i.partstat != samverkan::core::ical::PartStat::NeedsAction).count();
+                let answered = m
+                    .invitations
+                    .iter()
+                    .filter(|i| i.active && i.partstat != samverkan::core::ical::PartStat::NeedsAction)
+                    .count();
                 println!(
                     "{:>5}  {:<10} {:<16} {:<40} {:<9} seq {}  {} case(s)  {} invited, {} answered",
                     m.id,
@@ -365,17 +410,39 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
             };
             let f = forum_of(&m.forum_id)?;
             println!("meeting {}: {} {} ({})", m.id, m.kind.label_sv(), f.name, m.forum_id);
-            println!("  when:       {} – {}", swedish_datetime(m.start, f.time_zone), swedish_datetime(m.end, f.time_zone));
+            println!(
+                "  when:       {} – {}",
+                swedish_datetime(m.start, f.time_zone),
+                swedish_datetime(m.end, f.time_zone)
+            );
             println!("  place:      {}", if m.place.is_empty() { "-" } else { &m.place });
-            println!("  status:     {}{}", m.status, if m.invited { ", sent out" } else { ", not sent out yet" });
+            println!(
+                "  status:     {}{}",
+                m.status,
+                if m.invited { ", sent out" } else { ", not sent out yet" }
+            );
             println!("  sequence:   {}", m.sequence);
-            println!("  uid:        {}", samverkan::core::plan::uid(&f.id, &m.occurrence, f.mail_domain()));
-            let nt = m.note_taker.as_deref().map(|a| f.member(a).map(|x| x.name.clone()).unwrap_or_else(|| a.to_string()));
+            println!(
+                "  uid:        {}",
+                samverkan::core::plan::uid(&f.id, &m.occurrence, f.mail_domain())
+            );
+            let nt = m
+                .note_taker
+                .as_deref()
+                .map(|a| f.member(a).map(|x| x.name.clone()).unwrap_or_else(|| a.to_string()));
             println!("  note taker: {}", nt.as_deref().unwrap_or("-"));
             println!("  agenda:     {} case(s)", m.cases.len());
             for c in &m.cases {
-                let i = samverkan::core::plan::initials(c.sections.get(&samverkan::core::submission::SectionKey::NameAge).map(String::as_str).unwrap_or(""));
-                let who = f.member(&c.submitter).map(|x| format!("{} ({})", x.name, x.unit)).unwrap_or_else(|| c.submitter.clone());
+                let i = samverkan::core::plan::initials(
+                    c.sections
+                        .get(&samverkan::core::submission::SectionKey::NameAge)
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                );
+                let who = f
+                    .member(&c.submitter)
+                    .map(|x| format!("{} ({})", x.name, x.unit))
+                    .unwrap_or_else(|| c.submitter.clone());
                 println!("    {}{}  {}  from {}", c.case_no, if c.urgent { " AKUT" } else { "" }, i, who);
             }
             println!("  invitees:");
@@ -388,7 +455,11 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                     i.role.as_str(),
                     i.partstat.as_str(),
                     if at.is_empty() { String::new() } else { format!(" {at}") },
-                    if source.is_empty() { String::new() } else { format!(" (from {source})") }
+                    if source.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (from {source})")
+                    }
                 );
                 if !i.active {
                     println!("      (cancelled for this invitee)");
@@ -405,7 +476,11 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
             let start = local(f.time_zone, parse_local(&to)?);
             let end = start + (m.end - m.start);
             if store.move_meeting(id, start, end, place.as_deref(), now).await? {
-                println!("meeting {id} moved to {} (sequence {}); the daemon sends the change to every invitee", swedish_datetime(start, f.time_zone), m.sequence + 1);
+                println!(
+                    "meeting {id} moved to {} (sequence {}); the daemon sends the change to every invitee",
+                    swedish_datetime(start, f.time_zone),
+                    m.sequence + 1
+                );
                 ExitCode::SUCCESS
             } else {
                 eprintln!("meeting {id} is {} and cannot be moved", m.status);
@@ -429,10 +504,16 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
             };
             let local_start = parse_local(&at)?;
             let start = local(f.time_zone, local_start);
-            let dur = f.schedule.as_ref().map(|s| s.duration).unwrap_or_else(|| chrono::Duration::hours(1));
+            let dur = f
+                .schedule
+                .as_ref()
+                .map(|s| s.duration)
+                .unwrap_or_else(|| chrono::Duration::hours(1));
             let place = place.or_else(|| f.schedule.as_ref().map(|s| s.place.clone())).unwrap_or_default();
             let occ = format!("extra-{}", local_start.format("%Y-%m-%dT%H:%M"));
-            let id = store.add_meeting(&f.id, f.mail_domain(), kind, start, start + dur, &place, &occ, now).await?;
+            let id = store
+                .add_meeting(&f.id, f.mail_domain(), kind, start, start + dur, &place, &occ, now)
+                .await?;
             println!("meeting {id} added: {} {}", kind.label_sv(), swedish_datetime(start, f.time_zone));
             ExitCode::SUCCESS
         }
@@ -451,13 +532,20 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
     let until = now + chrono::Duration::days(i64::from(days));
     for f in &cfg.forums {
         if let Some(s) = &f.schedule {
-            let occ = samverkan::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), until + chrono::Duration::days(210));
+            let occ = samverkan::core::schedule::occurrences(
+                s,
+                f.time_zone,
+                now - chrono::Duration::days(62),
+                until + chrono::Duration::days(210),
+            );
             store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
         }
     }
     let queued = store.due_outbox(until, 10_000).await?;
     println!("queued, not yet delivered: {} mail(s)", queued.len());
-    let ms = store.meeting_views(now - chrono::Duration::days(1), until + chrono::Duration::days(400)).await?;
+    let ms = store
+        .meeting_views(now - chrono::Duration::days(1), until + chrono::Duration::days(400))
+        .await?;
     let last = store.last_note_takers().await?;
     store.close().await;
     let lines = samverkan::scheduler::preview(&cfg, ms, last, now, until);
@@ -497,7 +585,10 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if !cfg.database_path.exists() {
-        println!("no database at {} yet: the daemon has not run with this configuration", cfg.database_path.display());
+        println!(
+            "no database at {} yet: the daemon has not run with this configuration",
+            cfg.database_path.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(&cfg.database_path).await?;
@@ -511,7 +602,11 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
     println!("database: {}", cfg.database_path.display());
     for f in &st.forums {
         let by: Vec<String> = f.cases_by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        let detail = if by.is_empty() { String::new() } else { format!(" ({})", by.join(", ")) };
+        let detail = if by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by.join(", "))
+        };
         println!("forum {}: {} case(s){detail}", f.id, f.cases);
     }
     println!(
@@ -519,7 +614,10 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         st.outbox_pending,
         st.outbox_sent,
         st.outbox_failed,
-        st.oldest_pending_at.as_deref().map(|t| format!(" (oldest pending since {t})")).unwrap_or_default()
+        st.oldest_pending_at
+            .as_deref()
+            .map(|t| format!(" (oldest pending since {t})"))
+            .unwrap_or_default()
     );
     println!("mails read: {} ({} quarantined)", st.intake_total, st.quarantined);
     if st.mailboxes.is_empty() {
@@ -549,9 +647,7 @@ fn inspect(file: &Path, config: Option<&Path>) -> Result<ExitCode> {
     } else {
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
     };
-    let unit_of = |addr: &str| -> Option<String> {
-        cfg.as_ref()?.forums.iter().find_map(|f| f.member(addr).map(|m| m.unit.clone()))
-    };
+    let unit_of = |addr: &str| -> Option<String> { cfg.as_ref()?.forums.iter().find_map(|f| f.member(addr).map(|m| m.unit.clone())) };
     let v = samverkan::core::inspect::inspect(&raw, &unit_of);
     print_out(&serde_json::to_string_pretty(&v)?);
     Ok(ExitCode::SUCCESS)
@@ -572,7 +668,11 @@ fn main() -> ExitCode {
         Command::Inspect { file, config } => inspect(&file, config.as_deref()),
         Command::Meeting { config, action } => rt.block_on(meeting(&config, action)),
         Command::Case { config, action } => rt.block_on(case_cmd(&config, action)),
-        Command::Purge { config, dry_run, store_only } => rt.block_on(purge_cmd(&config, dry_run, store_only)),
+        Command::Purge {
+            config,
+            dry_run,
+            store_only,
+        } => rt.block_on(purge_cmd(&config, dry_run, store_only)),
         Command::Quarantine { config, action } => rt.block_on(quarantine_cmd(&config, action)),
         Command::Preview { config, days } => rt.block_on(preview(&config, days)),
         Command::Status { config, json } => rt.block_on(status(&config, json)),

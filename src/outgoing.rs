@@ -60,7 +60,14 @@ pub fn person(forum: &Forum, address: &str) -> (String, String) {
         .member(address)
         .map(|m| m.name.clone())
         .or_else(|| (forum.convenor.address == address).then(|| forum.convenor.name.clone()))
-        .or_else(|| forum.units.iter().filter_map(|u| u.unit_head.as_ref()).find(|h| h.address == address).map(|h| h.name.clone()))
+        .or_else(|| {
+            forum
+                .units
+                .iter()
+                .filter_map(|u| u.unit_head.as_ref())
+                .find(|h| h.address == address)
+                .map(|h| h.name.clone())
+        })
         .unwrap_or_default();
     (name, address.to_string())
 }

@@ -31,13 +31,16 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             return;
         }
         let reread = app.cfg.daemon.scheduler_interval;
+        app.alive(crate::app::Task::Scheduler, Duration::from_secs(300));
         let wait = match tick(&app).await {
             Ok(next) => {
                 if failing {
                     failing = false;
                     info!("meeting scheduler recovered");
                 }
-                next.map(|t| (t - app.now()).to_std().unwrap_or(Duration::ZERO)).unwrap_or(reread).min(reread)
+                next.map(|t| (t - app.now()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(reread)
+                    .min(reread)
             }
             Err(e) => {
                 if !failing {
@@ -47,6 +50,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 Duration::from_secs(30)
             }
         };
+        app.alive(crate::app::Task::Scheduler, wait);
         tokio::select! {
             _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
             _ = shutdown.changed() => return,
@@ -71,14 +75,23 @@ pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
             info!(count = orphans.len(), meeting = a.meeting.id, "cases moved to the next meeting");
         }
     }
-    let mut meetings = app.store.meeting_views(now - chrono::Duration::days(1), now + chrono::Duration::days(HORIZON_DAYS)).await?;
+    let mut meetings = app
+        .store
+        .meeting_views(now - chrono::Duration::days(1), now + chrono::Duration::days(HORIZON_DAYS))
+        .await?;
     // The avstämningsmöte lists the known upcoming age transfers once per term.
     for m in meetings.iter_mut().filter(|m| m.kind == MeetingKind::Avstamning) {
         let Some(f) = app.cfg.forum(&m.forum_id) else { continue };
         let day = m.start.with_timezone(&f.time_zone).date_naive();
         if f.followup.transfer_inventory_months.contains(&chrono::Datelike::month(&day)) {
             let until = day + chrono::Duration::days(366);
-            m.transfers = app.store.transfers_between(&f.id, &day.to_string(), &until.to_string()).await?.into_iter().map(|(no, on, _)| (no, on)).collect();
+            m.transfers = app
+                .store
+                .transfers_between(&f.id, &day.to_string(), &until.to_string())
+                .await?
+                .into_iter()
+                .map(|(no, on, _)| (no, on))
+                .collect();
         }
     }
     let last = app.store.last_note_takers().await?;
@@ -92,7 +105,10 @@ pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
     }
     crate::followup::place_follow_ups(app, now).await?;
     let obligations = crate::followup::steps(app, now).await?;
-    Ok([plan::next_wakeup(&meetings, &app.cfg, now), obligations].into_iter().flatten().min())
+    Ok([plan::next_wakeup(&meetings, &app.cfg, now), obligations]
+        .into_iter()
+        .flatten()
+        .min())
 }
 
 async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: DateTime<Utc>) -> Result<()> {
@@ -105,7 +121,10 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
     let m = if loaded.summoned || summoning {
         loaded
     } else {
-        shown = MeetingView { cases: Vec::new(), ..loaded.clone() };
+        shown = MeetingView {
+            cases: Vec::new(),
+            ..loaded.clone()
+        };
         &shown
     };
     let forum = app.cfg.forum(&m.forum_id).context("meeting of an unknown forum")?;
@@ -114,11 +133,21 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
         m.invitations
             .iter()
             .filter(|i| i.active)
-            .map(|i| Attendee { name: i.name.clone(), address: i.address.clone(), role: i.role, partstat: PartStat::NeedsAction })
+            .map(|i| Attendee {
+                name: i.name.clone(),
+                address: i.address.clone(),
+                role: i.role,
+                partstat: PartStat::NeedsAction,
+            })
             .collect()
     };
     let (what, count) = match action {
-        Action::Invite { attendees, note_taker, summon, .. } => {
+        Action::Invite {
+            attendees,
+            note_taker,
+            summon,
+            ..
+        } => {
             // The summons changes a meeting others already have (the convenor's hold-the-date):
             // raise SEQUENCE and send it to everyone; otherwise send to the new invitees only.
             let earlier = active(m);
@@ -126,7 +155,8 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
             if *summon && !earlier.is_empty() {
                 view.sequence = tx.bump_sequence(m.id, now).await?;
             }
-            tx.record_invitations(m.id, view.sequence, attendees, *summon, note_taker.as_deref(), now).await?;
+            tx.record_invitations(m.id, view.sequence, attendees, *summon, note_taker.as_deref(), now)
+                .await?;
             tx.invitations_sent(m.id, view.sequence, false).await?;
             let mut everyone: Vec<Attendee> = attendees.clone();
             for e in earlier {
@@ -175,7 +205,18 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
         Action::Remind { addresses, .. } => {
             let list = active(m);
             for a in list.iter().filter(|a| addresses.contains(&a.address)) {
-                let mail = invitation_with(app, forum, m, &list, a, Method::Request, m.note_taker.as_deref(), false, "reminder", now)?;
+                let mail = invitation_with(
+                    app,
+                    forum,
+                    m,
+                    &list,
+                    a,
+                    Method::Request,
+                    m.note_taker.as_deref(),
+                    false,
+                    "reminder",
+                    now,
+                )?;
                 tx.enqueue(&mail, now).await?;
             }
             tx.mark_reminded(m.id, addresses, now).await?;
@@ -205,7 +246,14 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
         }
     };
     tx.commit().await?;
-    info!(meeting = m.id, kind = m.kind.as_str(), action = what, recipients = count, sequence = m.sequence, "meeting mail queued");
+    info!(
+        meeting = m.id,
+        kind = m.kind.as_str(),
+        action = what,
+        recipients = count,
+        sequence = m.sequence,
+        "meeting mail queued"
+    );
     Ok(())
 }
 
@@ -214,15 +262,31 @@ fn swedish_time(t: DateTime<Utc>, forum: &Forum) -> String {
 }
 
 /// The calendar event of a meeting: only case numbers and initials with age, never texts.
-pub fn event(forum: &Forum, m: &MeetingView, attendees: &[Attendee], note_taker: Option<&str>, cancelled: bool, now: DateTime<Utc>) -> Event {
+pub fn event(
+    forum: &Forum,
+    m: &MeetingView,
+    attendees: &[Attendee],
+    note_taker: Option<&str>,
+    cancelled: bool,
+    now: DateTime<Utc>,
+) -> Event {
     let mut desc = Vec::new();
     if !m.cases.is_empty() {
         let list: Vec<String> = m
             .cases
             .iter()
             .map(|c| {
-                let i = plan::initials(c.sections.get(&crate::core::submission::SectionKey::NameAge).map(String::as_str).unwrap_or(""));
-                if i.is_empty() { c.case_no.clone() } else { format!("{} ({i})", c.case_no) }
+                let i = plan::initials(
+                    c.sections
+                        .get(&crate::core::submission::SectionKey::NameAge)
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                );
+                if i.is_empty() {
+                    c.case_no.clone()
+                } else {
+                    format!("{} ({i})", c.case_no)
+                }
             })
             .collect();
         desc.push(format!("Ärenden: {}.", list.join(", ")));
@@ -356,7 +420,11 @@ fn invitation_with(
     })?;
     Ok(Outgoing {
         message_id: mid,
-        kind: if method == Method::Cancel { "cancellation".into() } else { template.into() },
+        kind: if method == Method::Cancel {
+            "cancellation".into()
+        } else {
+            template.into()
+        },
         forum_id: forum.id.clone(),
         case_id: None,
         meeting_id: Some(m.id),
@@ -372,10 +440,21 @@ fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, _now: 
         m.invitations
             .iter()
             .filter(|i| i.active && !i.undeliverable && i.partstat == p && i.address != forum.convenor.address)
-            .map(|i| if i.role == Role::Optional { format!("{} (för kännedom)", i.name) } else { i.name.clone() })
+            .map(|i| {
+                if i.role == Role::Optional {
+                    format!("{} (för kännedom)", i.name)
+                } else {
+                    i.name.clone()
+                }
+            })
             .collect()
     };
-    let bounced: Vec<String> = m.invitations.iter().filter(|i| i.active && i.undeliverable).map(|i| i.name.clone()).collect();
+    let bounced: Vec<String> = m
+        .invitations
+        .iter()
+        .filter(|i| i.active && i.undeliverable)
+        .map(|i| i.name.clone())
+        .collect();
     let cases: Vec<serde_json::Value> = m
         .cases
         .iter()
@@ -429,7 +508,10 @@ fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, _now: 
 }
 
 fn not_held(app: &App, forum: &Forum, m: &MeetingView, _now: DateTime<Utc>) -> Result<Outgoing> {
-    let cut = forum.schedule.as_ref().map(|s| swedish_datetime(cutoff(s, forum.time_zone, m.start), forum.time_zone));
+    let cut = forum
+        .schedule
+        .as_ref()
+        .map(|s| swedish_datetime(cutoff(s, forum.time_zone, m.start), forum.time_zone));
     let ctx = serde_json::json!({
         "convenor_name": forum.convenor.name,
         "forum_name": forum.name,
@@ -464,7 +546,13 @@ fn not_held(app: &App, forum: &Forum, m: &MeetingView, _now: DateTime<Utc>) -> R
 
 /// For `samverkan preview`: every mail the planner will send in `[now, until)` and when, from
 /// the stored state, without sending or storing anything. Each line: (when, description).
-pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last: BTreeMap<String, String>, now: DateTime<Utc>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, String)> {
+pub fn preview(
+    cfg: &crate::config::Config,
+    mut meetings: Vec<MeetingView>,
+    last: BTreeMap<String, String>,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, String)> {
     let mut out = Vec::new();
     let mut t = now;
     let mut last = last;
@@ -476,7 +564,12 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
                 let when = swedish_datetime(m.start, forum.time_zone);
                 let line = match a {
                     Action::Invite { summon: false, .. } => {
-                        format!("{} {} (möte {}): kalenderpost till sammankallande (håll datumet)", m.kind.label_sv(), when, m.id)
+                        format!(
+                            "{} {} (möte {}): kalenderpost till sammankallande (håll datumet)",
+                            m.kind.label_sv(),
+                            when,
+                            m.id
+                        )
                     }
                     Action::Invite { attendees, note_taker, .. } => {
                         if let Some(n) = note_taker {
@@ -488,22 +581,59 @@ pub fn preview(cfg: &crate::config::Config, mut meetings: Vec<MeetingView>, last
                             when,
                             m.id,
                             attendees.len(),
-                            if m.cases.is_empty() { String::new() } else { format!(", dagordning med {} ärende(n)", m.cases.len()) }
+                            if m.cases.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", dagordning med {} ärende(n)", m.cases.len())
+                            }
                         )
                     }
-                    Action::NotHeld { .. } => format!("{} {} (möte {}): hålls inte (inga ärenden); besked till sammankallande", m.kind.label_sv(), when, m.id),
-                    Action::Update { .. } => format!("{} {} (möte {}): ändrad kallelse (SEQUENCE {}) till {} mottagare", m.kind.label_sv(), when, m.id, m.sequence, m.invitations.iter().filter(|i| i.active).count()),
-                    Action::Cancel { .. } => format!("{} {} (möte {}): avbokning (CANCEL) till {} mottagare", m.kind.label_sv(), when, m.id, m.invitations.iter().filter(|i| i.active).count()),
+                    Action::NotHeld { .. } => format!(
+                        "{} {} (möte {}): hålls inte (inga ärenden); besked till sammankallande",
+                        m.kind.label_sv(),
+                        when,
+                        m.id
+                    ),
+                    Action::Update { .. } => format!(
+                        "{} {} (möte {}): ändrad kallelse (SEQUENCE {}) till {} mottagare",
+                        m.kind.label_sv(),
+                        when,
+                        m.id,
+                        m.sequence,
+                        m.invitations.iter().filter(|i| i.active).count()
+                    ),
+                    Action::Cancel { .. } => format!(
+                        "{} {} (möte {}): avbokning (CANCEL) till {} mottagare",
+                        m.kind.label_sv(),
+                        when,
+                        m.id,
+                        m.invitations.iter().filter(|i| i.active).count()
+                    ),
                     Action::RequestDecisions { .. } => {
-                        format!("{} {} (möte {}): beslutsunderlag till dokumentationsansvarig", m.kind.label_sv(), when, m.id)
+                        format!(
+                            "{} {} (möte {}): beslutsunderlag till dokumentationsansvarig",
+                            m.kind.label_sv(),
+                            when,
+                            m.id
+                        )
                     }
-                    Action::Remind { addresses, .. } => format!("{} {} (möte {}): påminnelse om svar till {} mottagare", m.kind.label_sv(), when, m.id, addresses.len()),
+                    Action::Remind { addresses, .. } => format!(
+                        "{} {} (möte {}): påminnelse om svar till {} mottagare",
+                        m.kind.label_sv(),
+                        when,
+                        m.id,
+                        addresses.len()
+                    ),
                     Action::Digest { which, .. } => format!(
                         "{} {} (möte {}): sammanställning till sammankallande ({})",
                         m.kind.label_sv(),
                         when,
                         m.id,
-                        if *which == plan::Digest::Cutoff { "vid sista anmälningstid" } else { "mötesdagens morgon" }
+                        if *which == plan::Digest::Cutoff {
+                            "vid sista anmälningstid"
+                        } else {
+                            "mötesdagens morgon"
+                        }
                     ),
                     Action::Attendees { add, remove, .. } => format!(
                         "{} {} (möte {}): deltagarna ändrade: {} nya, {} avbokade; ändrad kallelse till alla",

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lettre::address::Envelope;
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -57,7 +57,10 @@ enum Outcome {
 }
 
 async fn send_one(t: &Transport, row: &OutboxRow) -> Outcome {
-    let envelope = match (row.env_from.parse::<Address>(), row.env_to.iter().map(|a| a.parse::<Address>()).collect::<Result<Vec<_>, _>>()) {
+    let envelope = match (
+        row.env_from.parse::<Address>(),
+        row.env_to.iter().map(|a| a.parse::<Address>()).collect::<Result<Vec<_>, _>>(),
+    ) {
         (Ok(from), Ok(to)) => match Envelope::new(Some(from), to) {
             Ok(e) => e,
             Err(e) => return Outcome::Permanent(format!("bad envelope: {e}")),
@@ -74,7 +77,10 @@ async fn send_one(t: &Transport, row: &OutboxRow) -> Outcome {
 /// The SMTP code at the start of an error text, for logs (the full text may name addresses and
 /// stays in the database).
 fn code_of(err: &str) -> String {
-    err.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 3).unwrap_or("none").to_string()
+    err.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 3)
+        .unwrap_or("none")
+        .to_string()
 }
 
 /// Runs the sender until `shutdown`: sends what is due, then sleeps until the next due row,
@@ -85,6 +91,7 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
         if *shutdown.borrow() {
             return;
         }
+        app.alive(crate::app::Task::Sender, Duration::from_secs(300));
         let sent = match pass(&app, &transport, &mut smtp_down, &shutdown).await {
             Ok(n) => n,
             Err(e) => {
@@ -105,6 +112,7 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
+        app.alive(crate::app::Task::Sender, wait);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = app.outbox_wake.notified() => {}
@@ -123,6 +131,7 @@ async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::
         if *shutdown.borrow() {
             break;
         }
+        app.alive(crate::app::Task::Sender, Duration::from_secs(120));
         let retry_at = next_attempt(app.now(), row.attempts + 1, rand::random::<f64>());
         let attempt = app.store.claim_outbox(row.id, retry_at).await?;
         attempted += 1;

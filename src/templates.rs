@@ -12,8 +12,29 @@ use serde::Serialize;
 
 /// The mails every installation must be able to render, per language.
 pub const REQUIRED: &[&str] = &[
-    "receipt", "incomplete", "completed", "updated", "withdrawn", "urgent", "no_parts", "invitation", "not_held", "reminder", "digest", "convenor_alert", "note_taker", "decisions_request", "decisions_confirm", "handover_request",
-    "handover_incomplete", "handover_forward", "handover_sent", "confirmed", "escalation", "obligation_reminder", "obligation_escalation",
+    "receipt",
+    "incomplete",
+    "completed",
+    "updated",
+    "withdrawn",
+    "urgent",
+    "no_parts",
+    "invitation",
+    "not_held",
+    "reminder",
+    "digest",
+    "convenor_alert",
+    "note_taker",
+    "decisions_request",
+    "decisions_confirm",
+    "handover_request",
+    "handover_incomplete",
+    "handover_forward",
+    "handover_sent",
+    "confirmed",
+    "escalation",
+    "obligation_reminder",
+    "obligation_escalation",
 ];
 
 /// A rendered mail text.
@@ -35,7 +56,13 @@ impl Templates {
     pub fn load(dir: &Path, languages: &[&str]) -> Result<Templates> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|name| if name.ends_with(".html.j2") { AutoEscape::Html } else { AutoEscape::None });
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
         let mut syntax = minijinja::syntax::SyntaxConfig::builder();
         syntax.keep_trailing_newline(true).trim_blocks(true);
         env.set_syntax(syntax.build().context("template syntax configuration")?);
@@ -57,7 +84,10 @@ impl Templates {
                     .with_context(|| format!("template {} has an error", f.path().display()))?;
             }
         }
-        let t = Templates { env, dir: dir.to_path_buf() };
+        let t = Templates {
+            env,
+            dir: dir.to_path_buf(),
+        };
         for lang in languages {
             for name in REQUIRED {
                 for part in ["subject", "txt"] {
@@ -107,8 +137,17 @@ mod tests {
         assert!(r.subject.contains("2026-0001"), "{}", r.subject);
         assert!(r.text.contains("2026-0001") && r.text.contains("tisdag 8 december"), "{}", r.text);
         assert!(r.text.contains("Anmälan kom in efter sista tid för samverkansmötet tisdag 8 december 2026 kl. 13.00\n(sista tid var måndag 7 december 2026 kl. 12.00)"), "{}", r.text);
-        assert!(r.text.contains("Ärendet tas upp på samverkansmötet tisdag 12 januari 2027 kl. 13.00, Stadshuset."), "{}", r.text);
-        assert!(r.text.contains("AKUT i ämnesraden"), "a late submitter is told how to raise an acute case: {}", r.text);
+        assert!(
+            r.text
+                .contains("Ärendet tas upp på samverkansmötet tisdag 12 januari 2027 kl. 13.00, Stadshuset."),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains("AKUT i ämnesraden"),
+            "a late submitter is told how to raise an acute case: {}",
+            r.text
+        );
         assert!(r.text.contains("  - Namn och ålder: A.B. 14 år\n"), "{}", r.text);
         assert!(!r.subject.contains('\n'));
         let html = r.html.expect("html part");
@@ -125,23 +164,48 @@ mod tests {
         let r = shipped().render("sv", "incomplete", &ctx).expect("render");
         assert_eq!(r.subject, "Komplettera ärende 2026-0002: kort bakgrund, aktuell situation saknas");
         assert!(r.text.contains("  - Kort bakgrund\n  - Aktuell situation\n"), "{}", r.text);
-        assert!(r.text.contains("\nKort bakgrund:\n") && r.text.contains("\nAktuell situation:\n"), "{}", r.text);
+        assert!(
+            r.text.contains("\nKort bakgrund:\n") && r.text.contains("\nAktuell situation:\n"),
+            "{}",
+            r.text
+        );
         let done = serde_json::json!({"case_no": "2026-0002", "forum_name": "F", "member_name": "L",
             "updated_labels": ["Kort bakgrund"], "missing_labels": [], "meeting": null, "missed": null, "has_schedule": false,
             "after_cutoff_of": null, "convenor_name": "Sara"});
         let r = shipped().render("sv", "completed", &done).expect("render");
-        assert!(r.text.contains("är nu komplett") && r.text.contains("Uppdaterat: Kort bakgrund."), "{}", r.text);
+        assert!(
+            r.text.contains("är nu komplett") && r.text.contains("Uppdaterat: Kort bakgrund."),
+            "{}",
+            r.text
+        );
         let mut late = done.clone();
         late["after_cutoff_of"] = "tisdag 8 december 2026 kl. 13.00".into();
         let r = shipped().render("sv", "updated", &late).expect("render");
-        assert!(r.text.contains("efter sista tid för mötet tisdag 8 december 2026 kl. 13.00"), "{}", r.text);
-        let r = shipped().render("sv", "no_parts", &done.as_object().map(|o| {
-            let mut o = o.clone();
-            o.insert("labels".into(), serde_json::json!(["Namn och ålder", "Kort bakgrund"]));
-            o.insert("convenor_address".into(), "sara@x".into());
-            serde_json::Value::Object(o)
-        }).expect("obj")).expect("render");
-        assert!(r.text.contains("\nNamn och ålder:\n") && r.text.contains("inget ärende har lagts upp"), "{}", r.text);
+        assert!(
+            r.text.contains("efter sista tid för mötet tisdag 8 december 2026 kl. 13.00"),
+            "{}",
+            r.text
+        );
+        let r = shipped()
+            .render(
+                "sv",
+                "no_parts",
+                &done
+                    .as_object()
+                    .map(|o| {
+                        let mut o = o.clone();
+                        o.insert("labels".into(), serde_json::json!(["Namn och ålder", "Kort bakgrund"]));
+                        o.insert("convenor_address".into(), "sara@x".into());
+                        serde_json::Value::Object(o)
+                    })
+                    .expect("obj"),
+            )
+            .expect("render");
+        assert!(
+            r.text.contains("\nNamn och ålder:\n") && r.text.contains("inget ärende har lagts upp"),
+            "{}",
+            r.text
+        );
         let r = shipped().render("sv", "withdrawn", &done).expect("render");
         assert_eq!(r.subject, "Ärende 2026-0002 är återkallat");
     }
@@ -161,7 +225,10 @@ mod tests {
         let r = t.render("sv", "receipt", &serde_json::json!({"x": "<b>&"})).expect("render");
         assert_eq!(r.text, "T <b>&");
         assert_eq!(r.html.as_deref(), Some("<p>&lt;b&gt;&amp;</p>"));
-        assert!(t.render("sv", "receipt", &serde_json::json!({})).is_err(), "undefined variables are errors");
+        assert!(
+            t.render("sv", "receipt", &serde_json::json!({})).is_err(),
+            "undefined variables are errors"
+        );
     }
 
     #[test]

@@ -31,9 +31,7 @@ fn unit_of(address: &str) -> Option<String> {
 const CORPORA: &[(&str, usize)] = &[("submissions", 40), ("replies", 24)];
 
 fn corpus_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(dir);
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
@@ -49,11 +47,7 @@ fn corpus() {
     let mut files = Vec::new();
     for &(dir, at_least) in CORPORA {
         let found = corpus_files(dir);
-        assert!(
-            found.len() >= at_least,
-            "corpus {dir} has only {} mails",
-            found.len()
-        );
+        assert!(found.len() >= at_least, "corpus {dir} has only {} mails", found.len());
         files.extend(found);
     }
     let mut failures = Vec::new();
@@ -74,9 +68,7 @@ fn corpus() {
             .to_string_lossy()
             .into_owned();
         let expected: Value = match fs::read_to_string(&json_path) {
-            Ok(text) => {
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: bad json: {e}"))
-            }
+            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: bad json: {e}")),
             Err(e) => {
                 failures.push(format!("{name}: no expectation ({e})"));
                 continue;

@@ -21,7 +21,9 @@ async fn inbox_with(user: &str, what: &str, pred: impl Fn(&[Vec<u8>]) -> bool) -
 }
 
 fn find<'a>(m: &'a [Vec<u8>], prefix: &str) -> &'a Vec<u8> {
-    m.iter().find(|r| subject_of(r).starts_with(prefix)).unwrap_or_else(|| panic!("no mail starting {prefix:?}"))
+    m.iter()
+        .find(|r| subject_of(r).starts_with(prefix))
+        .unwrap_or_else(|| panic!("no mail starting {prefix:?}"))
 }
 
 fn count(m: &[Vec<u8>], prefix: &str) -> usize {
@@ -60,9 +62,17 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
     let receipts = inbox_with(&lars, "Lars's receipt", |m| count(m, "Kvittens") == 1).await;
-    let lars_case = subject_of(find(&receipts, "Kvittens")).split_whitespace().nth(2).expect("no").to_string();
+    let lars_case = subject_of(find(&receipts, "Kvittens"))
+        .split_whitespace()
+        .nth(2)
+        .expect("no")
+        .to_string();
     let receipts = inbox_with(&anna, "Anna's receipt", |m| count(m, "Kvittens") == 1).await;
-    let anna_case = subject_of(find(&receipts, "Kvittens")).split_whitespace().nth(2).expect("no").to_string();
+    let anna_case = subject_of(find(&receipts, "Kvittens"))
+        .split_whitespace()
+        .nth(2)
+        .expect("no")
+        .to_string();
 
     // After the meeting, the note taker (Anna, first in the rotation) gets the beslutsunderlag.
     let m = wait_for(Duration::from_secs(100), "the beslutsunderlag", || async {
@@ -72,12 +82,20 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     .await;
     let request = find(&m, "Beslutsunderlag");
     let text = text_of(request);
-    assert!(text.contains(&anna_case) && text.contains(&lars_case) && text.contains("ÖVERLÄMNA till ENHET"), "{text}");
-    assert!(count(&fetch_folder(&sara, "INBOX").await, "Beslutsunderlag") == 1, "the convenor gets it too");
+    assert!(
+        text.contains(&anna_case) && text.contains(&lars_case) && text.contains("ÖVERLÄMNA till ENHET"),
+        "{text}"
+    );
+    assert!(
+        count(&fetch_folder(&sara, "INBOX").await, "Beslutsunderlag") == 1,
+        "the convenor gets it too"
+    );
 
     // Anna answers with the decisions (one line wrong).
     let follow_up_date = Utc::now().with_timezone(&Stockholm).date_naive() + chrono::Duration::days(3);
-    let body = format!("Hej!\r\n\r\n{anna_case}: Överlämna till vuxenenheten\r\n{lars_case} - uppföljning {follow_up_date}\r\n2026-9999: AVSLUTAD\r\n\r\nMvh Anna");
+    let body = format!(
+        "Hej!\r\n\r\n{anna_case}: Överlämna till vuxenenheten\r\n{lars_case} - uppföljning {follow_up_date}\r\n2026-9999: AVSLUTAD\r\n\r\nMvh Anna"
+    );
     let rid = header_of(request, "Message-ID").expect("id");
     send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(request), &rid, &body, "dec-1")).await;
     let m = inbox_with(&anna, "the decisions confirmation and the handover request", |m| {
@@ -85,7 +103,10 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     })
     .await;
     let confirm = text_of(find(&m, "Beslut:"));
-    assert!(confirm.contains("OK    ") && confirm.contains("FEL   2026-9999: AVSLUTAD") && confirm.contains("finns inte"), "{confirm}");
+    assert!(
+        confirm.contains("OK    ") && confirm.contains("FEL   2026-9999: AVSLUTAD") && confirm.contains("finns inte"),
+        "{confirm}"
+    );
 
     // The handover information: first without consent (not forwarded), then complete.
     let req = find(&m, "Överlämning av ärende");
@@ -93,16 +114,37 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     let req_id = header_of(req, "Message-ID").expect("id");
     let parts = "Bakgrund och familjesituation: Bor med mamma.\r\nAktuell situation: Skolfrånvaro.\r\nFunktionsnedsättning/problematik och tidigare utredningar/diagnos: ADHD 2024.\r\nPågående insatser och planering: Kontaktperson.\r\n";
     send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(req), &req_id, parts, "ho-1")).await;
-    let m = inbox_with(&anna, "the consent is missing", |m| m.iter().any(|r| subject_of(r).contains("samtycke saknas"))).await;
+    let m = inbox_with(&anna, "the consent is missing", |m| {
+        m.iter().any(|r| subject_of(r).contains("samtycke saknas"))
+    })
+    .await;
     assert!(text_of(m.iter().find(|r| subject_of(r).contains("samtycke saknas")).expect("x")).contains("Samtycke: ja"));
-    assert!(!fetch_folder(&lars, "INBOX").await.iter().any(|r| subject_of(r).contains("bekräfta mottagandet")), "nothing forwarded without consent");
-    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(req), &req_id, &format!("{parts}Samtycke: ja\r\n"), "ho-2")).await;
+    assert!(
+        !fetch_folder(&lars, "INBOX")
+            .await
+            .iter()
+            .any(|r| subject_of(r).contains("bekräfta mottagandet")),
+        "nothing forwarded without consent"
+    );
+    send_raw(
+        &anna,
+        &[&mb],
+        &answer(&anna, &mb, &subject_of(req), &req_id, &format!("{parts}Samtycke: ja\r\n"), "ho-2"),
+    )
+    .await;
 
     // Lars (deputy head of Vuxenenheten) gets it; he stays silent: one reminder, then the
     // escalation to the convenor (the unit has no unit head configured), each once.
-    let m = inbox_with(&lars, "the forwarded handover", |m| m.iter().any(|r| subject_of(r).contains("bekräfta mottagandet"))).await;
+    let m = inbox_with(&lars, "the forwarded handover", |m| {
+        m.iter().any(|r| subject_of(r).contains("bekräfta mottagandet"))
+    })
+    .await;
     let fwd = m.iter().find(|r| subject_of(r).contains("bekräfta mottagandet")).expect("fwd");
-    assert!(text_of(fwd).contains("Skolfrånvaro") && text_of(fwd).contains("Mottaget"), "{}", text_of(fwd));
+    assert!(
+        text_of(fwd).contains("Skolfrånvaro") && text_of(fwd).contains("Mottaget"),
+        "{}",
+        text_of(fwd)
+    );
     inbox_with(&lars, "the reminder", |m| count(m, "Påminnelse: bekräfta mottagandet") == 1).await;
     inbox_with(&sara, "the escalation", |m| count(m, "Obekräftad överlämning") == 1).await;
     let (ok, out, _) = w.cli(&["status", "--json"]);
@@ -113,28 +155,46 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
 
     // Lars confirms: Anna is told, the handover is no longer listed, nothing more is sent.
     let fwd_id = header_of(fwd, "Message-ID").expect("id");
-    send_raw(&lars, &[&mb], &answer(&lars, &mb, &subject_of(fwd), &fwd_id, "Mottaget, handläggare Eva Ek", "ok-1")).await;
-    let m = inbox_with(&anna, "the confirmation", |m| m.iter().any(|r| subject_of(r).contains("är bekräftad"))).await;
+    send_raw(
+        &lars,
+        &[&mb],
+        &answer(&lars, &mb, &subject_of(fwd), &fwd_id, "Mottaget, handläggare Eva Ek", "ok-1"),
+    )
+    .await;
+    let m = inbox_with(&anna, "the confirmation", |m| {
+        m.iter().any(|r| subject_of(r).contains("är bekräftad"))
+    })
+    .await;
     assert!(text_of(m.iter().find(|r| subject_of(r).contains("är bekräftad")).expect("c")).contains("Handläggare: Eva Ek"));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(count(&fetch_folder(&lars, "INBOX").await, "Påminnelse: bekräfta mottagandet"), 1, "exactly one reminder");
-    assert_eq!(count(&fetch_folder(&sara, "INBOX").await, "Obekräftad överlämning"), 1, "exactly one escalation");
+    assert_eq!(
+        count(&fetch_folder(&lars, "INBOX").await, "Påminnelse: bekräfta mottagandet"),
+        1,
+        "exactly one reminder"
+    );
+    assert_eq!(
+        count(&fetch_folder(&sara, "INBOX").await, "Obekräftad överlämning"),
+        1,
+        "exactly one escalation"
+    );
     let (_, out, _) = w.cli(&["status", "--json"]);
     let st: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(st["unconfirmed_handovers"], serde_json::json!([]), "{st}");
 
     // The follow-up case is on the first meeting on or after its date.
     let pool = w.db().await;
-    let (status, start): (String, String) = sqlx::query_as(
-        "SELECT c.status, m.starts_at FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE c.case_no = ?",
-    )
-    .bind(&lars_case)
-    .fetch_one(&pool)
-    .await
-    .expect("the follow-up case has a meeting");
+    let (status, start): (String, String) =
+        sqlx::query_as("SELECT c.status, m.starts_at FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE c.case_no = ?")
+            .bind(&lars_case)
+            .fetch_one(&pool)
+            .await
+            .expect("the follow-up case has a meeting");
     pool.close().await;
     assert_eq!(status, "submitted");
-    let start = chrono::DateTime::parse_from_rfc3339(&start).expect("t").with_timezone(&Stockholm).date_naive();
+    let start = chrono::DateTime::parse_from_rfc3339(&start)
+        .expect("t")
+        .with_timezone(&Stockholm)
+        .date_naive();
     assert_eq!(start, follow_up_date, "a daily series: the meeting on the follow-up date itself");
 }
 
@@ -158,7 +218,11 @@ async fn an_age_transfer_is_announced_six_months_ahead_and_listed_on_the_avstamn
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     };
-    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, &format!("[forum.followup]\ntransfer_inventory_months = [{month}]"));
+    let w = World::with_tail(
+        "scheduler_interval = \"1s\"",
+        &schedule,
+        &format!("[forum.followup]\ntransfer_inventory_months = [{month}]"),
+    );
     let _d = w.start();
     let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 7)).await;
@@ -176,7 +240,9 @@ async fn an_age_transfer_is_announced_six_months_ahead_and_listed_on_the_avstamn
     // The avstämningsmöte's invitation lists it (this month is an inventory month here).
     let m = wait_for(Duration::from_secs(120), "the avstämningsmöte invitation", || async {
         let m = fetch_folder(&lars, "INBOX").await;
-        m.iter().any(|r| subject_of(r).starts_with("Kallelse: avstämningsmöte")).then_some(m)
+        m.iter()
+            .any(|r| subject_of(r).starts_with("Kallelse: avstämningsmöte"))
+            .then_some(m)
     })
     .await;
     let inv = text_of(find(&m, "Kallelse: avstämningsmöte"));

@@ -45,7 +45,10 @@ async fn submission_becomes_a_case_and_a_receipt_over_tls() {
     assert!(text.contains("Hej Anna Berg"), "{text}");
     assert!(text.contains(&format!("{year}-0001")), "{text}");
     assert_eq!(header_of(r, "Auto-Submitted").as_deref(), Some("auto-generated"));
-    assert!(header_of(r, "In-Reply-To").is_some_and(|v| v.contains("sub-1-")), "receipt threads under the submission");
+    assert!(
+        header_of(r, "In-Reply-To").is_some_and(|v| v.contains("sub-1-")),
+        "receipt threads under the submission"
+    );
 
     // The case is in SQLite, the original moved to the processed folder, the inbox empty.
     wait_for(T, "the original in Behandlade", || async {
@@ -98,7 +101,13 @@ async fn automatic_mail_and_duplicates_are_never_answered() {
     let anna = w.addr("anna");
     let mb = w.mailbox();
     // An out-of-office from a member.
-    let ooo = plain_mail(&anna, &mb, "Autosvar: Ärendeanmälan", "Jag är ledig till måndag.", "ooo-1@outlook.test");
+    let ooo = plain_mail(
+        &anna,
+        &mb,
+        "Autosvar: Ärendeanmälan",
+        "Jag är ledig till måndag.",
+        "ooo-1@outlook.test",
+    );
     let ooo = [b"Auto-Submitted: auto-replied\r\n".as_slice(), &ooo].concat();
     send_raw(&anna, &[&mb], &ooo).await;
     // The same submission twice (same Message-ID), and once more under a new Message-ID.
@@ -121,7 +130,12 @@ async fn automatic_mail_and_duplicates_are_never_answered() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(fetch_folder(&anna, "INBOX").await.len(), 1, "exactly one receipt: {:?}", receipt_cases(&inbox));
+    assert_eq!(
+        fetch_folder(&anna, "INBOX").await.len(),
+        1,
+        "exactly one receipt: {:?}",
+        receipt_cases(&inbox)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,7 +152,10 @@ async fn restarts_and_crashes_repeat_nothing() {
         let from = if n % 2 == 0 { &anna } else { &lars };
         send_raw(from, &[&mb], &submission(from, &mb, n)).await;
     }
-    wait_for(T, "some cases", || async { (w.scalar("SELECT count(*) FROM cases").await >= 3).then_some(()) }).await;
+    wait_for(T, "some cases", || async {
+        (w.scalar("SELECT count(*) FROM cases").await >= 3).then_some(())
+    })
+    .await;
     d.stop();
     // Mail arrives while the daemon is down.
     for n in 6..10 {
@@ -146,21 +163,34 @@ async fn restarts_and_crashes_repeat_nothing() {
         send_raw(from, &[&mb], &submission(from, &mb, n)).await;
     }
     let mut d = w.start();
-    wait_for(T, "cases after restart", || async { (w.scalar("SELECT count(*) FROM cases").await >= 7).then_some(()) }).await;
+    wait_for(T, "cases after restart", || async {
+        (w.scalar("SELECT count(*) FROM cases").await >= 7).then_some(())
+    })
+    .await;
     d.kill(); // a crash, possibly mid-batch
     for n in 10..12 {
         send_raw(&anna, &[&mb], &submission(&anna, &mb, n)).await;
     }
     let mut d = w.start();
-    wait_for(T, "all 12 cases", || async { (w.scalar("SELECT count(*) FROM cases").await == 12).then_some(()) }).await;
+    wait_for(T, "all 12 cases", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 12).then_some(())
+    })
+    .await;
     wait_for(T, "all receipts sent", || async {
         (w.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'").await == 12).then_some(())
     })
     .await;
-    wait_for(T, "inbox empty", || async { fetch_folder(&mb, "INBOX").await.is_empty().then_some(()) }).await;
+    wait_for(T, "inbox empty", || async {
+        fetch_folder(&mb, "INBOX").await.is_empty().then_some(())
+    })
+    .await;
     d.stop();
 
-    assert_eq!(w.scalar("SELECT count(DISTINCT message_id) FROM cases").await, 12, "one case per submission");
+    assert_eq!(
+        w.scalar("SELECT count(DISTINCT message_id) FROM cases").await,
+        12,
+        "one case per submission"
+    );
     assert_eq!(w.scalar("SELECT count(*) FROM outbox").await, 12, "one receipt per case");
     let mut all = fetch_folder(&anna, "INBOX").await;
     all.extend(fetch_folder(&lars, "INBOX").await);
@@ -174,7 +204,17 @@ async fn restarts_and_crashes_repeat_nothing() {
     // The log, at debug level, holds no personal data: no names, addresses, subjects or text.
     let log = w.log();
     assert!(log.contains("mail handled"), "{log}");
-    for secret in ["Testperson", "ADHD", "Stödboende", "Ärendeanmälan", "Anna", "Lars", &anna, &lars, "@test.local"] {
+    for secret in [
+        "Testperson",
+        "ADHD",
+        "Stödboende",
+        "Ärendeanmälan",
+        "Anna",
+        "Lars",
+        &anna,
+        &lars,
+        "@test.local",
+    ] {
         assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
     }
 }
@@ -208,7 +248,13 @@ async fn incomplete_submission_is_completed_by_a_reply_and_withdrawn() {
     let _d = w.start();
     let lars = w.addr("lars");
     let mb = w.mailbox();
-    let first = plain_mail(&lars, &mb, "Nytt ärende", "Namn och ålder: M.S. 45 år\r\n\r\nMvh Lars", "inc-1@outlook.test");
+    let first = plain_mail(
+        &lars,
+        &mb,
+        "Nytt ärende",
+        "Namn och ålder: M.S. 45 år\r\n\r\nMvh Lars",
+        "inc-1@outlook.test",
+    );
     send_raw(&lars, &[&mb], &first).await;
     let asked = wait_for(T, "the request to complete", || async {
         let m = fetch_folder(&lars, "INBOX").await;
@@ -216,11 +262,20 @@ async fn incomplete_submission_is_completed_by_a_reply_and_withdrawn() {
     })
     .await;
     let subject = subject_of(&asked[0]);
-    assert!(subject.starts_with("Komplettera ärende ") && subject.ends_with("kort bakgrund, aktuell situation, aktuell problembild och frågeställning saknas"), "{subject}");
+    assert!(
+        subject.starts_with("Komplettera ärende ")
+            && subject.ends_with("kort bakgrund, aktuell situation, aktuell problembild och frågeställning saknas"),
+        "{subject}"
+    );
     let text = text_of(&asked[0]);
     assert!(text.contains("  - Kort bakgrund") && !text.contains("  - Namn och ålder"), "{text}");
     assert_eq!(w.scalar("SELECT count(*) FROM cases WHERE status = 'incomplete'").await, 1);
-    let case_no = subject.split_whitespace().nth(2).expect("case number").trim_end_matches(':').to_string();
+    let case_no = subject
+        .split_whitespace()
+        .nth(2)
+        .expect("case number")
+        .trim_end_matches(':')
+        .to_string();
 
     // Lars answers in the thread, as Outlook does: In-Reply-To the request, quoted text below.
     let request_id = header_of(&asked[0], "Message-ID").expect("message id");
@@ -238,7 +293,13 @@ async fn incomplete_submission_is_completed_by_a_reply_and_withdrawn() {
     assert_eq!(w.scalar("SELECT count(*) FROM cases WHERE status = 'submitted'").await, 1);
 
     // Withdrawal by case number in the subject alone.
-    let withdraw = plain_mail(&lars, &mb, &format!("Ärende {case_no}"), "Återkalla\r\n\r\nMvh Lars", "inc-3@outlook.test");
+    let withdraw = plain_mail(
+        &lars,
+        &mb,
+        &format!("Ärende {case_no}"),
+        "Återkalla\r\n\r\nMvh Lars",
+        "inc-3@outlook.test",
+    );
     send_raw(&lars, &[&mb], &withdraw).await;
     let all = wait_for(T, "the withdrawal confirmation", || async {
         let m = fetch_folder(&lars, "INBOX").await;
@@ -259,7 +320,12 @@ async fn urgent_case_is_forwarded_at_once_to_the_convenor_and_the_units_concerne
     let anna = w.addr("anna");
     let mb = w.mailbox();
     let body = "Namn och ålder: P.Q. 16 år\r\nKort bakgrund: Självskadebeteende.\r\nAktuell situation: Inlagd.\r\nFrågeställning: Vem tar över?\r\nBerörda enheter: Vuxenenheten\r\n\r\nMvh Anna";
-    send_raw(&anna, &[&mb], &plain_mail(&anna, &mb, "AKUT: ärendeanmälan", body, "urgent-1@outlook.test")).await;
+    send_raw(
+        &anna,
+        &[&mb],
+        &plain_mail(&anna, &mb, "AKUT: ärendeanmälan", body, "urgent-1@outlook.test"),
+    )
+    .await;
     for who in ["sara", "lars"] {
         let got = wait_for(T, "the urgent forward", || async {
             let m = fetch_folder(&w.addr(who), "INBOX").await;
@@ -268,7 +334,10 @@ async fn urgent_case_is_forwarded_at_once_to_the_convenor_and_the_units_concerne
         .await;
         assert!(subject_of(&got[0]).starts_with("AKUT ärende "), "{}", subject_of(&got[0]));
         let text = text_of(&got[0]);
-        assert!(text.contains("Självskadebeteende") && text.contains("Anna Berg (Barn och unga)"), "{text}");
+        assert!(
+            text.contains("Självskadebeteende") && text.contains("Anna Berg (Barn och unga)"),
+            "{text}"
+        );
     }
     // Anna gets her receipt, not the forward.
     let own = wait_for(T, "Anna's receipt", || async {
@@ -315,7 +384,13 @@ async fn cutoff_on_both_sides_of_noon_the_day_before() {
     })
     .await;
     let text = text_of(&in_time[0]);
-    assert!(text.contains(&format!("Ärendet tas upp på samverkansmötet {}, Stadshuset, sal 3.", weekday_date(w.meeting_day))), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Ärendet tas upp på samverkansmötet {}, Stadshuset, sal 3.",
+            weekday_date(w.meeting_day)
+        )),
+        "{text}"
+    );
     assert!(!text.contains("efter sista tid"), "{text}");
     assert!(text.contains("  - Namn och ålder: Testperson 41, 14 år"), "{text}");
 
@@ -326,14 +401,24 @@ async fn cutoff_on_both_sides_of_noon_the_day_before() {
     .await;
     let text = text_of(&late[0]);
     let next = w.meeting_day + chrono::Duration::days(7);
-    assert!(text.contains(&format!("efter sista tid för samverkansmötet {}", weekday_date(w.meeting_day))), "{text}");
-    assert!(text.contains(&format!("Ärendet tas upp på samverkansmötet {}", weekday_date(next))), "{text}");
+    assert!(
+        text.contains(&format!("efter sista tid för samverkansmötet {}", weekday_date(w.meeting_day))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Ärendet tas upp på samverkansmötet {}", weekday_date(next))),
+        "{text}"
+    );
     assert!(text.contains("AKUT i ämnesraden"), "{text}");
     let on_meeting = w
         .scalar("SELECT count(*) FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE m.kind = 'samverkansmote'")
         .await;
     assert_eq!(on_meeting, 2);
-    assert_eq!(w.scalar("SELECT count(DISTINCT meeting_id) FROM cases").await, 2, "two different meetings");
+    assert_eq!(
+        w.scalar("SELECT count(DISTINCT meeting_id) FROM cases").await,
+        2,
+        "two different meetings"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -345,7 +430,18 @@ async fn a_member_mail_that_is_no_submission_is_answered_without_a_case() {
     let _d = w.start();
     let lars = w.addr("lars");
     let mb = w.mailbox();
-    send_raw(&lars, &[&mb], &plain_mail(&lars, &mb, "Fråga", "Hej! Vilken tid börjar mötet?\r\n\r\nMvh Lars", "q-1@outlook.test")).await;
+    send_raw(
+        &lars,
+        &[&mb],
+        &plain_mail(
+            &lars,
+            &mb,
+            "Fråga",
+            "Hej! Vilken tid börjar mötet?\r\n\r\nMvh Lars",
+            "q-1@outlook.test",
+        ),
+    )
+    .await;
     let got = wait_for(T, "the answer", || async {
         let m = fetch_folder(&lars, "INBOX").await;
         (!m.is_empty()).then_some(m)
@@ -367,14 +463,24 @@ async fn a_quarantined_mail_is_handled_after_the_sender_is_made_a_member() {
     let stina = w.addr("stina");
     let mb = w.mailbox();
     send_raw(&stina, &[&mb], &submission(&stina, &mb, 5)).await;
-    wait_for(T, "the quarantine", || async { (fetch_folder(&mb, "Karantan").await.len() == 1).then_some(()) }).await;
+    wait_for(T, "the quarantine", || async {
+        (fetch_folder(&mb, "Karantan").await.len() == 1).then_some(())
+    })
+    .await;
     let (ok, out, _) = w.cli(&["quarantine", "list"]);
-    assert!(ok && out.contains("not_member") && !out.contains("stina"), "no personal data in the list: {out}");
+    assert!(
+        ok && out.contains("not_member") && !out.contains("stina"),
+        "no personal data in the list: {out}"
+    );
     d.stop();
 
     // The admin adds Stina to the forum and reprocesses.
     let cfg = std::fs::read_to_string(&w.config_path).expect("cfg");
-    std::fs::write(&w.config_path, format!("{cfg}\n[[forum.member]]\nname = \"Stina Ström\"\naddress = \"{stina}\"\nunit = \"Barn och unga\"\n")).expect("w");
+    std::fs::write(
+        &w.config_path,
+        format!("{cfg}\n[[forum.member]]\nname = \"Stina Ström\"\naddress = \"{stina}\"\nunit = \"Barn och unga\"\n"),
+    )
+    .expect("w");
     let (ok, out, err) = w.cli(&["quarantine", "reprocess", "--all"]);
     assert!(ok && out.contains("1 mail(s) moved back"), "{out}{err}");
     let _d = w.start();
@@ -398,10 +504,16 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
     let anna = w.addr("anna");
     let mb = w.mailbox();
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 8)).await;
-    wait_for(T, "the receipt sent", || async { (w.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'").await == 1).then_some(()) }).await;
+    wait_for(T, "the receipt sent", || async {
+        (w.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'").await == 1).then_some(())
+    })
+    .await;
     d.stop();
     let pool = w.db().await;
-    let case_no: String = sqlx::query_scalar("SELECT case_no FROM cases").fetch_one(&pool).await.expect("case");
+    let case_no: String = sqlx::query_scalar("SELECT case_no FROM cases")
+        .fetch_one(&pool)
+        .await
+        .expect("case");
     pool.close().await;
     let (ok, out, err) = w.cli(&["case", "decide", &case_no, "--close"]);
     assert!(ok, "{out}{err}");
@@ -411,10 +523,14 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
     // A year and more later, the parts and the submitter are gone; the number and status stay.
     let cfg = samverkan::config::load(&w.config_path).expect("cfg");
     let app = samverkan::app::App::open_offline(cfg).await.expect("app");
-    let rep = samverkan::admin::purge_store(&app, chrono::Utc::now() + chrono::Duration::days(400), false).await.expect("purge");
+    let rep = samverkan::admin::purge_store(&app, chrono::Utc::now() + chrono::Duration::days(400), false)
+        .await
+        .expect("purge");
     assert_eq!((rep.cases_wiped, rep.outbox_deleted), (1, 1));
-    let (sections, submitter, status): (String, String, String) =
-        sqlx::query_as("SELECT sections_json, submitter, status FROM cases").fetch_one(app.store.pool()).await.expect("row");
+    let (sections, submitter, status): (String, String, String) = sqlx::query_as("SELECT sections_json, submitter, status FROM cases")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("row");
     assert_eq!((sections.as_str(), submitter.as_str(), status.as_str()), ("{}", "", "closed"));
     app.store.close().await;
 }

@@ -48,7 +48,8 @@ fn calendar_text(raw: &[u8]) -> Option<String> {
         .iter()
         .find(|p| {
             use mail_parser::MimeHeaders;
-            p.content_type().is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
+            p.content_type()
+                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
         })
         .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
 }
@@ -82,7 +83,12 @@ fn validate(dir: &Path, program: &str, script: &str, files: &[PathBuf]) {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program} {script} (tests/run installs it): {e}"));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{script} rejected the invitation ({}); files in {}:\n{text}", out.status, dir.display());
+    assert!(
+        out.status.success(),
+        "{script} rejected the invitation ({}); files in {}:\n{text}",
+        out.status,
+        dir.display()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,14 +102,23 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
 
     // Two cases before the cutoff; Anna's concerns Vuxenenheten (Lars's unit).
-    let anna_case = String::from_utf8(submission(&anna, &mb, 1)).expect("utf8").replace("Fall 1.", "Fall 1.\r\n\r\nBerörda enheter: Vuxenenheten");
+    let anna_case = String::from_utf8(submission(&anna, &mb, 1))
+        .expect("utf8")
+        .replace("Fall 1.", "Fall 1.\r\n\r\nBerörda enheter: Vuxenenheten");
     send_raw(&anna, &[&mb], anna_case.as_bytes()).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
 
     // The convenor holds the date at once (invite_lead 1h).
-    let hold = inbox_with(&sara, "the convenor's hold-the-date", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
+    let hold = inbox_with(&sara, "the convenor's hold-the-date", |m| {
+        m.iter().any(|r| has_calendar(r, "REQUEST"))
+    })
+    .await;
     assert_eq!(prop(&calendar_text(&hold[0]).expect("ics"), "SEQUENCE").as_deref(), Some("0"));
-    assert!(!text_of(&hold[0]).contains("Dagordning"), "no agenda before the cutoff: {}", text_of(&hold[0]));
+    assert!(
+        !text_of(&hold[0]).contains("Dagordning"),
+        "no agenda before the cutoff: {}",
+        text_of(&hold[0])
+    );
 
     // After the cutoff, those summoned get the invitation with the agenda.
     let anna_mail = inbox_with(&anna, "Anna's summons", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
@@ -114,8 +129,15 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     let body = text_of(&invite);
 
     // The agenda (both cases, all four parts) is in the body, only for those summoned.
-    assert!(subject_of(&invite).starts_with("Kallelse: samverkansmöte "), "{}", subject_of(&invite));
-    assert!(body.contains(&format!("Ärende {case_no}")) && body.contains("Fall 2.") && body.contains("Diagnos ADHD"), "{body}");
+    assert!(
+        subject_of(&invite).starts_with("Kallelse: samverkansmöte "),
+        "{}",
+        subject_of(&invite)
+    );
+    assert!(
+        body.contains(&format!("Ärende {case_no}")) && body.contains("Fall 2.") && body.contains("Diagnos ADHD"),
+        "{body}"
+    );
     assert!(body.contains("Dokumentationsansvarig: Anna Berg"), "{body}");
     // The calendar item carries case numbers and initials only.
     for secret in ["Testperson", "ADHD", "Stödboende", "Vem ansvarar"] {
@@ -129,7 +151,11 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     assert!(uid.starts_with("iof-aof-") && uid.ends_with("@test.local"), "{uid}");
     let dtstamp = prop(&ics, "DTSTAMP").expect("dtstamp");
     let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let description = prop(&ics, "DESCRIPTION").expect("description").replace("\\n", "\n").replace("\\,", ",").replace("\\;", ";");
+    let description = prop(&ics, "DESCRIPTION")
+        .expect("description")
+        .replace("\\n", "\n")
+        .replace("\\,", ",")
+        .replace("\\;", ";");
     let expected = serde_json::json!({
         "method": "REQUEST", "uid": uid, "sequence": 1, "dtstamp": dtstamp,
         "dtstart": fmt(start), "dtend": fmt(start + chrono::Duration::hours(1)),
@@ -145,7 +171,11 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
         "mail": {"html": true, "to": [anna]},
     });
     assert!(description.contains("Dokumentationsansvarig: Anna Berg."), "{description}");
-    std::fs::write(dir.path().join("summons.json"), serde_json::to_string_pretty(&expected).expect("json")).expect("w");
+    std::fs::write(
+        dir.path().join("summons.json"),
+        serde_json::to_string_pretty(&expected).expect("json"),
+    )
+    .expect("w");
     let eml = dir.path().join("summons.eml");
     std::fs::write(&eml, &invite).expect("w");
     let ics_path = dir.path().join("summons.from-mail.ics");
@@ -155,22 +185,45 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
 
     // Lars is summoned too; the convenor gets the update (SEQUENCE 1) with the agenda.
     inbox_with(&lars, "Lars's summons", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
-    let sara_mail = inbox_with(&sara, "the convenor's update", |m| m.iter().filter(|r| has_calendar(r, "REQUEST")).count() == 2).await;
-    assert!(sara_mail.iter().any(|r| prop(&calendar_text(r).unwrap_or_default(), "SEQUENCE").as_deref() == Some("1") && text_of(r).contains("Dagordning")));
+    let sara_mail = inbox_with(&sara, "the convenor's update", |m| {
+        m.iter().filter(|r| has_calendar(r, "REQUEST")).count() == 2
+    })
+    .await;
+    assert!(
+        sara_mail
+            .iter()
+            .any(|r| prop(&calendar_text(r).unwrap_or_default(), "SEQUENCE").as_deref() == Some("1") && text_of(r).contains("Dagordning"))
+    );
 
     // The admin moves the meeting an hour later: everyone gets SEQUENCE 2 with the new time.
-    let id: i64 = w.scalar("SELECT id FROM meetings WHERE summoned_at != '' AND status = 'scheduled'").await;
+    let id: i64 = w
+        .scalar("SELECT id FROM meetings WHERE summoned_at != '' AND status = 'scheduled'")
+        .await;
     let new_local = (start + chrono::Duration::hours(1)).with_timezone(&Stockholm);
-    let (ok, out, err) = w.cli(&["meeting", "move", &id.to_string(), "--to", &new_local.format("%Y-%m-%d %H:%M").to_string()]);
+    let (ok, out, err) = w.cli(&[
+        "meeting",
+        "move",
+        &id.to_string(),
+        "--to",
+        &new_local.format("%Y-%m-%d %H:%M").to_string(),
+    ]);
     assert!(ok, "{out}{err}");
     for who in [&anna, &lars, &sara] {
         let m = inbox_with(who, "the moved meeting", |m| {
-            m.iter().any(|r| calendar_text(r).is_some_and(|c| prop(&c, "SEQUENCE").as_deref() == Some("2")))
+            m.iter()
+                .any(|r| calendar_text(r).is_some_and(|c| prop(&c, "SEQUENCE").as_deref() == Some("2")))
         })
         .await;
-        let moved = m.iter().find(|r| calendar_text(r).is_some_and(|c| prop(&c, "SEQUENCE").as_deref() == Some("2"))).expect("moved");
+        let moved = m
+            .iter()
+            .find(|r| calendar_text(r).is_some_and(|c| prop(&c, "SEQUENCE").as_deref() == Some("2")))
+            .expect("moved");
         let c = calendar_text(moved).expect("ics");
-        let new_start = Stockholm.from_local_datetime(&new_local.naive_local().with_second0()).single().expect("t").with_timezone(&Utc);
+        let new_start = Stockholm
+            .from_local_datetime(&new_local.naive_local().with_second0())
+            .single()
+            .expect("t")
+            .with_timezone(&Utc);
         assert_eq!(prop(&c, "DTSTART"), Some(fmt(new_start)));
         assert_eq!(prop(&c, "UID"), Some(uid.clone()), "same UID, so clients update the event");
         assert!(subject_of(moved).starts_with("Ändrad kallelse"), "{}", subject_of(moved));
@@ -179,19 +232,28 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     // meeting show tells the admin the state.
     let (ok, out, _) = w.cli(&["meeting", "show", &id.to_string()]);
     assert!(ok);
-    assert!(out.contains("sequence:   2") && out.contains("note taker: Anna Berg") && out.contains(&case_no), "{out}");
+    assert!(
+        out.contains("sequence:   2") && out.contains("note taker: Anna Berg") && out.contains(&case_no),
+        "{out}"
+    );
     assert!(out.contains("REQ-PARTICIPANT") && out.contains("NEEDS-ACTION"), "{out}");
 
     // Anna withdraws her case after the summons: only Lars's case remains, so Anna is no longer
     // summoned and gets a CANCEL; the others get an update (SEQUENCE 3).
     let anna_no = case_no.clone();
-    send_raw(&anna, &[&mb], &plain_mail(&anna, &mb, &format!("Ärende {anna_no}"), "Återkalla", "withdraw-1@outlook.test")).await;
+    send_raw(
+        &anna,
+        &[&mb],
+        &plain_mail(&anna, &mb, &format!("Ärende {anna_no}"), "Återkalla", "withdraw-1@outlook.test"),
+    )
+    .await;
     let m = inbox_with(&anna, "Anna's cancellation", |m| m.iter().any(|r| has_calendar(r, "CANCEL"))).await;
     let c = calendar_text(m.iter().find(|r| has_calendar(r, "CANCEL")).expect("cancel")).expect("ics");
     assert_eq!(prop(&c, "SEQUENCE").as_deref(), Some("3"));
     for who in [&lars, &sara] {
         inbox_with(who, "the update after the withdrawal", |m| {
-            m.iter().any(|r| calendar_text(r).is_some_and(|c| c.contains("METHOD:REQUEST") && prop(&c, "SEQUENCE").as_deref() == Some("3")))
+            m.iter()
+                .any(|r| calendar_text(r).is_some_and(|c| c.contains("METHOD:REQUEST") && prop(&c, "SEQUENCE").as_deref() == Some("3")))
         })
         .await;
     }
@@ -237,21 +299,44 @@ async fn avstamningsmote_invites_every_deputy_head_ahead_and_a_cancel_reaches_th
     if skip() {
         return;
     }
-    let (schedule, _start) = soon("avstämningsmöte", chrono::Duration::seconds(1), chrono::Duration::minutes(30), "14d").await;
+    let (schedule, _start) = soon(
+        "avstämningsmöte",
+        chrono::Duration::seconds(1),
+        chrono::Duration::minutes(30),
+        "14d",
+    )
+    .await;
     let w = World::with_schedule("scheduler_interval = \"1s\"", &schedule);
     let _d = w.start();
     let (anna, lars, sara) = (w.addr("anna"), w.addr("lars"), w.addr("sara"));
     for who in [&anna, &lars] {
-        let m = inbox_with(who, "the avstämningsmöte invitation", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
+        let m = inbox_with(who, "the avstämningsmöte invitation", |m| {
+            m.iter().any(|r| has_calendar(r, "REQUEST"))
+        })
+        .await;
         let c = calendar_text(&m[0]).expect("ics").replace("\r\n ", "");
-        assert!(c.contains(&format!("ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{anna}")), "{c}");
-        assert!(text_of(&m[0]).contains("obligatoriskt för alla biträdande enhetschefer"), "{}", text_of(&m[0]));
+        assert!(
+            c.contains(&format!("ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{anna}")),
+            "{c}"
+        );
+        assert!(
+            text_of(&m[0]).contains("obligatoriskt för alla biträdande enhetschefer"),
+            "{}",
+            text_of(&m[0])
+        );
     }
     let m = inbox_with(&sara, "the convenor's copy", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
-    assert!(calendar_text(&m[0]).expect("ics").replace("\r\n ", "").contains(&format!("ROLE=OPT-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{sara}")));
+    assert!(
+        calendar_text(&m[0])
+            .expect("ics")
+            .replace("\r\n ", "")
+            .contains(&format!("ROLE=OPT-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{sara}"))
+    );
 
     // Every day has a meeting in this schedule; cancel today's (the one already sent out).
-    let id: i64 = w.scalar("SELECT id FROM meetings WHERE summoned_at != '' ORDER BY starts_at LIMIT 1").await;
+    let id: i64 = w
+        .scalar("SELECT id FROM meetings WHERE summoned_at != '' ORDER BY starts_at LIMIT 1")
+        .await;
     let (ok, out, err) = w.cli(&["meeting", "cancel", &id.to_string()]);
     assert!(ok, "{out}{err}");
     for who in [&anna, &lars, &sara] {
@@ -267,14 +352,26 @@ async fn an_invitation_the_server_refuses_marks_the_invitee_unreachable_and_tell
     if skip() {
         return;
     }
-    let (schedule, _start) = soon("avstämningsmöte", chrono::Duration::seconds(1), chrono::Duration::minutes(30), "14d").await;
+    let (schedule, _start) = soon(
+        "avstämningsmöte",
+        chrono::Duration::seconds(1),
+        chrono::Duration::minutes(30),
+        "14d",
+    )
+    .await;
     // The test stack answers 550 for any local part starting with "nosuch".
     let tail = "[[forum.unit]]\nname = \"Testenheten\"\ndeputy_heads = [\"nosuch-{tag}@test.local\"]\n\n[[forum.member]]\nname = \"Nils Nosuch\"\naddress = \"nosuch-{tag}@test.local\"\nunit = \"Testenheten\"\n";
     let w = World::with_tail("scheduler_interval = \"1s\"", &schedule.replace("FREQ=DAILY", "FREQ=WEEKLY"), tail);
     let _d = w.start();
     let sara = w.addr("sara");
-    let m = inbox_with(&sara, "the undeliverable notice", |m| m.iter().any(|r| subject_of(r).starts_with("Kallelsen nådde inte fram"))).await;
-    let notice = m.iter().find(|r| subject_of(r).starts_with("Kallelsen nådde inte fram")).expect("notice");
+    let m = inbox_with(&sara, "the undeliverable notice", |m| {
+        m.iter().any(|r| subject_of(r).starts_with("Kallelsen nådde inte fram"))
+    })
+    .await;
+    let notice = m
+        .iter()
+        .find(|r| subject_of(r).starts_with("Kallelsen nådde inte fram"))
+        .expect("notice");
     assert!(text_of(notice).contains(&w.addr("nosuch")), "{}", text_of(notice));
     // Two weekly meetings (today's and next week's) fall within the 14 days: each has Nils's
     // invitation refused, and only his.
@@ -284,11 +381,20 @@ async fn an_invitation_the_server_refuses_marks_the_invitee_unreachable_and_tell
             .then_some(())
     })
     .await;
-    assert_eq!(w.scalar("SELECT count(*) FROM invitations WHERE undeliverable = 1 AND address LIKE 'nosuch-%'").await, 2);
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM invitations WHERE undeliverable = 1 AND address LIKE 'nosuch-%'")
+            .await,
+        2
+    );
     let (ok, out, _) = w.cli(&["status", "--json"]);
     assert!(ok);
     let st: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(st["outbox_failed"], 2, "{st}");
     // Everyone else got theirs.
-    assert!(fetch_folder(&w.addr("anna"), "INBOX").await.iter().any(|r| has_calendar(r, "REQUEST")));
+    assert!(
+        fetch_folder(&w.addr("anna"), "INBOX")
+            .await
+            .iter()
+            .any(|r| has_calendar(r, "REQUEST"))
+    );
 }

@@ -34,7 +34,8 @@ fn calendar(raw: &[u8]) -> Option<String> {
         .iter()
         .find(|p| {
             use mail_parser::MimeHeaders;
-            p.content_type().is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
+            p.content_type()
+                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
         })
         .map(|p| String::from_utf8_lossy(p.contents()).replace("\r\n ", ""))
 }
@@ -136,17 +137,28 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
     let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
-    let got = inbox_with(&anna, "the summons", |m| m.iter().any(|r| calendar(r).is_some_and(|c| c.contains("METHOD:REQUEST")))).await;
+    let got = inbox_with(&anna, "the summons", |m| {
+        m.iter().any(|r| calendar(r).is_some_and(|c| c.contains("METHOD:REQUEST")))
+    })
+    .await;
     let invite = got.iter().find(|r| calendar(r).is_some()).expect("invite");
     let ics = calendar(invite).expect("ics");
     let (uid, seq) = (prop(&ics, "UID"), prop(&ics, "SEQUENCE"));
-    let start: DateTime<Utc> = chrono::NaiveDateTime::parse_from_str(&prop(&ics, "DTSTART"), "%Y%m%dT%H%M%SZ").expect("start").and_utc();
+    let start: DateTime<Utc> = chrono::NaiveDateTime::parse_from_str(&prop(&ics, "DTSTART"), "%Y%m%dT%H%M%SZ")
+        .expect("start")
+        .and_utc();
     let start_local = start.with_timezone(&Stockholm).format("%Y%m%dT%H%M%S").to_string();
     let id: i64 = w.scalar("SELECT id FROM meetings WHERE summoned_at != ''").await;
 
     // The cutoff digest reaches the convenor.
-    let digest = inbox_with(&sara, "the cutoff digest", |m| m.iter().any(|r| subject_of(r).starts_with("Sammanställning"))).await;
-    let d = digest.iter().find(|r| subject_of(r).starts_with("Sammanställning")).expect("digest");
+    let digest = inbox_with(&sara, "the cutoff digest", |m| {
+        m.iter().any(|r| subject_of(r).starts_with("Sammanställning"))
+    })
+    .await;
+    let d = digest
+        .iter()
+        .find(|r| subject_of(r).starts_with("Sammanställning"))
+        .expect("digest");
     assert!(text_of(d).contains("Har inte svarat:     Anna Berg, Lars Ek"), "{}", text_of(d));
 
     // 1. Lars types "Accepterat: ..." (no calendar data) in the invitation's thread.
@@ -157,19 +169,41 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
     );
     send_raw(&lars, &[&mb], typed.as_bytes()).await;
     wait_answer(&w, &lars, "ACCEPTED").await;
-    inbox_with(&sara, "the inferred-answer notice", |m| m.iter().any(|r| subject_of(r).starts_with("Svar utan kalenderdata"))).await;
+    inbox_with(&sara, "the inferred-answer notice", |m| {
+        m.iter().any(|r| subject_of(r).starts_with("Svar utan kalenderdata"))
+    })
+    .await;
 
     // 2. Anna (submitter and note taker) declines from Outlook.
-    send_raw(&anna, &[&mb], &outlook_reply(&anna, "Anna Berg", &mb, &uid, &seq, "DECLINED", &start_local, "o1")).await;
+    send_raw(
+        &anna,
+        &[&mb],
+        &outlook_reply(&anna, "Anna Berg", &mb, &uid, &seq, "DECLINED", &start_local, "o1"),
+    )
+    .await;
     wait_answer(&w, &anna, "DECLINED").await;
-    let alert = inbox_with(&sara, "the key-person alert", |m| m.iter().any(|r| subject_of(r).starts_with("Viktig person kommer inte"))).await;
+    let alert = inbox_with(&sara, "the key-person alert", |m| {
+        m.iter().any(|r| subject_of(r).starts_with("Viktig person kommer inte"))
+    })
+    .await;
     let a = text_of(alert.iter().find(|r| subject_of(r).starts_with("Viktig person")).expect("alert"));
-    assert!(a.contains("anmälde ärende") && a.contains("är dokumentationsansvarig") && a.contains("gått vidare till Lars Ek"), "{a}");
+    assert!(
+        a.contains("anmälde ärende") && a.contains("är dokumentationsansvarig") && a.contains("gått vidare till Lars Ek"),
+        "{a}"
+    );
     assert!(a.contains("Tyvärr krockar det"), "the COMMENT reaches the convenor: {a}");
-    inbox_with(&lars, "the note-taker hand-over", |m| m.iter().any(|r| subject_of(r).starts_with("Du är dokumentationsansvarig"))).await;
+    inbox_with(&lars, "the note-taker hand-over", |m| {
+        m.iter().any(|r| subject_of(r).starts_with("Du är dokumentationsansvarig"))
+    })
+    .await;
 
     // 3. The convenor accepts from Thunderbird.
-    send_raw(&sara, &[&mb], &thunderbird_reply(&sara, "Sara Sammankallande", &mb, &uid, &seq, "t1")).await;
+    send_raw(
+        &sara,
+        &[&mb],
+        &thunderbird_reply(&sara, "Sara Sammankallande", &mb, &uid, &seq, "t1"),
+    )
+    .await;
     wait_answer(&w, &sara, "ACCEPTED").await;
 
     // 4. Answers for Anna from Lars's and from a stranger's address, and one for an unknown
@@ -182,26 +216,51 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
         .expect("utf8")
         .replacen(&format!("From: Anna Berg <{anna}>"), &format!("From: Eve <{}>", w.addr("eve")), 1);
     send_raw(&w.addr("eve"), &[&mb], forged.as_bytes()).await;
-    let unknown = String::from_utf8(outlook_reply(&lars, "Lars Ek", &mb, "iof-aof-19990101@test.local", "0", "DECLINED", &start_local, "o4")).expect("utf8");
+    let unknown = String::from_utf8(outlook_reply(
+        &lars,
+        "Lars Ek",
+        &mb,
+        "iof-aof-19990101@test.local",
+        "0",
+        "DECLINED",
+        &start_local,
+        "o4",
+    ))
+    .expect("utf8");
     send_raw(&lars, &[&mb], unknown.as_bytes()).await;
-    inbox_with(&sara, "three rejected-answer notices", |m| m.iter().filter(|r| subject_of(r).starts_with("Svar som inte kunde godtas")).count() >= 3).await;
+    inbox_with(&sara, "three rejected-answer notices", |m| {
+        m.iter().filter(|r| subject_of(r).starts_with("Svar som inte kunde godtas")).count() >= 3
+    })
+    .await;
     let pool = w.db().await;
-    let states: Vec<(String, String, String)> = sqlx::query_as("SELECT address, partstat, partstat_source FROM invitations WHERE meeting_id = ? ORDER BY address")
-        .bind(id)
-        .fetch_all(&pool)
-        .await
-        .expect("q");
+    let states: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT address, partstat, partstat_source FROM invitations WHERE meeting_id = ? ORDER BY address")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .expect("q");
     pool.close().await;
     let find = |a: &str| states.iter().find(|s| s.0 == a).cloned().expect("invitee");
-    assert_eq!(find(&anna), (anna.clone(), "DECLINED".into(), "icalendar".into()), "the forged acceptance changed nothing");
+    assert_eq!(
+        find(&anna),
+        (anna.clone(), "DECLINED".into(), "icalendar".into()),
+        "the forged acceptance changed nothing"
+    );
     assert_eq!(find(&lars), (lars.clone(), "ACCEPTED".into(), "subject".into()));
     assert_eq!(find(&sara), (sara.clone(), "ACCEPTED".into(), "icalendar".into()));
-    assert_eq!(w.scalar("SELECT count(*) FROM intake WHERE outcome IN ('sender_mismatch', 'unknown_meeting')").await, 3);
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM intake WHERE outcome IN ('sender_mismatch', 'unknown_meeting')")
+            .await,
+        3
+    );
 
     // meeting show has each answer, when and how it was known.
     let (ok, out, _) = w.cli(&["meeting", "show", &id.to_string()]);
     assert!(ok);
-    assert!(out.contains("DECLINED") && out.contains("(from subject)") && out.contains("note taker: Lars Ek"), "{out}");
+    assert!(
+        out.contains("DECLINED") && out.contains("(from subject)") && out.contains("note taker: Lars Ek"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -217,17 +276,53 @@ async fn silent_invitees_get_exactly_one_reminder() {
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
     let got = inbox_with(&anna, "the summons", |m| m.iter().any(|r| calendar(r).is_some())).await;
     let ics = calendar(got.iter().find(|r| calendar(r).is_some()).expect("invite")).expect("ics");
-    let start: DateTime<Utc> = chrono::NaiveDateTime::parse_from_str(&prop(&ics, "DTSTART"), "%Y%m%dT%H%M%SZ").expect("start").and_utc();
+    let start: DateTime<Utc> = chrono::NaiveDateTime::parse_from_str(&prop(&ics, "DTSTART"), "%Y%m%dT%H%M%SZ")
+        .expect("start")
+        .and_utc();
     let start_local = start.with_timezone(&Stockholm).format("%Y%m%dT%H%M%S").to_string();
-    send_raw(&anna, &[&mb], &outlook_reply(&anna, "Anna Berg", &mb, &prop(&ics, "UID"), &prop(&ics, "SEQUENCE"), "ACCEPTED", &start_local, "r1")).await;
+    send_raw(
+        &anna,
+        &[&mb],
+        &outlook_reply(
+            &anna,
+            "Anna Berg",
+            &mb,
+            &prop(&ics, "UID"),
+            &prop(&ics, "SEQUENCE"),
+            "ACCEPTED",
+            &start_local,
+            "r1",
+        ),
+    )
+    .await;
     wait_answer(&w, &anna, "ACCEPTED").await;
-    let lars_mail = inbox_with(&lars, "Lars's reminder", |m| m.iter().any(|r| subject_of(r).starts_with("Påminnelse"))).await;
-    let reminder = lars_mail.iter().find(|r| subject_of(r).starts_with("Påminnelse")).expect("reminder");
-    assert!(calendar(reminder).is_some_and(|c| c.contains("METHOD:REQUEST")), "the reminder carries the invitation to accept");
+    let lars_mail = inbox_with(&lars, "Lars's reminder", |m| {
+        m.iter().any(|r| subject_of(r).starts_with("Påminnelse"))
+    })
+    .await;
+    let reminder = lars_mail
+        .iter()
+        .find(|r| subject_of(r).starts_with("Påminnelse"))
+        .expect("reminder");
+    assert!(
+        calendar(reminder).is_some_and(|c| c.contains("METHOD:REQUEST")),
+        "the reminder carries the invitation to accept"
+    );
     // Wait until the meeting would have started: still exactly one reminder, none to Anna.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let lars_mail = fetch_folder(&lars, "INBOX").await;
     assert_eq!(lars_mail.iter().filter(|r| subject_of(r).starts_with("Påminnelse")).count(), 1);
-    assert!(!fetch_folder(&anna, "INBOX").await.iter().any(|r| subject_of(r).starts_with("Påminnelse")));
-    assert!(!fetch_folder(&w.addr("sara"), "INBOX").await.iter().any(|r| subject_of(r).starts_with("Påminnelse")), "the optional convenor is not nagged");
+    assert!(
+        !fetch_folder(&anna, "INBOX")
+            .await
+            .iter()
+            .any(|r| subject_of(r).starts_with("Påminnelse"))
+    );
+    assert!(
+        !fetch_folder(&w.addr("sara"), "INBOX")
+            .await
+            .iter()
+            .any(|r| subject_of(r).starts_with("Påminnelse")),
+        "the optional convenor is not nagged"
+    );
 }

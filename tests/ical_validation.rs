@@ -54,8 +54,14 @@ fn require_tools() {
 
 /// 13:00 (or `h`:00) local time in Stockholm on a date, in UTC, by chrono-tz.
 fn stockholm(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-    let local = NaiveDate::from_ymd_opt(y, m, d).and_then(|d| d.and_hms_opt(h, 0, 0)).expect("valid date");
-    Stockholm.from_local_datetime(&local).single().expect("unambiguous local time").with_timezone(&Utc)
+    let local = NaiveDate::from_ymd_opt(y, m, d)
+        .and_then(|d| d.and_hms_opt(h, 0, 0))
+        .expect("valid date");
+    Stockholm
+        .from_local_datetime(&local)
+        .single()
+        .expect("unambiguous local time")
+        .with_timezone(&Utc)
 }
 
 fn utc(t: DateTime<Utc>) -> String {
@@ -63,7 +69,12 @@ fn utc(t: DateTime<Utc>) -> String {
 }
 
 fn attendee(name: &str, address: &str) -> Attendee {
-    Attendee { name: name.into(), address: address.into(), role: Role::Required, partstat: PartStat::NeedsAction }
+    Attendee {
+        name: name.into(),
+        address: address.into(),
+        role: Role::Required,
+        partstat: PartStat::NeedsAction,
+    }
 }
 
 fn base_event(start: DateTime<Utc>) -> Event {
@@ -118,12 +129,20 @@ fn cases() -> Vec<Case> {
             partstat: PartStat::NeedsAction,
         })
         .collect();
-    v.push(Case { name: "request_thirty", method: Method::Request, event: ev, html: false, overrides: json!({}) });
+    v.push(Case {
+        name: "request_thirty",
+        method: Method::Request,
+        event: ev,
+        html: false,
+        overrides: json!({}),
+    });
 
     let mut ev = base_event(winter);
     ev.sequence = 4;
-    ev.summary = "Avstämningsmöte IoF–ÄoF: inventering av kända kommande övergångar, planerade överlämningar; gemensamma frågor \\ trender".into();
-    ev.location = Some("Förvaltningshuset, våning 3; sammanträdesrum \"Åkerbäret\", ingång från Storgatan 12 – ring på vid receptionen".into());
+    ev.summary =
+        "Avstämningsmöte IoF–ÄoF: inventering av kända kommande övergångar, planerade överlämningar; gemensamma frågor \\ trender".into();
+    ev.location =
+        Some("Förvaltningshuset, våning 3; sammanträdesrum \"Åkerbäret\", ingång från Storgatan 12 – ring på vid receptionen".into());
     ev.description = Some(
         "Dagordning:\n1. Presentationsrunda, val av ordförande, sekreterare och två justerare (en från varje förvaltning).\n\
          2. Ärenden: 2026-0001 (A.B., 14 år); 2026-0002 (C.D., 18 år) – övergång vid 19 års ålder, ärendet anmäls minst sex månader före födelsedagen.\n\
@@ -131,13 +150,25 @@ fn cases() -> Vec<Case> {
          Sökväg på filservern: \\\\fil01\\samverkan\\2026\\"
             .repeat(3),
     );
-    v.push(Case { name: "long_swedish", method: Method::Request, event: ev, html: true, overrides: json!({}) });
+    v.push(Case {
+        name: "long_swedish",
+        method: Method::Request,
+        event: ev,
+        html: true,
+        overrides: json!({}),
+    });
 
     let mut ev = base_event(winter);
     ev.sequence = 2;
     ev.cancelled = true;
     ev.attendees.push(attendee("Örjan Sjöqvist", "orjan.sjoqvist@kommun.test"));
-    v.push(Case { name: "cancel", method: Method::Cancel, event: ev, html: true, overrides: json!({}) });
+    v.push(Case {
+        name: "cancel",
+        method: Method::Cancel,
+        event: ev,
+        html: true,
+        overrides: json!({}),
+    });
 
     // Around the switches: CEST from 2026-03-29 02:00, CET from 2026-10-25 03:00.
     for (name, (y, m, d), want) in [
@@ -148,7 +179,13 @@ fn cases() -> Vec<Case> {
     ] {
         let start = stockholm(y, m, d, 13);
         assert_eq!(utc(start), want, "chrono-tz conversion for {name}");
-        v.push(Case { name, method: Method::Request, event: base_event(start), html: true, overrides: json!({}) });
+        v.push(Case {
+            name,
+            method: Method::Request,
+            event: base_event(start),
+            html: true,
+            overrides: json!({}),
+        });
     }
 
     let mut ev = base_event(winter);
@@ -157,7 +194,10 @@ fn cases() -> Vec<Case> {
     ev.description = None;
     ev.organizer_name = "Samverkan: IoF, ÄoF; \"forum\"".into();
     ev.attendees = vec![
-        attendee("\"Anna\";RSVP=FALSE;ROLE=CHAIR:mailto:evil@evil.test\r\nX-EVIL:1", "anna.berg@kommun.test"),
+        attendee(
+            "\"Anna\";RSVP=FALSE;ROLE=CHAIR:mailto:evil@evil.test\r\nX-EVIL:1",
+            "anna.berg@kommun.test",
+        ),
         attendee("", "utan.namn@kommun.test"),
         attendee("Caret^nName^'", "caret@kommun.test"),
     ];
@@ -244,7 +284,10 @@ fn calendar_part(mail: &[u8]) -> Vec<u8> {
     let m = MessageParser::default().parse(mail).expect("the mail parses");
     m.parts
         .iter()
-        .find(|p| p.content_type().is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar")))
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
+        })
         .expect("a text/calendar part")
         .contents()
         .to_vec()
@@ -274,7 +317,12 @@ fn invitations_parse_in_python_icalendar_and_ical_js() {
         let ics = render(c.method, &c.event);
         let mail = build_invite(&draft(&c, ics.clone())).expect("build invite");
         let from_mail = calendar_part(&mail);
-        assert_eq!(from_mail, ics.as_bytes(), "{}: the mail's calendar part differs from the rendered object", c.name);
+        assert_eq!(
+            from_mail,
+            ics.as_bytes(),
+            "{}: the mail's calendar part differs from the rendered object",
+            c.name
+        );
 
         let write = |ext: &str, bytes: &[u8]| {
             let p = dir.join(format!("{}.{ext}", c.name));

@@ -38,10 +38,7 @@ fn deeply_nested_mime() {
     let depth = 500;
     let mut raw = b"From: a@kommun.test\r\nSubject: nested\r\nMIME-Version: 1.0\r\n".to_vec();
     for i in 0..depth {
-        raw.extend_from_slice(
-            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n")
-                .as_bytes(),
-        );
+        raw.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n").as_bytes());
     }
     raw.extend_from_slice(b"Content-Type: text/plain\r\n\r\nNamn: A\r\n");
     for i in (0..depth).rev() {
@@ -88,14 +85,11 @@ fn one_megabyte_single_line() {
 
 #[test]
 fn invalid_utf8_and_nul_bytes() {
-    let mut body =
-        b"Namn och \xe5lder: \xff\xfe\x00\x00 A.B.\r\nKort bakgrund: \xc3\x28\r\n".to_vec();
+    let mut body = b"Namn och \xe5lder: \xff\xfe\x00\x00 A.B.\r\nKort bakgrund: \xc3\x28\r\n".to_vec();
     body.extend(std::iter::repeat_n(0u8, 10_000));
     let raw = mail("text/plain; charset=utf-8", &body);
     timed("invalid utf-8", || inspect(&raw, &no_units));
-    let mut raw =
-        b"From: \xff\xfe <a@\x00b>\r\nSubject: \x00\xc3\r\nContent-Type: text/html\r\n\r\n"
-            .to_vec();
+    let mut raw = b"From: \xff\xfe <a@\x00b>\r\nSubject: \x00\xc3\r\nContent-Type: text/html\r\n\r\n".to_vec();
     raw.extend_from_slice(b"<p>\x00\xff</p><td>\xc3");
     timed("invalid headers", || inspect(&raw, &no_units));
     let zeros = vec![0u8; 1024 * 1024];
@@ -111,10 +105,7 @@ fn invalid_utf8_and_nul_bytes() {
         assert!(v.get("kind").is_some());
     }
     let v = inspect(b"", &no_units);
-    assert_eq!(
-        v,
-        serde_json::json!({"kind": "other", "error": "unparseable"})
-    );
+    assert_eq!(v, serde_json::json!({"kind": "other", "error": "unparseable"}));
     // Every prefix of a real mail parses without panicking.
     let real = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -175,10 +166,7 @@ fn hostile_calendar_replies() {
         ("nested", nested),
         ("folded", folded),
     ] {
-        let raw = mail(
-            "text/calendar; method=REPLY; charset=utf-8",
-            body.as_bytes(),
-        );
+        let raw = mail("text/calendar; method=REPLY; charset=utf-8", body.as_bytes());
         let out = timed(what, || inspect(&raw, &no_units));
         assert!(out.get("kind").is_some(), "{what}");
     }

@@ -140,22 +140,13 @@ fn is_bounce(v: &MailView) -> bool {
 }
 
 fn auto_submitted_is_no(value: &str) -> bool {
-    value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .eq_ignore_ascii_case("no")
+    value.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("no")
 }
 
 fn is_auto_reply(v: &MailView, subject: &str) -> bool {
-    if v.header("auto-submitted").is_some_and(|a| {
-        a.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .eq_ignore_ascii_case("auto-replied")
-    }) {
+    if v.header("auto-submitted")
+        .is_some_and(|a| a.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("auto-replied"))
+    {
         return true;
     }
     if ["x-autoreply", "x-autorespond", "x-auto-response-suppress"]
@@ -164,9 +155,7 @@ fn is_auto_reply(v: &MailView, subject: &str) -> bool {
     {
         return true;
     }
-    if v.header("precedence")
-        .is_some_and(|p| p.trim().eq_ignore_ascii_case("auto_reply"))
-    {
+    if v.header("precedence").is_some_and(|p| p.trim().eq_ignore_ascii_case("auto_reply")) {
         return true;
     }
     if v.report_type.as_deref() == Some("disposition-notification") {
@@ -180,9 +169,7 @@ fn is_bulk(v: &MailView) -> bool {
         || v.has_header("list-unsubscribe")
         || v.header("precedence").is_some_and(|p| {
             let p = p.trim();
-            ["bulk", "junk", "list"]
-                .iter()
-                .any(|x| p.eq_ignore_ascii_case(x))
+            ["bulk", "junk", "list"].iter().any(|x| p.eq_ignore_ascii_case(x))
         })
 }
 
@@ -209,20 +196,14 @@ mod tests {
         MailView {
             subject: subject.to_string(),
             from: Some("anna.berg@kommun.test".into()),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             ..MailView::default()
         }
     }
 
     #[test]
     fn calendar_reply_wins_over_auto_submitted() {
-        let mut v = view(
-            &[("auto-submitted", "auto-generated")],
-            "Accepted: Samverkansmöte",
-        );
+        let mut v = view(&[("auto-submitted", "auto-generated")], "Accepted: Samverkansmöte");
         v.calendars.push(CalendarPart {
             method: None,
             text: "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n".into(),
@@ -234,43 +215,19 @@ mod tests {
 
     #[test]
     fn answer_subject_without_calendar_is_reply() {
-        assert_eq!(
-            classify(&view(&[], "Accepterat: Samverkansmöte 12 mars")),
-            Kind::Reply
-        );
-        assert_eq!(
-            classify(&view(&[], "Inbjudan avvisades: Möte")),
-            Kind::Reply
-        );
-        assert_eq!(
-            classify(&view(&[], "SV: Accepterat: Möte")),
-            Kind::Submission
-        );
+        assert_eq!(classify(&view(&[], "Accepterat: Samverkansmöte 12 mars")), Kind::Reply);
+        assert_eq!(classify(&view(&[], "Inbjudan avvisades: Möte")), Kind::Reply);
+        assert_eq!(classify(&view(&[], "SV: Accepterat: Möte")), Kind::Submission);
     }
 
     #[test]
     fn auto_and_bulk() {
-        assert_eq!(
-            classify(&view(&[("auto-submitted", "auto-replied")], "x")),
-            Kind::AutoReply
-        );
-        assert_eq!(
-            classify(&view(&[("auto-submitted", "no")], "x")),
-            Kind::Submission
-        );
-        assert_eq!(
-            classify(&view(&[("x-auto-response-suppress", "All")], "x")),
-            Kind::AutoReply
-        );
+        assert_eq!(classify(&view(&[("auto-submitted", "auto-replied")], "x")), Kind::AutoReply);
+        assert_eq!(classify(&view(&[("auto-submitted", "no")], "x")), Kind::Submission);
+        assert_eq!(classify(&view(&[("x-auto-response-suppress", "All")], "x")), Kind::AutoReply);
         assert_eq!(classify(&view(&[], "Frånvaro: Anna Berg")), Kind::AutoReply);
-        assert_eq!(
-            classify(&view(&[("list-id", "<n.kommun.test>")], "Nyhetsbrev")),
-            Kind::Other
-        );
-        assert_eq!(
-            classify(&view(&[("precedence", "bulk")], "Nyhetsbrev")),
-            Kind::Other
-        );
+        assert_eq!(classify(&view(&[("list-id", "<n.kommun.test>")], "Nyhetsbrev")), Kind::Other);
+        assert_eq!(classify(&view(&[("precedence", "bulk")], "Nyhetsbrev")), Kind::Other);
         assert_eq!(classify(&view(&[], "Frågor om ärende")), Kind::Submission);
     }
 

@@ -37,10 +37,35 @@ pub struct Line {
 
 /// The keywords: (words that start the keyword, the decision kind). Data, not scattered tests.
 const KEYWORDS: &[(&[&str], Kind)] = &[
-    (&["överlämna", "överlämnas", "överlämning", "overlamna", "handover", "hand over", "transfer"], Kind::Handover),
-    (&["uppföljning", "uppfölj", "följ upp", "folj upp", "follow-up", "follow up", "followup"], Kind::FollowUp),
+    (
+        &[
+            "överlämna",
+            "överlämnas",
+            "överlämning",
+            "overlamna",
+            "handover",
+            "hand over",
+            "transfer",
+        ],
+        Kind::Handover,
+    ),
+    (
+        &[
+            "uppföljning",
+            "uppfölj",
+            "följ upp",
+            "folj upp",
+            "follow-up",
+            "follow up",
+            "followup",
+        ],
+        Kind::FollowUp,
+    ),
     (&["lyft", "lyfts", "lyfta", "escalate", "escalated"], Kind::Escalate),
-    (&["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"], Kind::Close),
+    (
+        &["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"],
+        Kind::Close,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +93,11 @@ fn keyword(rest: &str) -> Option<(Kind, usize)> {
         words.iter().filter(|w| low.starts_with(*w)).max_by_key(|w| w.len()).map(|w| {
             // Skip the rest of the word ("överlämnas" matched by "överlämna").
             let mut end = w.len();
-            end += low[end..].chars().take_while(|c| c.is_alphabetic()).map(char::len_utf8).sum::<usize>();
+            end += low[end..]
+                .chars()
+                .take_while(|c| c.is_alphabetic())
+                .map(char::len_utf8)
+                .sum::<usize>();
             (*kind, end)
         })
     })
@@ -76,7 +105,9 @@ fn keyword(rest: &str) -> Option<(Kind, usize)> {
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
     let t = s.trim().trim_end_matches(['.', ',']);
-    ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d/%m/%Y", "%d.%m.%Y"].iter().find_map(|f| NaiveDate::parse_from_str(t, f).ok())
+    ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d/%m/%Y", "%d.%m.%Y"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(t, f).ok())
 }
 
 /// Reads every decision line of a mail's own text (quoted lines, starting with `>`, are skipped).
@@ -89,13 +120,19 @@ pub fn read_decisions(text: &str) -> Vec<Line> {
         }
         // Stop at a quoted earlier mail.
         let low = line.to_lowercase();
-        if low.starts_with("-----ursprungligt meddelande") || low.starts_with("-----original message") || (low.starts_with("från:") && low.contains('@')) {
+        if low.starts_with("-----ursprungligt meddelande")
+            || low.starts_with("-----original message")
+            || (low.starts_with("från:") && low.contains('@'))
+        {
             break;
         }
         let bullet = line.trim_start_matches(['-', '*', '•', '–', ' ']);
         let Some((no, end)) = case_no(bullet) else {
             if keyword(bullet).is_some() {
-                out.push(Line { text: line.to_string(), result: Err("raden saknar ärendenummer (ÅÅÅÅ-NNNN)".into()) });
+                out.push(Line {
+                    text: line.to_string(),
+                    result: Err("raden saknar ärendenummer (ÅÅÅÅ-NNNN)".into()),
+                });
             }
             continue;
         };
@@ -134,7 +171,10 @@ pub fn read_decisions(text: &str) -> Vec<Line> {
             Kind::Escalate => Ok((no, Decision::Escalate)),
             Kind::Close => Ok((no, Decision::Close)),
         };
-        out.push(Line { text: line.to_string(), result });
+        out.push(Line {
+            text: line.to_string(),
+            result,
+        });
     }
     out
 }
@@ -153,11 +193,18 @@ mod tests {
 
     #[test]
     fn the_routines_four_decisions() {
-        let got = ok("2026-0042: ÖVERLÄMNA till Vuxenenheten\n2026-0043: UPPFÖLJNING 2027-01-12\n2026-0044: LYFT till enhetschef\n2026-0045: AVSLUTAD\n");
+        let got = ok(
+            "2026-0042: ÖVERLÄMNA till Vuxenenheten\n2026-0043: UPPFÖLJNING 2027-01-12\n2026-0044: LYFT till enhetschef\n2026-0045: AVSLUTAD\n",
+        );
         assert_eq!(
             got,
             vec![
-                ("2026-0042".into(), Decision::Handover { unit: "Vuxenenheten".into() }),
+                (
+                    "2026-0042".into(),
+                    Decision::Handover {
+                        unit: "Vuxenenheten".into()
+                    }
+                ),
                 ("2026-0043".into(), Decision::FollowUp { date: date("2027-01-12") }),
                 ("2026-0044".into(), Decision::Escalate),
                 ("2026-0045".into(), Decision::Close),
@@ -167,20 +214,37 @@ mod tests {
 
     #[test]
     fn variations_people_write() {
-        let got = ok("Hej!\n\n- 2026-0042 – överlämnas till barn och unga.\n* 2026-0043 uppföljning: 2027-1-12\n2026-0044:lyft\n  2026-0045 -  Avslutat  \n2026-0046: handover to Vuxenenheten\n2026-0047: follow-up 2027-02-09\n2026-0048: closed\n\nMvh Lars\n> 2026-0099: AVSLUTAD\n");
+        let got = ok(
+            "Hej!\n\n- 2026-0042 – överlämnas till barn och unga.\n* 2026-0043 uppföljning: 2027-1-12\n2026-0044:lyft\n  2026-0045 -  Avslutat  \n2026-0046: handover to Vuxenenheten\n2026-0047: follow-up 2027-02-09\n2026-0048: closed\n\nMvh Lars\n> 2026-0099: AVSLUTAD\n",
+        );
         assert_eq!(got.len(), 7);
-        assert_eq!(got[0], ("2026-0042".into(), Decision::Handover { unit: "barn och unga".into() }));
+        assert_eq!(
+            got[0],
+            (
+                "2026-0042".into(),
+                Decision::Handover {
+                    unit: "barn och unga".into()
+                }
+            )
+        );
         assert_eq!(got[1].1, Decision::FollowUp { date: date("2027-01-12") });
         assert_eq!(got[2].1, Decision::Escalate);
         assert_eq!(got[3].1, Decision::Close);
-        assert_eq!(got[4].1, Decision::Handover { unit: "Vuxenenheten".into() });
+        assert_eq!(
+            got[4].1,
+            Decision::Handover {
+                unit: "Vuxenenheten".into()
+            }
+        );
         assert_eq!(got[5].1, Decision::FollowUp { date: date("2027-02-09") });
         assert_eq!(got[6].1, Decision::Close);
     }
 
     #[test]
     fn unreadable_lines_say_why_and_prose_is_not_a_decision() {
-        let lines = read_decisions("2026-0042: kanske senare\n2026-0043: UPPFÖLJNING nästa vår\nÖVERLÄMNA till Vuxenenheten\n2026-0044: ÖVERLÄMNA\nVi hade ett bra möte.\n");
+        let lines = read_decisions(
+            "2026-0042: kanske senare\n2026-0043: UPPFÖLJNING nästa vår\nÖVERLÄMNA till Vuxenenheten\n2026-0044: ÖVERLÄMNA\nVi hade ett bra möte.\n",
+        );
         assert_eq!(lines.len(), 4);
         assert!(lines[0].result.as_ref().is_err_and(|e| e.contains("kunde inte läsas")));
         assert!(lines[1].result.as_ref().is_err_and(|e| e.contains("datum")));
@@ -196,9 +260,19 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["", "2026-", "2026-00421: x", "ÖÖÖ 2026-0042 ÖVERLÄMNA till", "2026-0042:\u{0}\u{ffff}", "x2026-0042 AVSLUTAD"] {
+        for s in [
+            "",
+            "2026-",
+            "2026-00421: x",
+            "ÖÖÖ 2026-0042 ÖVERLÄMNA till",
+            "2026-0042:\u{0}\u{ffff}",
+            "x2026-0042 AVSLUTAD",
+        ] {
             let _ = read_decisions(s);
         }
-        assert!(read_decisions("x2026-0042 AVSLUTAD").iter().all(|l| l.result.is_err()), "a case number must stand alone");
+        assert!(
+            read_decisions("x2026-0042 AVSLUTAD").iter().all(|l| l.result.is_err()),
+            "a case number must stand alone"
+        );
     }
 }

@@ -37,7 +37,15 @@ impl Part {
 
 /// The heading vocabulary (lowercase prefixes), one table. `None` is the consent field.
 const HEADINGS: &[(Option<Part>, &[&str])] = &[
-    (Some(Part::Background), &["bakgrund och familjesituation", "bakgrund/familjesituation", "bakgrund", "familjesituation"]),
+    (
+        Some(Part::Background),
+        &[
+            "bakgrund och familjesituation",
+            "bakgrund/familjesituation",
+            "bakgrund",
+            "familjesituation",
+        ],
+    ),
     (Some(Part::Situation), &["aktuell situation", "nuläge", "nuvarande situation"]),
     (
         Some(Part::Problems),
@@ -51,11 +59,30 @@ const HEADINGS: &[(Option<Part>, &[&str])] = &[
             "diagnos",
         ],
     ),
-    (Some(Part::Interventions), &["pågående insatser och planering", "pågående insatser", "insatser och planering", "insatser", "planering"]),
+    (
+        Some(Part::Interventions),
+        &[
+            "pågående insatser och planering",
+            "pågående insatser",
+            "insatser och planering",
+            "insatser",
+            "planering",
+        ],
+    ),
     (None, &["samtycke"]),
 ];
 
-const CONSENT_YES: &[&str] = &["ja", "finns", "inhämtat", "inhämtats", "lämnat", "lämnats", "har lämnats", "ok", "yes"];
+const CONSENT_YES: &[&str] = &[
+    "ja",
+    "finns",
+    "inhämtat",
+    "inhämtats",
+    "lämnat",
+    "lämnats",
+    "har lämnats",
+    "ok",
+    "yes",
+];
 
 /// What was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,25 +94,38 @@ pub struct Handover {
 }
 
 fn heading(line: &str) -> Option<(Option<Part>, String)> {
-    let t = line.trim().trim_start_matches(['-', '*', '•', '–', ' ']).trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ')').trim();
+    let t = line
+        .trim()
+        .trim_start_matches(['-', '*', '•', '–', ' '])
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ')')
+        .trim();
     let t = t.trim_start_matches("**").trim();
     let low = t.to_lowercase();
     HEADINGS.iter().find_map(|(part, aliases)| {
-        aliases.iter().filter(|a| low.starts_with(*a)).max_by_key(|a| a.len()).and_then(|a| {
-            let rest = &t[t.char_indices().nth(a.chars().count()).map_or(t.len(), |(i, _)| i)..];
-            let rest = rest.trim_start_matches("**").trim_start();
-            // A heading ends the line or is followed by a separator.
-            if rest.is_empty() {
-                Some((*part, String::new()))
-            } else if let Some(r) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('–')).or_else(|| rest.strip_prefix(" -")).or_else(|| rest.strip_prefix('-')) {
-                Some((*part, r.trim().to_string()))
-            } else if part.is_none() {
-                // "Samtycke finns", "Samtycke ja".
-                Some((None, rest.trim().to_string()))
-            } else {
-                None
-            }
-        })
+        aliases
+            .iter()
+            .filter(|a| low.starts_with(*a))
+            .max_by_key(|a| a.len())
+            .and_then(|a| {
+                let rest = &t[t.char_indices().nth(a.chars().count()).map_or(t.len(), |(i, _)| i)..];
+                let rest = rest.trim_start_matches("**").trim_start();
+                // A heading ends the line or is followed by a separator.
+                if rest.is_empty() {
+                    Some((*part, String::new()))
+                } else if let Some(r) = rest
+                    .strip_prefix(':')
+                    .or_else(|| rest.strip_prefix('–'))
+                    .or_else(|| rest.strip_prefix(" -"))
+                    .or_else(|| rest.strip_prefix('-'))
+                {
+                    Some((*part, r.trim().to_string()))
+                } else if part.is_none() {
+                    // "Samtycke finns", "Samtycke ja".
+                    Some((None, rest.trim().to_string()))
+                } else {
+                    None
+                }
+            })
     })
 }
 
@@ -126,7 +166,11 @@ pub fn read_handover(own_text: &str) -> Handover {
         let c = c.trim_start_matches([':', ' ']);
         !c.starts_with("nej") && !c.starts_with("saknas") && !c.starts_with("ej") && CONSENT_YES.iter().any(|y| c.starts_with(y))
     });
-    Handover { missing: Part::ALL.into_iter().filter(|p| !parts.contains_key(p)).collect(), parts, consent }
+    Handover {
+        missing: Part::ALL.into_iter().filter(|p| !parts.contains_key(p)).collect(),
+        parts,
+        consent,
+    }
 }
 
 #[cfg(test)]
@@ -147,7 +191,11 @@ mod tests {
     #[test]
     fn missing_parts_and_consent_are_named() {
         let h = read_handover("Bakgrund: x\nAktuell situation:\n\nSamtycke: nej\n");
-        assert_eq!(h.missing, vec![Part::Situation, Part::Problems, Part::Interventions], "an empty heading is missing");
+        assert_eq!(
+            h.missing,
+            vec![Part::Situation, Part::Problems, Part::Interventions],
+            "an empty heading is missing"
+        );
         assert!(!h.consent);
         assert!(read_handover("Samtycke finns").consent);
         assert!(!read_handover("Samtycke saknas").consent);

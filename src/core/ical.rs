@@ -180,7 +180,11 @@ pub fn render(method: Method, ev: &Event) -> String {
     if let Some(description) = &ev.description {
         lines.push(format!("DESCRIPTION:{}", text(description)));
     }
-    lines.push(format!("ORGANIZER{}:mailto:{}", cn(&ev.organizer_name), address(&ev.organizer_address)));
+    lines.push(format!(
+        "ORGANIZER{}:mailto:{}",
+        cn(&ev.organizer_name),
+        address(&ev.organizer_address)
+    ));
     for a in &ev.attendees {
         let rsvp = if method == Method::Request { ";RSVP=TRUE" } else { "" };
         lines.push(format!(
@@ -262,7 +266,11 @@ fn text(s: &str) -> String {
 /// (RFC 6868), since Thunderbird, Apple and Python's icalendar read `^n` and `^'` in a
 /// parameter as a line break and a quote.
 fn cn(name: &str) -> String {
-    let cleaned: String = name.chars().filter(|&c| c != '"').map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let cleaned: String = name
+        .chars()
+        .filter(|&c| c != '"')
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ").replace('^', "^^");
     if cleaned.is_empty() {
         return String::new();
@@ -538,9 +546,7 @@ mod tests {
         assert_eq!(prop(&l, "SUMMARY"), ["SUMMARY:Möte\\nATTENDEE:mailto:evil@evil.test\\nEND:VEVENT"]);
         assert_eq!(
             prop(&l, "ORGANIZER"),
-            [
-                r#"ORGANIZER;CN="Org ATTENDEE:mailto:evil@evil.test":mailto:samverkan@kommun.testATTENDEE:mailto:evil@evil.test"#
-            ]
+            [r#"ORGANIZER;CN="Org ATTENDEE:mailto:evil@evil.test":mailto:samverkan@kommun.testATTENDEE:mailto:evil@evil.test"#]
         );
         // The hostile name stays inside one quoted CN; the real parameters follow it.
         assert_eq!(
@@ -550,8 +556,14 @@ mod tests {
     }
 
     fn stockholm_13(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-        let local = NaiveDate::from_ymd_opt(y, m, d).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("date");
-        Stockholm.from_local_datetime(&local).single().expect("unambiguous").with_timezone(&Utc)
+        let local = NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|d| d.and_hms_opt(13, 0, 0))
+            .expect("date");
+        Stockholm
+            .from_local_datetime(&local)
+            .single()
+            .expect("unambiguous")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -569,8 +581,7 @@ mod tests {
             ev.end = ev.start + chrono::Duration::hours(1);
             let l = lines(&render(Method::Request, &ev));
             assert_eq!(prop(&l, "DTSTART"), [format!("DTSTART:{want}")]);
-            let end =
-                NaiveDateTime::parse_from_str(want, "%Y%m%dT%H%M%SZ").expect("parse") + chrono::Duration::hours(1);
+            let end = NaiveDateTime::parse_from_str(want, "%Y%m%dT%H%M%SZ").expect("parse") + chrono::Duration::hours(1);
             assert_eq!(prop(&l, "DTEND"), [format!("DTEND:{}", end.format("%Y%m%dT%H%M%SZ"))]);
         }
     }

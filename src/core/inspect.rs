@@ -37,9 +37,7 @@ pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {
     };
     let kind = classify(&view);
     let submission = match kind {
-        Kind::Submission => {
-            serde_json::to_value(read_submission(&view, unit_of)).unwrap_or(Value::Null)
-        }
+        Kind::Submission => serde_json::to_value(read_submission(&view, unit_of)).unwrap_or(Value::Null),
         _ => Value::Null,
     };
     let mut out = json!({
@@ -52,9 +50,7 @@ pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {
     if matches!(kind, Kind::Reply | Kind::Counter)
         && let Value::Object(map) = &mut out
     {
-        let reply = read_reply(&view)
-            .and_then(|r| serde_json::to_value(r).ok())
-            .unwrap_or(Value::Null);
+        let reply = read_reply(&view).and_then(|r| serde_json::to_value(r).ok()).unwrap_or(Value::Null);
         map.insert("reply".to_string(), reply);
     }
     out

@@ -66,7 +66,10 @@ pub fn status_of(sections: &BTreeMap<SectionKey, String>) -> &'static str {
 
 /// The required sections not (or only emptily) present, in canonical order.
 pub fn missing(sections: &BTreeMap<SectionKey, String>) -> Vec<SectionKey> {
-    SectionKey::ALL.into_iter().filter(|k| sections.get(k).is_none_or(|t| t.trim().is_empty())).collect()
+    SectionKey::ALL
+        .into_iter()
+        .filter(|k| sections.get(k).is_none_or(|t| t.trim().is_empty()))
+        .collect()
 }
 
 /// Why a message goes to the quarantine folder (never answered).
@@ -160,9 +163,7 @@ impl Verdict {
 /// The forum a mail is for: the one whose mailbox it was addressed to (To, Cc, Delivered-To,
 /// X-Original-To); failing that (Bcc), the only forum the sender is a member of.
 pub fn forum_for<'c>(cfg: &'c Config, view: &MailView) -> Option<&'c Forum> {
-    let addressed = |f: &Forum| {
-        view.to.iter().chain(&view.cc).chain(&view.delivered_to).any(|a| *a == f.mailbox)
-    };
+    let addressed = |f: &Forum| view.to.iter().chain(&view.cc).chain(&view.delivered_to).any(|a| *a == f.mailbox);
     let mut hit = cfg.forums.iter().filter(|f| addressed(f));
     if let (Some(f), None) = (hit.next(), hit.next()) {
         return Some(f);
@@ -219,10 +220,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Decides what an arrival means.
 pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
     if a.too_large {
-        return Verdict::Quarantine { reason: QuarantineReason::TooLarge };
+        return Verdict::Quarantine {
+            reason: QuarantineReason::TooLarge,
+        };
     }
     let Some(view) = a.view else {
-        return Verdict::Quarantine { reason: QuarantineReason::Unparseable };
+        return Verdict::Quarantine {
+            reason: QuarantineReason::Unparseable,
+        };
     };
     if facts.message_id_seen {
         return Verdict::Duplicate { case_no: None };
@@ -234,19 +239,30 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
         return Verdict::Ignore { kind };
     }
     let Some(from) = view.from.as_deref() else {
-        return Verdict::Quarantine { reason: QuarantineReason::NoSender };
+        return Verdict::Quarantine {
+            reason: QuarantineReason::NoSender,
+        };
     };
     let Some(forum) = forum_for(cfg, view).filter(|f| f.member(from).is_some()) else {
-        return Verdict::Quarantine { reason: QuarantineReason::NotMember };
+        return Verdict::Quarantine {
+            reason: QuarantineReason::NotMember,
+        };
     };
     let member = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
     let unit_of = |a: &str| forum.member(a).map(|m| m.unit.clone());
     let submission = read_submission(view, &unit_of);
 
     // An answer in a live case's thread, from the one who submitted it, changes that case.
-    if let Some(case) = facts.thread_case.as_ref().filter(|c| c.submitter == member && c.status != WITHDRAWN) {
+    if let Some(case) = facts
+        .thread_case
+        .as_ref()
+        .filter(|c| c.submitter == member && c.status != WITHDRAWN)
+    {
         if submission.withdraw {
-            return Verdict::Withdraw { forum: forum.id.clone(), case: case.clone() };
+            return Verdict::Withdraw {
+                forum: forum.id.clone(),
+                case: case.clone(),
+            };
         }
         if submission.sections.is_empty() {
             // "Tack!" and the like: nothing to apply, nothing to answer.
@@ -261,7 +277,9 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
             }
         }
         if updated.is_empty() {
-            return Verdict::Duplicate { case_no: Some(case.case_no.clone()) };
+            return Verdict::Duplicate {
+                case_no: Some(case.case_no.clone()),
+            };
         }
         let assignment = match (&forum.schedule, case.meeting_id, status_of(&sections)) {
             (Some(s), None, SUBMITTED) => assign(s, forum.time_zone, &facts.meetings, a.internal_date),
@@ -271,18 +289,31 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
             (Some(s), Some(start)) if a.internal_date > cutoff(s, forum.time_zone, start) => Some(start),
             _ => None,
         };
-        return Verdict::UpdateCase { forum: forum.id.clone(), case: case.clone(), sections, updated, assignment, after_cutoff_of };
+        return Verdict::UpdateCase {
+            forum: forum.id.clone(),
+            case: case.clone(),
+            sections,
+            updated,
+            assignment,
+            after_cutoff_of,
+        };
     }
     if submission.withdraw && submission.sections.is_empty() {
         // A withdrawal that names no case we know: there is nothing to withdraw.
         return Verdict::Ignore { kind };
     }
     if let Some(case_no) = &facts.same_content_case {
-        return Verdict::Duplicate { case_no: Some(case_no.clone()) };
+        return Verdict::Duplicate {
+            case_no: Some(case_no.clone()),
+        };
     }
     let under_limit = facts.rejections_today < cfg.daemon.max_rejections_per_sender_per_day;
     if submission.sections.is_empty() {
-        return Verdict::NoParts { forum: forum.id.clone(), submitter: member, answer: under_limit };
+        return Verdict::NoParts {
+            forum: forum.id.clone(),
+            submitter: member,
+            answer: under_limit,
+        };
     }
     let complete = submission.missing.is_empty();
     let assignment = match (&forum.schedule, complete) {
@@ -306,18 +337,39 @@ mod tests {
     use crate::core::testing::{config, mail, ts};
 
     fn arrival(v: &MailView) -> Arrival<'_> {
-        Arrival { view: Some(v), internal_date: ts("2026-12-31T23:30:00Z"), too_large: false }
+        Arrival {
+            view: Some(v),
+            internal_date: ts("2026-12-31T23:30:00Z"),
+            too_large: false,
+        }
     }
 
     #[test]
     fn member_submission_opens_a_case_in_the_forum_year() {
         let cfg = config();
-        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "Namn och ålder: A.B. 14 år");
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "Ärende",
+            "Namn och ålder: A.B. 14 år",
+        );
         match decide(&arrival(&v), &Facts::default(), &cfg) {
             // 23:30 UTC on 31 December is 00:30 on 1 January in Stockholm.
-            Verdict::NewCase { forum, submitter, year, submission, .. } => {
-                assert_eq!((forum.as_str(), submitter.as_str(), year), ("iof-aof", "anna.berg@kommun.test", 2027));
-                assert_eq!(submission.missing, vec![SectionKey::Background, SectionKey::Situation, SectionKey::Question]);
+            Verdict::NewCase {
+                forum,
+                submitter,
+                year,
+                submission,
+                ..
+            } => {
+                assert_eq!(
+                    (forum.as_str(), submitter.as_str(), year),
+                    ("iof-aof", "anna.berg@kommun.test", 2027)
+                );
+                assert_eq!(
+                    submission.missing,
+                    vec![SectionKey::Background, SectionKey::Situation, SectionKey::Question]
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -327,14 +379,22 @@ mod tests {
     fn non_member_is_quarantined_without_reply() {
         let cfg = config();
         let v = mail("stranger@example.test", &["samverkan@kommun.test"], "Hej", "text");
-        assert_eq!(decide(&arrival(&v), &Facts::default(), &cfg), Verdict::Quarantine { reason: QuarantineReason::NotMember });
+        assert_eq!(
+            decide(&arrival(&v), &Facts::default(), &cfg),
+            Verdict::Quarantine {
+                reason: QuarantineReason::NotMember
+            }
+        );
     }
 
     #[test]
     fn seen_message_id_is_a_duplicate() {
         let cfg = config();
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "x");
-        let facts = Facts { message_id_seen: true, ..Facts::default() };
+        let facts = Facts {
+            message_id_seen: true,
+            ..Facts::default()
+        };
         assert_eq!(decide(&arrival(&v), &facts, &cfg), Verdict::Duplicate { case_no: None });
     }
 
@@ -342,14 +402,26 @@ mod tests {
     fn same_content_resent_is_a_duplicate_of_its_case() {
         let cfg = config();
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "x");
-        let facts = Facts { same_content_case: Some("2026-0007".into()), ..Facts::default() };
-        assert_eq!(decide(&arrival(&v), &facts, &cfg), Verdict::Duplicate { case_no: Some("2026-0007".into()) });
+        let facts = Facts {
+            same_content_case: Some("2026-0007".into()),
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(&arrival(&v), &facts, &cfg),
+            Verdict::Duplicate {
+                case_no: Some("2026-0007".into())
+            }
+        );
     }
 
     #[test]
     fn unreadable_and_oversized_mail_is_quarantined() {
         let cfg = config();
-        let a = Arrival { view: None, internal_date: ts("2026-01-01T00:00:00Z"), too_large: false };
+        let a = Arrival {
+            view: None,
+            internal_date: ts("2026-01-01T00:00:00Z"),
+            too_large: false,
+        };
         assert_eq!(decide(&a, &Facts::default(), &cfg).outcome(), "unparseable");
         let a = Arrival { too_large: true, ..a };
         assert_eq!(decide(&a, &Facts::default(), &cfg).outcome(), "too_large");
@@ -367,7 +439,15 @@ mod tests {
     fn thread_case(status: &str) -> ThreadCase {
         let mut sections = BTreeMap::new();
         sections.insert(SectionKey::NameAge, "A.B. 14 år".to_string());
-        ThreadCase { id: 1, case_no: "2026-0003".into(), submitter: "anna.berg@kommun.test".into(), status: status.into(), sections, meeting_id: None, meeting_start: None }
+        ThreadCase {
+            id: 1,
+            case_no: "2026-0003".into(),
+            submitter: "anna.berg@kommun.test".into(),
+            status: status.into(),
+            sections,
+            meeting_id: None,
+            meeting_start: None,
+        }
     }
 
     #[test]
@@ -387,9 +467,18 @@ mod tests {
             "SV: Komplettera ärende 2026-0003",
             "Kort bakgrund: ADHD\nAktuell situation: Skola\nFrågeställning: Vem?",
         );
-        let facts = Facts { thread_case: Some(thread_case(INCOMPLETE)), ..Facts::default() };
+        let facts = Facts {
+            thread_case: Some(thread_case(INCOMPLETE)),
+            ..Facts::default()
+        };
         match decide(&arrival(&v), &facts, &cfg) {
-            Verdict::UpdateCase { case, sections, updated, assignment, .. } => {
+            Verdict::UpdateCase {
+                case,
+                sections,
+                updated,
+                assignment,
+                ..
+            } => {
                 assert_eq!(assignment, None, "the test forum has no schedule");
                 assert_eq!(case.case_no, "2026-0003");
                 assert_eq!(updated, vec![SectionKey::Background, SectionKey::Situation, SectionKey::Question]);
@@ -403,8 +492,16 @@ mod tests {
     #[test]
     fn only_the_submitter_changes_a_case_and_withdrawal_is_recognised() {
         let cfg = config();
-        let facts = Facts { thread_case: Some(thread_case(SUBMITTED)), ..Facts::default() };
-        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: Kvittens: ärende 2026-0003", "Återkalla");
+        let facts = Facts {
+            thread_case: Some(thread_case(SUBMITTED)),
+            ..Facts::default()
+        };
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "SV: Kvittens: ärende 2026-0003",
+            "Återkalla",
+        );
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Withdraw { .. }));
         // Someone else answering the thread with parts opens their own case instead.
         let v = mail("lars.ek@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", COMPLETE);
@@ -413,20 +510,40 @@ mod tests {
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: Kvittens", "Tack!");
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Ignore { .. }));
         // A withdrawn case is not reopened by a withdrawal.
-        let facts = Facts { thread_case: Some(thread_case(WITHDRAWN)), ..Facts::default() };
-        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", "Återkalla");
+        let facts = Facts {
+            thread_case: Some(thread_case(WITHDRAWN)),
+            ..Facts::default()
+        };
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "SV: ärende 2026-0003",
+            "Återkalla",
+        );
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::Ignore { .. }));
     }
 
     #[test]
     fn a_member_mail_without_any_part_opens_no_case() {
         let cfg = config();
-        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Fråga", "Hej! Vilken tid är mötet?\n\nMvh Anna");
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "Fråga",
+            "Hej! Vilken tid är mötet?\n\nMvh Anna",
+        );
         assert_eq!(
             decide(&arrival(&v), &Facts::default(), &cfg),
-            Verdict::NoParts { forum: "iof-aof".into(), submitter: "anna.berg@kommun.test".into(), answer: true }
+            Verdict::NoParts {
+                forum: "iof-aof".into(),
+                submitter: "anna.berg@kommun.test".into(),
+                answer: true
+            }
         );
-        let facts = Facts { rejections_today: 5, ..Facts::default() };
+        let facts = Facts {
+            rejections_today: 5,
+            ..Facts::default()
+        };
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NoParts { answer: false, .. }));
     }
 
@@ -435,7 +552,9 @@ mod tests {
         let mut cfg = config();
         cfg.forums[0].schedule = Some(crate::core::schedule::Schedule {
             rrule: "FREQ=MONTHLY;BYDAY=2TU".into(),
-            first: chrono::NaiveDate::from_ymd_opt(2026, 1, 13).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("d"),
+            first: chrono::NaiveDate::from_ymd_opt(2026, 1, 13)
+                .and_then(|d| d.and_hms_opt(13, 0, 0))
+                .expect("d"),
             duration: chrono::Duration::minutes(60),
             kinds: vec![crate::core::schedule::MeetingKind::Samverkan],
             place: String::new(),
@@ -448,10 +567,25 @@ mod tests {
         let mut case = thread_case(SUBMITTED);
         case.meeting_id = Some(7);
         case.meeting_start = Some(ts("2026-12-08T12:00:00Z"));
-        let facts = Facts { thread_case: Some(case), ..Facts::default() };
-        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: ärende 2026-0003", "Kort bakgrund: Ny uppgift");
-        let at = |t: &str| Arrival { view: Some(&v), internal_date: ts(t), too_large: false };
-        assert!(matches!(decide(&at("2026-12-07T10:00:00Z"), &facts, &cfg), Verdict::UpdateCase { after_cutoff_of: None, .. }));
+        let facts = Facts {
+            thread_case: Some(case),
+            ..Facts::default()
+        };
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "SV: ärende 2026-0003",
+            "Kort bakgrund: Ny uppgift",
+        );
+        let at = |t: &str| Arrival {
+            view: Some(&v),
+            internal_date: ts(t),
+            too_large: false,
+        };
+        assert!(matches!(
+            decide(&at("2026-12-07T10:00:00Z"), &facts, &cfg),
+            Verdict::UpdateCase { after_cutoff_of: None, .. }
+        ));
         match decide(&at("2026-12-07T11:30:00Z"), &facts, &cfg) {
             Verdict::UpdateCase { after_cutoff_of, .. } => assert_eq!(after_cutoff_of, Some(ts("2026-12-08T12:00:00Z"))),
             other => panic!("{other:?}"),
@@ -461,10 +595,21 @@ mod tests {
     #[test]
     fn incomplete_answers_are_rate_limited_per_sender() {
         let cfg = config();
-        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "Namn och ålder: A.B. 14 år");
-        let facts = Facts { rejections_today: 4, ..Facts::default() };
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "Ärende",
+            "Namn och ålder: A.B. 14 år",
+        );
+        let facts = Facts {
+            rejections_today: 4,
+            ..Facts::default()
+        };
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: true, .. }));
-        let facts = Facts { rejections_today: 5, ..Facts::default() };
+        let facts = Facts {
+            rejections_today: 5,
+            ..Facts::default()
+        };
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: false, .. }));
         // A complete submission is always answered.
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE);
@@ -476,7 +621,9 @@ mod tests {
         let mut cfg = config();
         let sched = crate::core::schedule::Schedule {
             rrule: "FREQ=MONTHLY;BYDAY=2TU".into(),
-            first: chrono::NaiveDate::from_ymd_opt(2026, 1, 13).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("d"),
+            first: chrono::NaiveDate::from_ymd_opt(2026, 1, 13)
+                .and_then(|d| d.and_hms_opt(13, 0, 0))
+                .expect("d"),
             duration: chrono::Duration::minutes(60),
             kinds: vec![crate::core::schedule::MeetingKind::Samverkan],
             place: "Stadshuset".into(),
@@ -486,16 +633,34 @@ mod tests {
             rsvp_reminder: chrono::Duration::days(2),
             digest_morning_time: chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("t"),
         };
-        let meetings: Vec<Meeting> = crate::core::schedule::occurrences(&sched, chrono_tz::Europe::Stockholm, ts("2026-11-01T00:00:00Z"), ts("2027-02-01T00:00:00Z"))
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| Meeting { id: i as i64 + 10, start: o.start, kind: o.kind, place: "Stadshuset".into(), status: "scheduled".into() })
-            .collect();
+        let meetings: Vec<Meeting> = crate::core::schedule::occurrences(
+            &sched,
+            chrono_tz::Europe::Stockholm,
+            ts("2026-11-01T00:00:00Z"),
+            ts("2027-02-01T00:00:00Z"),
+        )
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| Meeting {
+            id: i as i64 + 10,
+            start: o.start,
+            kind: o.kind,
+            place: "Stadshuset".into(),
+            status: "scheduled".into(),
+        })
+        .collect();
         cfg.forums[0].schedule = Some(sched);
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE);
-        let facts = Facts { meetings, ..Facts::default() };
+        let facts = Facts {
+            meetings,
+            ..Facts::default()
+        };
         // 8 December 2026 13:00; cutoff Monday 7 December 12:00 CET = 11:00 UTC.
-        let at = |t: &str| Arrival { view: Some(&v), internal_date: ts(t), too_large: false };
+        let at = |t: &str| Arrival {
+            view: Some(&v),
+            internal_date: ts(t),
+            too_large: false,
+        };
         match decide(&at("2026-12-07T10:59:00Z"), &facts, &cfg) {
             Verdict::NewCase { assignment: Some(a), .. } => assert_eq!((a.meeting.start, a.missed), (ts("2026-12-08T12:00:00Z"), None)),
             other => panic!("{other:?}"),
@@ -508,24 +673,50 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // An incomplete case goes on no meeting until it is complete.
-        let v2 = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", "Namn och ålder: A.B.");
-        let a2 = Arrival { view: Some(&v2), internal_date: ts("2026-12-01T10:00:00Z"), too_large: false };
+        let v2 = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "Ärende",
+            "Namn och ålder: A.B.",
+        );
+        let a2 = Arrival {
+            view: Some(&v2),
+            internal_date: ts("2026-12-01T10:00:00Z"),
+            too_large: false,
+        };
         assert!(matches!(decide(&a2, &facts, &cfg), Verdict::NewCase { assignment: None, .. }));
     }
 
     #[test]
     fn the_same_correction_twice_changes_nothing() {
         let cfg = config();
-        let facts = Facts { thread_case: Some(thread_case(INCOMPLETE)), ..Facts::default() };
-        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "SV: x", "Namn och ålder: A.B. 14 år");
-        assert_eq!(decide(&arrival(&v), &facts, &cfg), Verdict::Duplicate { case_no: Some("2026-0003".into()) });
+        let facts = Facts {
+            thread_case: Some(thread_case(INCOMPLETE)),
+            ..Facts::default()
+        };
+        let v = mail(
+            "anna.berg@kommun.test",
+            &["samverkan@kommun.test"],
+            "SV: x",
+            "Namn och ålder: A.B. 14 år",
+        );
+        assert_eq!(
+            decide(&arrival(&v), &facts, &cfg),
+            Verdict::Duplicate {
+                case_no: Some("2026-0003".into())
+            }
+        );
     }
 
     #[test]
     fn urgent_case_goes_to_the_convenor_and_the_units_deputy_heads_not_the_submitter() {
         let cfg = config();
         let f = &cfg.forums[0];
-        let r = urgent_recipients(f, "anna.berg@kommun.test", &["vuxenenheten".into(), "Barn och unga".into(), "Okänd".into()]);
+        let r = urgent_recipients(
+            f,
+            "anna.berg@kommun.test",
+            &["vuxenenheten".into(), "Barn och unga".into(), "Okänd".into()],
+        );
         let addrs: Vec<&str> = r.iter().map(|(_, a)| a.as_str()).collect();
         assert_eq!(addrs, vec!["sara@kommun.test", "lars.ek@kommun.test"]);
         assert_eq!(r[1].0, "Lars Ek");

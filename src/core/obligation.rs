@@ -58,7 +58,12 @@ pub fn next_wakeup(obligations: &[Obligation], now: DateTime<Utc>) -> Option<Dat
     obligations
         .iter()
         .filter(|o| !o.closed)
-        .flat_map(|o| [(!o.reminded).then_some(o.remind_at).flatten(), (!o.escalated).then_some(o.escalate_at).flatten()])
+        .flat_map(|o| {
+            [
+                (!o.reminded).then_some(o.remind_at).flatten(),
+                (!o.escalated).then_some(o.escalate_at).flatten(),
+            ]
+        })
         .flatten()
         .filter(|t| *t > now)
         .min()
@@ -75,20 +80,45 @@ pub fn after_working_days(from: DateTime<Utc>, tz: Tz, n: u32, at: NaiveTime) ->
 pub fn on_working_day(t: DateTime<Utc>, tz: Tz, at: NaiveTime) -> DateTime<Utc> {
     let day = t.with_timezone(&tz).date_naive();
     let wd = add_working_days(day, 0);
-    if wd == day { local(tz, day.and_time(at)) } else { local(tz, wd.and_time(at)) }
+    if wd == day {
+        local(tz, day.and_time(at))
+    } else {
+        local(tz, wd.and_time(at))
+    }
 }
 
 /// Six months (or `months`) before a date, for age transfers (seed 001).
 pub fn months_before(day: chrono::NaiveDate, months: u32) -> chrono::NaiveDate {
-    day.checked_sub_months(chrono::Months::new(months)).unwrap_or(day - Duration::days(i64::from(months) * 30))
+    day.checked_sub_months(chrono::Months::new(months))
+        .unwrap_or(day - Duration::days(i64::from(months) * 30))
 }
 
 /// Words that close an obligation when its owner answers in the request's thread.
 pub fn closes(kind: &str, own_text: &str) -> bool {
     let first = own_text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_lowercase();
     let words: &[&str] = match kind {
-        HANDOVER_CONFIRM | ESCALATION_ACK => &["mottaget", "mottagen", "mottagit", "kvitterat", "kvitteras", "bekräftar", "bekräftat", "received", "acknowledged"],
-        NOTES => &["klart", "klar", "arkiverat", "arkiverad", "arkiverade", "sparat", "inlagt", "done", "filed"],
+        HANDOVER_CONFIRM | ESCALATION_ACK => &[
+            "mottaget",
+            "mottagen",
+            "mottagit",
+            "kvitterat",
+            "kvitteras",
+            "bekräftar",
+            "bekräftat",
+            "received",
+            "acknowledged",
+        ],
+        NOTES => &[
+            "klart",
+            "klar",
+            "arkiverat",
+            "arkiverad",
+            "arkiverade",
+            "sparat",
+            "inlagt",
+            "done",
+            "filed",
+        ],
         _ => &[],
     };
     words.iter().any(|w| first.starts_with(w))
@@ -99,7 +129,11 @@ pub fn case_worker(own_text: &str) -> Option<String> {
     let first = own_text.lines().map(str::trim).find(|l| !l.is_empty())?;
     let low = first.to_lowercase();
     let i = low.find("handläggare").map(|i| i + "handläggare".len())?;
-    let rest = first.get(i..)?.trim_start_matches([':', ' ', '-', '–']).trim().trim_end_matches('.');
+    let rest = first
+        .get(i..)?
+        .trim_start_matches([':', ' ', '-', '–'])
+        .trim()
+        .trim_end_matches('.');
     (!rest.is_empty()).then(|| rest.chars().take(80).collect())
 }
 
@@ -114,7 +148,15 @@ mod tests {
     }
 
     fn ob(id: i64, remind: &str, escalate: &str) -> Obligation {
-        Obligation { id, kind: HANDOVER_CONFIRM.into(), remind_at: Some(ts(remind)), escalate_at: Some(ts(escalate)), reminded: false, escalated: false, closed: false }
+        Obligation {
+            id,
+            kind: HANDOVER_CONFIRM.into(),
+            remind_at: Some(ts(remind)),
+            escalate_at: Some(ts(escalate)),
+            reminded: false,
+            escalated: false,
+            closed: false,
+        }
     }
 
     #[test]
@@ -125,13 +167,22 @@ mod tests {
         assert_eq!(after_working_days(sent, Stockholm, 3, nine()), ts("2026-06-23T07:00:00Z"));
         assert_eq!(after_working_days(sent, Stockholm, 7, nine()), ts("2026-06-29T07:00:00Z"));
         // Over Christmas: Tuesday 22 December + 3 → Tuesday 29 December, 09:00 CET.
-        assert_eq!(after_working_days(ts("2026-12-22T10:00:00Z"), Stockholm, 3, nine()), ts("2026-12-29T08:00:00Z"));
+        assert_eq!(
+            after_working_days(ts("2026-12-22T10:00:00Z"), Stockholm, 3, nine()),
+            ts("2026-12-29T08:00:00Z")
+        );
     }
 
     #[test]
     fn a_calendar_deadline_on_a_day_off_moves_to_the_next_working_day() {
-        assert_eq!(on_working_day(ts("2026-12-25T10:00:00Z"), Stockholm, nine()), ts("2026-12-28T08:00:00Z"));
-        assert_eq!(on_working_day(ts("2026-12-23T15:00:00Z"), Stockholm, nine()), ts("2026-12-23T08:00:00Z"));
+        assert_eq!(
+            on_working_day(ts("2026-12-25T10:00:00Z"), Stockholm, nine()),
+            ts("2026-12-28T08:00:00Z")
+        );
+        assert_eq!(
+            on_working_day(ts("2026-12-23T15:00:00Z"), Stockholm, nine()),
+            ts("2026-12-23T08:00:00Z")
+        );
     }
 
     #[test]

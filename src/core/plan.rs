@@ -117,7 +117,12 @@ pub enum Action {
     /// Send invitations to `attendees` (added to those already invited). `summon`: this is the
     /// summons (with the agenda of a samverkansmöte); when others were invited before, the
     /// meeting's SEQUENCE is raised so they get the change too.
-    Invite { meeting_id: i64, attendees: Vec<Attendee>, note_taker: Option<String>, summon: bool },
+    Invite {
+        meeting_id: i64,
+        attendees: Vec<Attendee>,
+        note_taker: Option<String>,
+        summon: bool,
+    },
     /// A samverkansmöte with no cases at its cutoff: it is not held; CANCEL to everyone
     /// already invited, and tell the convenor.
     NotHeld { meeting_id: i64 },
@@ -134,7 +139,11 @@ pub enum Action {
     /// Who should attend changed after the summons (a case withdrawn, a unit's deputy head
     /// changed in the configuration): raise SEQUENCE, CANCEL to those removed, REQUEST to
     /// everyone else (the new ones included).
-    Attendees { meeting_id: i64, add: Vec<Attendee>, remove: Vec<String> },
+    Attendees {
+        meeting_id: i64,
+        add: Vec<Attendee>,
+        remove: Vec<String>,
+    },
 }
 
 impl Action {
@@ -193,7 +202,12 @@ pub fn digest_due(forum: &Forum, m: &MeetingView, which: Digest) -> Option<DateT
 
 /// The convenor as an optional participant.
 fn convenor(forum: &Forum) -> Attendee {
-    Attendee { name: forum.convenor.name.clone(), address: forum.convenor.address.clone(), role: Role::Optional, partstat: PartStat::NeedsAction }
+    Attendee {
+        name: forum.convenor.name.clone(),
+        address: forum.convenor.address.clone(),
+        role: Role::Optional,
+        partstat: PartStat::NeedsAction,
+    }
 }
 
 /// Who is invited, in a stable order: required participants first (in member order), then the
@@ -220,7 +234,12 @@ pub fn invitees(forum: &Forum, m: &MeetingView) -> Vec<Attendee> {
         .members
         .iter()
         .filter(|mem| required.contains(&mem.address))
-        .map(|mem| Attendee { name: mem.name.clone(), address: mem.address.clone(), role: Role::Required, partstat: PartStat::NeedsAction })
+        .map(|mem| Attendee {
+            name: mem.name.clone(),
+            address: mem.address.clone(),
+            role: Role::Required,
+            partstat: PartStat::NeedsAction,
+        })
         .collect();
     if !out.iter().any(|a| a.address == forum.convenor.address) {
         out.push(convenor(forum));
@@ -232,7 +251,9 @@ pub fn invitees(forum: &Forum, m: &MeetingView) -> Vec<Attendee> {
 /// a required participant and has not declined.
 pub fn next_note_taker(forum: &Forum, attendees: &[Attendee], last: Option<&str>, declined: &[String]) -> Option<String> {
     let n = forum.members.len();
-    let start = last.and_then(|l| forum.members.iter().position(|m| m.address == l)).map_or(0, |i| i + 1);
+    let start = last
+        .and_then(|l| forum.members.iter().position(|m| m.address == l))
+        .map_or(0, |i| i + 1);
     (0..n).map(|k| &forum.members[(start + k) % n]).find_map(|m| {
         let eligible = attendees.iter().any(|a| a.address == m.address && a.role == Role::Required) && !declined.contains(&m.address);
         eligible.then(|| m.address.clone())
@@ -301,34 +322,61 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
             } else if m.status == SCHEDULED && now < m.start {
                 let due = |t: Option<DateTime<Utc>>| t.is_some_and(|t| now >= t);
                 if m.summoned && !m.digest_cutoff_sent && due(digest_due(forum, m, Digest::Cutoff)) {
-                    out.push(Action::Digest { meeting_id: m.id, which: Digest::Cutoff });
+                    out.push(Action::Digest {
+                        meeting_id: m.id,
+                        which: Digest::Cutoff,
+                    });
                 }
                 if m.summoned && !m.digest_morning_sent && due(digest_due(forum, m, Digest::Morning)) {
-                    out.push(Action::Digest { meeting_id: m.id, which: Digest::Morning });
+                    out.push(Action::Digest {
+                        meeting_id: m.id,
+                        which: Digest::Morning,
+                    });
                 }
                 if m.summoned && due(remind_due(forum, m)) {
                     let addresses: Vec<String> = m
                         .invitations
                         .iter()
-                        .filter(|i| i.active && i.role == Role::Required && i.partstat == PartStat::NeedsAction && !i.reminded && !i.undeliverable)
+                        .filter(|i| {
+                            i.active && i.role == Role::Required && i.partstat == PartStat::NeedsAction && !i.reminded && !i.undeliverable
+                        })
                         .map(|i| i.address.clone())
                         .collect();
                     if !addresses.is_empty() {
-                        out.push(Action::Remind { meeting_id: m.id, addresses });
+                        out.push(Action::Remind {
+                            meeting_id: m.id,
+                            addresses,
+                        });
                     }
                 }
                 let mut desired = invitees(forum, m);
                 for d in m.invitations.iter().filter(|i| i.active && i.delegate) {
                     if !desired.iter().any(|x| x.address == d.address) {
-                        desired.push(Attendee { name: d.name.clone(), address: d.address.clone(), role: d.role, partstat: d.partstat });
+                        desired.push(Attendee {
+                            name: d.name.clone(),
+                            address: d.address.clone(),
+                            role: d.role,
+                            partstat: d.partstat,
+                        });
                     }
                 }
                 let active: Vec<&Invitation> = m.invitations.iter().filter(|i| i.active).collect();
-                let add: Vec<Attendee> = desired.iter().filter(|d| !active.iter().any(|i| i.address == d.address)).cloned().collect();
-                let remove: Vec<String> =
-                    active.iter().filter(|i| !desired.iter().any(|d| d.address == i.address)).map(|i| i.address.clone()).collect();
+                let add: Vec<Attendee> = desired
+                    .iter()
+                    .filter(|d| !active.iter().any(|i| i.address == d.address))
+                    .cloned()
+                    .collect();
+                let remove: Vec<String> = active
+                    .iter()
+                    .filter(|i| !desired.iter().any(|d| d.address == i.address))
+                    .map(|i| i.address.clone())
+                    .collect();
                 if !add.is_empty() || !remove.is_empty() {
-                    out.push(Action::Attendees { meeting_id: m.id, add, remove });
+                    out.push(Action::Attendees {
+                        meeting_id: m.id,
+                        add,
+                        remove,
+                    });
                 }
             }
             continue;
@@ -341,7 +389,9 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
             out.push(Action::Update { meeting_id: m.id });
             continue;
         }
-        let (Some(invite_at), Some(summon_at)) = (invite_due(forum, m), summon_due(forum, m)) else { continue };
+        let (Some(invite_at), Some(summon_at)) = (invite_due(forum, m), summon_due(forum, m)) else {
+            continue;
+        };
         if now >= summon_at {
             if m.kind == MeetingKind::Samverkan && m.cases.is_empty() {
                 out.push(Action::NotHeld { meeting_id: m.id });
@@ -352,9 +402,19 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
             if let Some(n) = &note_taker {
                 last.insert(forum.id.clone(), n.clone());
             }
-            out.push(Action::Invite { meeting_id: m.id, attendees, note_taker, summon: true });
+            out.push(Action::Invite {
+                meeting_id: m.id,
+                attendees,
+                note_taker,
+                summon: true,
+            });
         } else if now >= invite_at && !m.invited {
-            out.push(Action::Invite { meeting_id: m.id, attendees: vec![convenor(forum)], note_taker: None, summon: false });
+            out.push(Action::Invite {
+                meeting_id: m.id,
+                attendees: vec![convenor(forum)],
+                note_taker: None,
+                summon: false,
+            });
         }
     }
     out
@@ -386,7 +446,11 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
             if !m.digest_morning_sent {
                 due.extend(digest_due(f, m, Digest::Morning));
             }
-            if m.summoned && m.invitations.iter().any(|i| i.active && !i.reminded && i.partstat == PartStat::NeedsAction) {
+            if m.summoned
+                && m.invitations
+                    .iter()
+                    .any(|i| i.active && !i.reminded && i.partstat == PartStat::NeedsAction)
+            {
                 due.extend(remind_due(f, m));
             }
             due.into_iter().filter(|t| *t > now).min()
@@ -398,9 +462,16 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
 /// Applies an action to the in-memory meetings as the shell would to the store (for preview).
 pub fn apply(meetings: &mut [MeetingView], action: &Action) {
     let id = action.meeting_id();
-    let Some(m) = meetings.iter_mut().find(|m| m.id == id) else { return };
+    let Some(m) = meetings.iter_mut().find(|m| m.id == id) else {
+        return;
+    };
     match action {
-        Action::Invite { attendees, note_taker, summon, .. } => {
+        Action::Invite {
+            attendees,
+            note_taker,
+            summon,
+            ..
+        } => {
             if *summon && !m.invitations.is_empty() {
                 m.sequence += 1;
             }
@@ -466,11 +537,21 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
                 }
             }
         }
-        Action::Remind { addresses, .. } => m.invitations.iter_mut().filter(|i| addresses.contains(&i.address)).for_each(|i| i.reminded = true),
+        Action::Remind { addresses, .. } => m
+            .invitations
+            .iter_mut()
+            .filter(|i| addresses.contains(&i.address))
+            .for_each(|i| i.reminded = true),
         Action::Digest { which: Digest::Cutoff, .. } => m.digest_cutoff_sent = true,
-        Action::Digest { which: Digest::Morning, .. } => m.digest_morning_sent = true,
+        Action::Digest {
+            which: Digest::Morning, ..
+        } => m.digest_morning_sent = true,
         Action::RequestDecisions { .. } => m.decisions_requested = true,
-        Action::Update { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = m.sequence),
+        Action::Update { .. } => m
+            .invitations
+            .iter_mut()
+            .filter(|i| i.active)
+            .for_each(|i| i.sequence_sent = m.sequence),
         Action::Cancel { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
             i.sequence_sent = m.sequence;
             i.active = false;
@@ -504,7 +585,9 @@ mod tests {
         let mut c = config();
         c.forums[0].schedule = Some(Schedule {
             rrule: "FREQ=MONTHLY;BYDAY=2TU".into(),
-            first: NaiveDate::from_ymd_opt(2026, 1, 13).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("d"),
+            first: NaiveDate::from_ymd_opt(2026, 1, 13)
+                .and_then(|d| d.and_hms_opt(13, 0, 0))
+                .expect("d"),
             duration: Duration::minutes(60),
             kinds: vec![MeetingKind::Samverkan, MeetingKind::Avstamning],
             place: "Stadshuset".into(),
@@ -547,7 +630,14 @@ mod tests {
     }
 
     fn case(no: &str, submitter: &str, units: &[&str]) -> AgendaCase {
-        AgendaCase { id: 1, case_no: no.into(), submitter: submitter.into(), units: units.iter().map(|s| s.to_string()).collect(), urgent: false, sections: BTreeMap::new() }
+        AgendaCase {
+            id: 1,
+            case_no: no.into(),
+            submitter: submitter.into(),
+            units: units.iter().map(|s| s.to_string()).collect(),
+            urgent: false,
+            sections: BTreeMap::new(),
+        }
     }
 
     #[test]
@@ -556,7 +646,14 @@ mod tests {
         let ms = meetings(&c);
         // 2026-11-10 (index 10: samverkan), 2026-12-08 (avstämning), 2027-01-12 (samverkan).
         let kinds: Vec<_> = ms.iter().map(|m| (m.occurrence.as_str(), m.kind)).collect();
-        assert_eq!(kinds, vec![("2026-11-10", MeetingKind::Samverkan), ("2026-12-08", MeetingKind::Avstamning), ("2027-01-12", MeetingKind::Samverkan)]);
+        assert_eq!(
+            kinds,
+            vec![
+                ("2026-11-10", MeetingKind::Samverkan),
+                ("2026-12-08", MeetingKind::Avstamning),
+                ("2027-01-12", MeetingKind::Samverkan)
+            ]
+        );
     }
 
     #[test]
@@ -564,13 +661,30 @@ mod tests {
         let c = cfg();
         let ms = meetings(&c);
         // 2026-12-08 12:00Z minus 14 days.
-        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T11:59:00Z")).iter().all(|a| !matches!(a, Action::Invite { meeting_id: 2, .. })));
+        assert!(
+            plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T11:59:00Z"))
+                .iter()
+                .all(|a| !matches!(a, Action::Invite { meeting_id: 2, .. }))
+        );
         let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T12:00:00Z"));
-        let Some(Action::Invite { attendees, note_taker, summon: true, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 2, .. })) else {
+        let Some(Action::Invite {
+            attendees,
+            note_taker,
+            summon: true,
+            ..
+        }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 2, .. }))
+        else {
             panic!("{acts:?}")
         };
         let who: Vec<(&str, Role)> = attendees.iter().map(|a| (a.address.as_str(), a.role)).collect();
-        assert_eq!(who, vec![("anna.berg@kommun.test", Role::Required), ("lars.ek@kommun.test", Role::Required), ("sara@kommun.test", Role::Optional)]);
+        assert_eq!(
+            who,
+            vec![
+                ("anna.berg@kommun.test", Role::Required),
+                ("lars.ek@kommun.test", Role::Required),
+                ("sara@kommun.test", Role::Optional)
+            ]
+        );
         assert_eq!(note_taker.as_deref(), Some("anna.berg@kommun.test"));
         assert_eq!(next_wakeup(&ms, &c, ts("2026-11-20T00:00:00Z")), Some(ts("2026-11-24T12:00:00Z")));
     }
@@ -579,27 +693,54 @@ mod tests {
     fn samverkansmote_summons_submitters_and_units_concerned_at_the_cutoff() {
         let c = cfg();
         let mut ms = meetings(&c);
-        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &["Vuxenenheten"]), case("2026-0002", "anna.berg@kommun.test", &[])];
+        ms[2].cases = vec![
+            case("2026-0001", "anna.berg@kommun.test", &["Vuxenenheten"]),
+            case("2026-0002", "anna.berg@kommun.test", &[]),
+        ];
         // 14 days ahead the convenor gets it in the calendar, to hold the date.
         let hold = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-29T12:00:00Z"));
-        let Some(Action::Invite { attendees, summon: false, .. }) = hold.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. })) else {
+        let Some(Action::Invite {
+            attendees, summon: false, ..
+        }) = hold.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. }))
+        else {
             panic!("{hold:?}")
         };
-        assert_eq!(attendees.iter().map(|a| a.address.as_str()).collect::<Vec<_>>(), vec!["sara@kommun.test"]);
+        assert_eq!(
+            attendees.iter().map(|a| a.address.as_str()).collect::<Vec<_>>(),
+            vec!["sara@kommun.test"]
+        );
         for a in &hold {
             apply(&mut ms, a);
         }
         // Cutoff: Monday 11 January 2027 12:00 CET = 11:00Z.
         assert_eq!(next_wakeup(&ms, &c, ts("2027-01-01T00:00:00Z")), Some(ts("2027-01-11T11:00:00Z")));
         let before = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T10:59:59Z"));
-        assert!(!before.iter().any(|a| matches!(a, Action::Invite { meeting_id: 3, .. })), "{before:?}");
-        let acts = plan(&ms, &c, &BTreeMap::from([("iof-aof".to_string(), "anna.berg@kommun.test".to_string())]), ts("2027-01-11T11:00:00Z"));
-        let Some(Action::Invite { attendees, note_taker, summon: true, .. }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. })) else {
+        assert!(
+            !before.iter().any(|a| matches!(a, Action::Invite { meeting_id: 3, .. })),
+            "{before:?}"
+        );
+        let acts = plan(
+            &ms,
+            &c,
+            &BTreeMap::from([("iof-aof".to_string(), "anna.berg@kommun.test".to_string())]),
+            ts("2027-01-11T11:00:00Z"),
+        );
+        let Some(Action::Invite {
+            attendees,
+            note_taker,
+            summon: true,
+            ..
+        }) = acts.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. }))
+        else {
             panic!("{acts:?}")
         };
         let who: Vec<&str> = attendees.iter().map(|a| a.address.as_str()).collect();
         assert_eq!(who, vec!["anna.berg@kommun.test", "lars.ek@kommun.test", "sara@kommun.test"]);
-        assert_eq!(note_taker.as_deref(), Some("lars.ek@kommun.test"), "the rotation moves on from Anna");
+        assert_eq!(
+            note_taker.as_deref(),
+            Some("lars.ek@kommun.test"),
+            "the rotation moves on from Anna"
+        );
         for a in &acts {
             apply(&mut ms, a);
         }
@@ -635,12 +776,18 @@ mod tests {
         assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty(), "nothing twice");
         assert_eq!(ms[2].sequence, 0, "summoned directly: no earlier invitee to update");
         ms[2].sequence += 1; // moved by an admin
-        assert_eq!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)), vec![Action::Update { meeting_id: 3 }]);
+        assert_eq!(
+            core_actions(plan(&ms, &c, &BTreeMap::new(), now)),
+            vec![Action::Update { meeting_id: 3 }]
+        );
         apply(&mut ms, &Action::Update { meeting_id: 3 });
         assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
         ms[2].sequence += 1;
         ms[2].status = CANCELLED.into();
-        assert_eq!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)), vec![Action::Cancel { meeting_id: 3 }]);
+        assert_eq!(
+            core_actions(plan(&ms, &c, &BTreeMap::new(), now)),
+            vec![Action::Cancel { meeting_id: 3 }]
+        );
         apply(&mut ms, &Action::Cancel { meeting_id: 3 });
         assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
         assert!(ms[2].invitations.iter().all(|i| !i.active));
@@ -648,7 +795,9 @@ mod tests {
 
     /// The actions other than digests and reminders.
     fn core_actions(v: Vec<Action>) -> Vec<Action> {
-        v.into_iter().filter(|a| !matches!(a, Action::Digest { .. } | Action::Remind { .. })).collect()
+        v.into_iter()
+            .filter(|a| !matches!(a, Action::Digest { .. } | Action::Remind { .. }))
+            .collect()
     }
 
     #[test]
@@ -662,20 +811,45 @@ mod tests {
             apply(&mut ms, &a);
         }
         let acts = plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:00:00Z"));
-        assert_eq!(acts, vec![Action::Digest { meeting_id: 3, which: Digest::Cutoff }]);
+        assert_eq!(
+            acts,
+            vec![Action::Digest {
+                meeting_id: 3,
+                which: Digest::Cutoff
+            }]
+        );
         apply(&mut ms, &acts[0]);
         // Lars answers; Anna does not. "2 days before" (10 Jan) had passed at the summons, so the
         // reminder comes three hours after it, to Anna only, once.
-        ms[2].invitations.iter_mut().filter(|i| i.address == "lars.ek@kommun.test").for_each(|i| i.partstat = PartStat::Accepted);
+        ms[2]
+            .invitations
+            .iter_mut()
+            .filter(|i| i.address == "lars.ek@kommun.test")
+            .for_each(|i| i.partstat = PartStat::Accepted);
         assert!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:05:00Z")).is_empty());
         assert_eq!(next_wakeup(&ms, &c, at("2027-01-11T11:05:00Z")), Some(at("2027-01-11T14:00:00Z")));
         let acts = plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T14:00:00Z"));
-        assert_eq!(acts, vec![Action::Remind { meeting_id: 3, addresses: vec!["anna.berg@kommun.test".into()] }]);
+        assert_eq!(
+            acts,
+            vec![Action::Remind {
+                meeting_id: 3,
+                addresses: vec!["anna.berg@kommun.test".into()]
+            }]
+        );
         apply(&mut ms, &acts[0]);
-        assert!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T14:01:00Z")).is_empty(), "never twice");
+        assert!(
+            plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T14:01:00Z")).is_empty(),
+            "never twice"
+        );
         // The morning digest at 07:00 local (06:00Z) on the day.
         assert_eq!(next_wakeup(&ms, &c, at("2027-01-11T14:01:00Z")), Some(at("2027-01-12T06:00:00Z")));
-        assert_eq!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-12T06:00:00Z")), vec![Action::Digest { meeting_id: 3, which: Digest::Morning }]);
+        assert_eq!(
+            plan(&ms, &c, &BTreeMap::new(), at("2027-01-12T06:00:00Z")),
+            vec![Action::Digest {
+                meeting_id: 3,
+                which: Digest::Morning
+            }]
+        );
     }
 
     #[test]
@@ -689,7 +863,11 @@ mod tests {
         for a in plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T06:00:00Z")) {
             apply(&mut ms, &a);
         }
-        assert_eq!(next_wakeup(&ms, &c, ts("2027-01-12T06:30:00Z")), Some(ts("2027-01-12T13:00:00Z")), "the meeting's end");
+        assert_eq!(
+            next_wakeup(&ms, &c, ts("2027-01-12T06:30:00Z")),
+            Some(ts("2027-01-12T13:00:00Z")),
+            "the meeting's end"
+        );
         let acts = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T13:00:00Z"));
         assert_eq!(acts, vec![Action::RequestDecisions { meeting_id: 3 }]);
         apply(&mut ms, &acts[0]);
@@ -707,21 +885,35 @@ mod tests {
         let acts = core_actions(plan(&ms, &c, &BTreeMap::new(), ts("2026-12-06T11:59:00Z")));
         assert!(acts.is_empty(), "{acts:?}");
         let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-06T12:00:00Z"));
-        assert!(acts.iter().any(|a| matches!(a, Action::Remind { meeting_id: 2, addresses } if addresses.len() == 2)), "{acts:?}");
+        assert!(
+            acts.iter()
+                .any(|a| matches!(a, Action::Remind { meeting_id: 2, addresses } if addresses.len() == 2)),
+            "{acts:?}"
+        );
     }
 
     #[test]
     fn a_withdrawn_case_after_the_summons_cancels_for_its_submitter_and_updates_the_rest() {
         let c = cfg();
         let mut ms = meetings(&c);
-        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[]), case("2026-0002", "lars.ek@kommun.test", &[])];
+        ms[2].cases = vec![
+            case("2026-0001", "anna.berg@kommun.test", &[]),
+            case("2026-0002", "lars.ek@kommun.test", &[]),
+        ];
         let now = ts("2027-01-11T11:00:00Z");
         for a in plan(&ms, &c, &BTreeMap::new(), now) {
             apply(&mut ms, &a);
         }
         ms[2].cases.retain(|c| c.case_no != "2026-0002"); // Lars withdrew his case
         let acts = core_actions(plan(&ms, &c, &BTreeMap::new(), now));
-        assert_eq!(acts, vec![Action::Attendees { meeting_id: 3, add: vec![], remove: vec!["lars.ek@kommun.test".into()] }]);
+        assert_eq!(
+            acts,
+            vec![Action::Attendees {
+                meeting_id: 3,
+                add: vec![],
+                remove: vec!["lars.ek@kommun.test".into()]
+            }]
+        );
         apply(&mut ms, &acts[0]);
         assert_eq!(ms[2].sequence, 1);
         assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
@@ -733,17 +925,36 @@ mod tests {
         let mut ms = meetings(&c);
         ms[1].status = CANCELLED.into();
         let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-01T00:00:00Z"));
-        assert!(acts.is_empty(), "the November meeting is past, December's cancelled, January's not due: {acts:?}");
+        assert!(
+            acts.is_empty(),
+            "the November meeting is past, December's cancelled, January's not due: {acts:?}"
+        );
     }
 
     #[test]
     fn note_taker_skips_those_not_required_or_declined_and_wraps() {
         let c = cfg();
         let f = &c.forums[0];
-        let att = invitees(f, &MeetingView { kind: MeetingKind::Avstamning, ..meetings(&c)[1].clone() });
-        assert_eq!(next_note_taker(f, &att, Some("lars.ek@kommun.test"), &[]).as_deref(), Some("anna.berg@kommun.test"));
-        assert_eq!(next_note_taker(f, &att, None, &["anna.berg@kommun.test".into()]).as_deref(), Some("lars.ek@kommun.test"));
-        assert_eq!(next_note_taker(f, &att[2..], None, &[]), None, "the convenor (optional) is never picked");
+        let att = invitees(
+            f,
+            &MeetingView {
+                kind: MeetingKind::Avstamning,
+                ..meetings(&c)[1].clone()
+            },
+        );
+        assert_eq!(
+            next_note_taker(f, &att, Some("lars.ek@kommun.test"), &[]).as_deref(),
+            Some("anna.berg@kommun.test")
+        );
+        assert_eq!(
+            next_note_taker(f, &att, None, &["anna.berg@kommun.test".into()]).as_deref(),
+            Some("lars.ek@kommun.test")
+        );
+        assert_eq!(
+            next_note_taker(f, &att[2..], None, &[]),
+            None,
+            "the convenor (optional) is never picked"
+        );
     }
 
     #[test]
@@ -760,6 +971,9 @@ mod tests {
     #[test]
     fn uids_are_stable_per_occurrence() {
         assert_eq!(uid("iof-aof", "2026-12-08", "kommun.test"), "iof-aof-20261208@kommun.test");
-        assert_eq!(uid("iof-aof", "extra-2026-12-09T13:00", "kommun.test"), "iof-aof-extra20261209T1300@kommun.test");
+        assert_eq!(
+            uid("iof-aof", "extra-2026-12-09T13:00", "kommun.test"),
+            "iof-aof-extra20261209T1300@kommun.test"
+        );
     }
 }

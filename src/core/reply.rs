@@ -54,9 +54,8 @@ use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarMethod,
-    ICalendarParameterName, ICalendarParameterValue, ICalendarParticipationStatus,
-    ICalendarProperty, ICalendarValue,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarMethod, ICalendarParameterName,
+    ICalendarParameterValue, ICalendarParticipationStatus, ICalendarProperty, ICalendarValue,
 };
 use chrono::{NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone};
 use serde::Serialize;
@@ -141,9 +140,7 @@ pub fn read_reply(v: &MailView) -> Option<Reply> {
         let Some(ical) = parse_calendar(&part.text) else {
             continue;
         };
-        let method = part
-            .effective_method()
-            .or_else(|| calendar_method(&ical).map(str::to_string));
+        let method = part.effective_method().or_else(|| calendar_method(&ical).map(str::to_string));
         let counter = match method.as_deref() {
             Some("REPLY") => false,
             Some("COUNTER") => true,
@@ -190,9 +187,7 @@ pub fn answer_in_subject(subject: &str) -> Option<&'static str> {
 /// Parses one calendar object; `None` when it is not one. A panic in the parser on hostile
 /// input counts as "not a calendar".
 fn parse_calendar(text: &str) -> Option<ICalendar> {
-    catch_unwind(AssertUnwindSafe(|| ICalendar::parse(text)))
-        .ok()?
-        .ok()
+    catch_unwind(AssertUnwindSafe(|| ICalendar::parse(text))).ok()?.ok()
 }
 
 /// The `METHOD` of the `VCALENDAR`, uppercased.
@@ -215,8 +210,7 @@ fn read_calendar(ical: &ICalendar, counter: bool, v: &MailView) -> Option<Reply>
         .components
         .iter()
         .filter(|c| c.component_type == ICalendarComponentType::VEvent);
-    let (masters, overrides): (Vec<_>, Vec<_>) =
-        events.partition(|e| !e.has_property(&ICalendarProperty::RecurrenceId));
+    let (masters, overrides): (Vec<_>, Vec<_>) = events.partition(|e| !e.has_property(&ICalendarProperty::RecurrenceId));
     masters
         .into_iter()
         .chain(overrides)
@@ -235,12 +229,7 @@ struct Attendee {
     note: Option<String>,
 }
 
-fn read_event(
-    event: &ICalendarComponent,
-    counter: bool,
-    v: &MailView,
-    resolver: &TzResolver<&str>,
-) -> Option<Reply> {
+fn read_event(event: &ICalendarComponent, counter: bool, v: &MailView, resolver: &TzResolver<&str>) -> Option<Reply> {
     let attendees: Vec<Attendee> = event
         .properties(&ICalendarProperty::Attendee)
         .filter_map(|entry| read_attendee(entry, counter))
@@ -258,18 +247,11 @@ fn read_event(
         .or_else(|| attendees.iter().find(|a| !a.needs_action))
         .or_else(|| attendees.first())?;
 
-    let time = |prop: &ICalendarProperty| {
-        event
-            .property(prop)
-            .and_then(|entry| resolve_time(entry, resolver))
-    };
+    let time = |prop: &ICalendarProperty| event.property(prop).and_then(|entry| resolve_time(entry, resolver));
     let (proposed_start, proposed_end, original_start) = if counter {
         let start = time(&ICalendarProperty::Dtstart);
         let end = time(&ICalendarProperty::Dtend).or_else(|| {
-            let duration = event
-                .property(&ICalendarProperty::Duration)?
-                .values
-                .first()?;
+            let duration = event.property(&ICalendarProperty::Duration)?.values.first()?;
             match duration {
                 ICalendarValue::Duration(d) => start?.plus(d.to_time_delta()?),
                 _ => None,
@@ -311,20 +293,15 @@ fn read_event(
 }
 
 fn read_attendee(entry: &ICalendarEntry, counter: bool) -> Option<Attendee> {
-    let address = entry
-        .calendar_address()
-        .and_then(mail_address)
-        .or_else(|| {
-            entry
-                .parameters(&ICalendarParameterName::Email)
-                .find_map(|p| p.as_text().and_then(mail_address))
-        })?;
+    let address = entry.calendar_address().and_then(mail_address).or_else(|| {
+        entry
+            .parameters(&ICalendarParameterName::Email)
+            .find_map(|p| p.as_text().and_then(mail_address))
+    })?;
     let status = entry.parameter(&ICalendarParameterName::Partstat);
     let needs_action = matches!(
         status,
-        None | Some(ICalendarParameterValue::Partstat(
-            ICalendarParticipationStatus::NeedsAction
-        ))
+        None | Some(ICalendarParameterValue::Partstat(ICalendarParticipationStatus::NeedsAction))
     );
     let partstat = match status {
         Some(ICalendarParameterValue::Partstat(p)) => match p {
@@ -399,9 +376,7 @@ fn mail_address(value: &str) -> Option<String> {
     };
     let value = value.trim().trim_start_matches('<').trim_end_matches('>');
     let (local, domain) = value.split_once('@')?;
-    let plausible = !local.is_empty()
-        && !domain.is_empty()
-        && !value.contains(|c: char| c.is_whitespace() || c == ':' || c == '/');
+    let plausible = !local.is_empty() && !domain.is_empty() && !value.contains(|c: char| c.is_whitespace() || c == ':' || c == '/');
     plausible.then(|| value.to_lowercase())
 }
 
@@ -419,12 +394,7 @@ fn comment_of(event: &ICalendarComponent) -> Option<String> {
     event
         .properties(&ICalendarProperty::Comment)
         .filter_map(|entry| entry.values.first()?.as_text())
-        .map(|t| {
-            t.replace("\r\n", "\n")
-                .replace('\r', "\n")
-                .trim()
-                .to_string()
-        })
+        .map(|t| t.replace("\r\n", "\n").replace('\r', "\n").trim().to_string())
         .find(|t| !t.is_empty())
 }
 
@@ -452,10 +422,7 @@ enum Instant {
 impl Instant {
     fn plus(self, delta: TimeDelta) -> Option<Instant> {
         match self {
-            Instant::Date(d) => d
-                .and_hms_opt(0, 0, 0)?
-                .checked_add_signed(delta)
-                .map(|t| Instant::Date(t.date())),
+            Instant::Date(d) => d.and_hms_opt(0, 0, 0)?.checked_add_signed(delta).map(|t| Instant::Date(t.date())),
             Instant::Utc(t) => t.checked_add_signed(delta).map(Instant::Utc),
             Instant::Local(t) => t.checked_add_signed(delta).map(Instant::Local),
         }
@@ -491,9 +458,7 @@ fn resolve_time(entry: &ICalendarEntry, resolver: &TzResolver<&str>) -> Option<I
     };
     Some(match written {
         Written::Date(d) => Instant::Date(d),
-        Written::Fixed(t, offset) => {
-            Instant::Utc(t.checked_sub_signed(TimeDelta::seconds(i64::from(offset)))?)
-        }
+        Written::Fixed(t, offset) => Instant::Utc(t.checked_sub_signed(TimeDelta::seconds(i64::from(offset)))?),
         Written::Local(t) => match entry.tz_id().and_then(|id| resolver.resolve(id)) {
             Some(tz) if !tz.is_floating() => Instant::Utc(local_to_utc(&tz, t)?),
             _ => Instant::Local(t),
@@ -530,9 +495,7 @@ fn written_of_text(text: &str) -> Option<Written> {
     if let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%S") {
         return Some(Written::Local(t));
     }
-    NaiveDate::parse_from_str(text, "%Y%m%d")
-        .ok()
-        .map(Written::Date)
+    NaiveDate::parse_from_str(text, "%Y%m%d").ok().map(Written::Date)
 }
 
 /// A wall-clock time in `tz` as UTC. A time that occurs twice (autumn) is the earlier instant;
@@ -599,12 +562,7 @@ RECURRENCE-ID;TZID=\"W. Europe Standard Time\":20261208T130000
 SEQUENCE:3
 ",
         );
-        let r = read_reply(&view(
-            "Accepterat: x",
-            "lars.ek@kommun.test",
-            &[(&ics, None)],
-        ))
-        .expect("reply");
+        let r = read_reply(&view("Accepterat: x", "lars.ek@kommun.test", &[(&ics, None)])).expect("reply");
         assert_eq!(r.recurrence_id.as_deref(), Some("20261208T120000Z"));
         assert_eq!(r.uid.as_deref(), Some("iof-aof-20261208@kommun.test"));
         assert_eq!(r.attendee, "lars.ek@kommun.test");
@@ -622,10 +580,7 @@ SEQUENCE:3
                 &format!("ATTENDEE;PARTSTAT=DECLINED:mailto:a@kommun.test\nUID:u\n{line}\n"),
             )
         };
-        let rid = |line: &str| {
-            read_reply(&view("x", "a@kommun.test", &[(&mk(line), None)]))
-                .and_then(|r| r.recurrence_id)
-        };
+        let rid = |line: &str| read_reply(&view("x", "a@kommun.test", &[(&mk(line), None)])).and_then(|r| r.recurrence_id);
         assert_eq!(
             rid("RECURRENCE-ID;TZID=W. Europe Standard Time:20260610T130000").as_deref(),
             Some("20260610T110000Z")
@@ -634,14 +589,8 @@ SEQUENCE:3
             rid("RECURRENCE-ID;TZID=Europe/Stockholm:20261208T130000").as_deref(),
             Some("20261208T120000Z")
         );
-        assert_eq!(
-            rid("RECURRENCE-ID;VALUE=DATE:20261208").as_deref(),
-            Some("20261208")
-        );
-        assert_eq!(
-            rid("RECURRENCE-ID:20261208T120000Z").as_deref(),
-            Some("20261208T120000Z")
-        );
+        assert_eq!(rid("RECURRENCE-ID;VALUE=DATE:20261208").as_deref(), Some("20261208"));
+        assert_eq!(rid("RECURRENCE-ID:20261208T120000Z").as_deref(), Some("20261208T120000Z"));
         // Unknown zone: no panic, no fake UTC.
         assert_eq!(
             rid("RECURRENCE-ID;TZID=Mars Standard Time:20261208T130000").as_deref(),
@@ -666,18 +615,12 @@ UID:u
         );
         // From matches the third.
         let r = read_reply(&view("x", "anna.berg@kommun.test", &[(&ics, None)])).expect("r");
-        assert_eq!(
-            (r.attendee.as_str(), r.partstat.as_str()),
-            ("anna.berg@kommun.test", ACCEPTED)
-        );
+        assert_eq!((r.attendee.as_str(), r.partstat.as_str()), ("anna.berg@kommun.test", ACCEPTED));
         // Reply-To matches (Nextcloud/Baikal send from noreply).
         let mut v = view("x", "noreply@moln.kommun.test", &[(&ics, None)]);
         v.reply_to = Some("per.holm@kommun.test".into());
         let r = read_reply(&v).expect("r");
-        assert_eq!(
-            (r.attendee.as_str(), r.partstat.as_str()),
-            ("per.holm@kommun.test", DECLINED)
-        );
+        assert_eq!((r.attendee.as_str(), r.partstat.as_str()), ("per.holm@kommun.test", DECLINED));
         // No match: the first with an answer, never NEEDS-ACTION in a REPLY.
         let r = read_reply(&view("x", "someone@else.test", &[(&ics, None)])).expect("r");
         assert_eq!(r.attendee, "per.holm@kommun.test");
@@ -702,20 +645,11 @@ UID:u
 
     #[test]
     fn reply_without_answer_status_is_no_calendar_answer() {
-        let ics = calendar(
-            "REPLY",
-            "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@kommun.test\nUID:u\n",
-        );
-        assert_eq!(
-            read_reply(&view("Hej", "a@kommun.test", &[(&ics, None)])),
-            None
-        );
+        let ics = calendar("REPLY", "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@kommun.test\nUID:u\n");
+        assert_eq!(read_reply(&view("Hej", "a@kommun.test", &[(&ics, None)])), None);
         // ... but the subject still answers.
         let r = read_reply(&view("Avböjt: Möte", "a@kommun.test", &[(&ics, None)])).expect("r");
-        assert_eq!(
-            (r.partstat.as_str(), r.source.as_str()),
-            (DECLINED, "subject")
-        );
+        assert_eq!((r.partstat.as_str(), r.source.as_str()), (DECLINED, "subject"));
     }
 
     #[test]
@@ -731,12 +665,7 @@ X-MS-OLK-ORIGINALEND;TZID=\"W. Europe Standard Time\":20261208T140000
 SEQUENCE:1
 ",
         );
-        let r = read_reply(&view(
-            "Ny tid föreslås: x",
-            "per.holm@kommun.test",
-            &[(&ics, Some("COUNTER"))],
-        ))
-        .expect("r");
+        let r = read_reply(&view("Ny tid föreslås: x", "per.holm@kommun.test", &[(&ics, Some("COUNTER"))])).expect("r");
         assert_eq!(r.partstat, TENTATIVE);
         assert_eq!(r.proposed_start.as_deref(), Some("20261208T080000Z"));
         assert_eq!(r.proposed_end.as_deref(), Some("20261208T090000Z"));
@@ -773,10 +702,7 @@ UID:u
             r.comment.as_deref(),
             Some("Tyvärr, jag är på utbildning; Åsa kommer i stället.\nMvh\\Anna")
         );
-        let blank = calendar(
-            "REPLY",
-            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nCOMMENT:\\n\nUID:u\n",
-        );
+        let blank = calendar("REPLY", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nCOMMENT:\\n\nUID:u\n");
         let r = read_reply(&view("x", "a@kommun.test", &[(&blank, None)])).expect("r");
         assert_eq!(r.comment, None);
     }
@@ -787,12 +713,8 @@ UID:u
             "REPLY",
             "ATTENDEE;PARTSTAT=DECLINED;CN=Anna Berg;X-RESPONSE-COMMENT=\"Krockar^n med ^'BBIC^' ^^ utredning\";X-NUM-GUESTS=0:mailto:anna.berg@kommun.test\nUID:u\n",
         );
-        let r =
-            read_reply(&view("Avböjt: x", "anna.berg@kommun.test", &[(&ics, None)])).expect("r");
-        assert_eq!(
-            r.comment.as_deref(),
-            Some("Krockar\n med \"BBIC\" ^ utredning")
-        );
+        let r = read_reply(&view("Avböjt: x", "anna.berg@kommun.test", &[(&ics, None)])).expect("r");
+        assert_eq!(r.comment.as_deref(), Some("Krockar\n med \"BBIC\" ^ utredning"));
         // COMMENT wins when both are there.
         let ics = calendar(
             "REPLY",
@@ -808,10 +730,7 @@ UID:u
             ("Accepted: Samverkansmöte", Some(ACCEPTED)),
             ("Declined: Samverkansmöte", Some(DECLINED)),
             ("Tentative: Samverkansmöte", Some(TENTATIVE)),
-            (
-                "Tentatively Accepted: Samverkansmöte @ Tue 8 Dec 2026",
-                Some(TENTATIVE),
-            ),
+            ("Tentatively Accepted: Samverkansmöte @ Tue 8 Dec 2026", Some(TENTATIVE)),
             ("Invitation Declined: Samverkansmöte", Some(DECLINED)),
             ("Accepterat: Samverkansmöte", Some(ACCEPTED)),
             ("AVBÖJT: Samverkansmöte", Some(DECLINED)),
@@ -845,28 +764,11 @@ UID:u
 
     #[test]
     fn first_readable_part_wins_and_foreign_methods_are_no_answer() {
-        let good = calendar(
-            "REPLY",
-            "ATTENDEE;PARTSTAT=TENTATIVE:mailto:a@kommun.test\nUID:u\n",
-        );
-        let v = view(
-            "x",
-            "a@kommun.test",
-            &[("garbage", Some("REPLY")), (&good, None)],
-        );
-        assert_eq!(
-            read_reply(&v).map(|r| r.partstat),
-            Some(TENTATIVE.to_string())
-        );
-        let request = calendar(
-            "REQUEST",
-            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nUID:u\n",
-        );
-        let v = view(
-            "Accepterat: x",
-            "a@kommun.test",
-            &[(&request, Some("REQUEST"))],
-        );
+        let good = calendar("REPLY", "ATTENDEE;PARTSTAT=TENTATIVE:mailto:a@kommun.test\nUID:u\n");
+        let v = view("x", "a@kommun.test", &[("garbage", Some("REPLY")), (&good, None)]);
+        assert_eq!(read_reply(&v).map(|r| r.partstat), Some(TENTATIVE.to_string()));
+        let request = calendar("REQUEST", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\nUID:u\n");
+        let v = view("Accepterat: x", "a@kommun.test", &[(&request, Some("REQUEST"))]);
         assert_eq!(read_reply(&v), None);
     }
 

@@ -36,7 +36,11 @@ pub struct Origin {
 
 impl Default for Origin {
     fn default() -> Self {
-        Origin { from: None, reply_to: None, authenticated: true }
+        Origin {
+            from: None,
+            reply_to: None,
+            authenticated: true,
+        }
     }
 }
 
@@ -44,16 +48,19 @@ impl Default for Origin {
 /// is the id of the server that checked) shows `dmarc=pass` or `dkim=pass`. Headers claiming to
 /// be from other servers are ignored: a sender can write any header they like.
 pub fn authenticated(headers: &[(String, String)], authserv_id: &str) -> bool {
-    headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("authentication-results")).any(|(_, v)| {
-        let v = v.to_ascii_lowercase();
-        let mut parts = v.split(';');
-        let id = parts.next().unwrap_or_default().split_whitespace().next().unwrap_or_default();
-        id == authserv_id
-            && parts.any(|p| {
-                let p = p.trim();
-                p.starts_with("dmarc=pass") || p.starts_with("dkim=pass")
-            })
-    })
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("authentication-results"))
+        .any(|(_, v)| {
+            let v = v.to_ascii_lowercase();
+            let mut parts = v.split(';');
+            let id = parts.next().unwrap_or_default().split_whitespace().next().unwrap_or_default();
+            id == authserv_id
+                && parts.any(|p| {
+                    let p = p.trim();
+                    p.starts_with("dmarc=pass") || p.starts_with("dkim=pass")
+                })
+        })
 }
 
 /// Why an answer was not applied.
@@ -123,9 +130,19 @@ pub enum ReplyVerdict {
     /// An answer to an older SEQUENCE than the one already answered: recorded, not applied.
     Stale { meeting_id: i64, attendee: String },
     /// A new time proposed: forwarded to the convenor; nothing changes by itself.
-    Counter { meeting_id: i64, attendee: String, proposed_start: Option<String>, proposed_end: Option<String>, comment: Option<String> },
+    Counter {
+        meeting_id: i64,
+        attendee: String,
+        proposed_start: Option<String>,
+        proposed_end: Option<String>,
+        comment: Option<String>,
+    },
     /// Changes nothing; reported to the convenor.
-    Reject { meeting_id: Option<i64>, attendee: String, reason: Rejection },
+    Reject {
+        meeting_id: Option<i64>,
+        attendee: String,
+        reason: Rejection,
+    },
 }
 
 impl ReplyVerdict {
@@ -143,9 +160,19 @@ impl ReplyVerdict {
 /// A local part that calendar servers send from on behalf of a user (Nextcloud, Baïkal, ...).
 fn is_relay(address: &str) -> bool {
     let local = address.split('@').next().unwrap_or_default().to_ascii_lowercase();
-    ["noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "calendar", "calendar-notification", "nextcloud", "baikal"]
-        .iter()
-        .any(|p| local == *p || local.starts_with(&format!("{p}+")) || local.starts_with(&format!("{p}-")))
+    [
+        "noreply",
+        "no-reply",
+        "no_reply",
+        "donotreply",
+        "do-not-reply",
+        "calendar",
+        "calendar-notification",
+        "nextcloud",
+        "baikal",
+    ]
+    .iter()
+    .any(|p| local == *p || local.starts_with(&format!("{p}+")) || local.starts_with(&format!("{p}-")))
 }
 
 /// The same person: equal addresses, or both addresses of one member.
@@ -164,19 +191,35 @@ pub fn decide_reply(
 ) -> ReplyVerdict {
     let attendee = answer.attendee.to_ascii_lowercase();
     let Some(m) = meeting else {
-        return ReplyVerdict::Reject { meeting_id: None, attendee, reason: Rejection::UnknownMeeting };
+        return ReplyVerdict::Reject {
+            meeting_id: None,
+            attendee,
+            reason: Rejection::UnknownMeeting,
+        };
     };
     let from_ok = origin.from.as_deref().is_some_and(|f| same_person(forum, f, &attendee))
         || (origin.from.as_deref().is_some_and(is_relay) && origin.reply_to.as_deref().is_some_and(|r| same_person(forum, r, &attendee)));
     if !from_ok {
-        return ReplyVerdict::Reject { meeting_id: Some(m.id), attendee, reason: Rejection::SenderMismatch };
+        return ReplyVerdict::Reject {
+            meeting_id: Some(m.id),
+            attendee,
+            reason: Rejection::SenderMismatch,
+        };
     }
     if !origin.authenticated {
-        return ReplyVerdict::Reject { meeting_id: Some(m.id), attendee, reason: Rejection::Unauthenticated };
+        return ReplyVerdict::Reject {
+            meeting_id: Some(m.id),
+            attendee,
+            reason: Rejection::Unauthenticated,
+        };
     }
     // The invitation as stored (an alias answers for the member's own address).
     let Some(inv) = m.invitations.iter().find(|i| same_person(forum, &i.address, &attendee)) else {
-        return ReplyVerdict::Reject { meeting_id: Some(m.id), attendee, reason: Rejection::NotInvited };
+        return ReplyVerdict::Reject {
+            meeting_id: Some(m.id),
+            attendee,
+            reason: Rejection::NotInvited,
+        };
     };
     let attendee = inv.address.clone();
     if let Some((proposed_start, proposed_end)) = &answer.counter {
@@ -191,14 +234,19 @@ pub fn decide_reply(
     if let (Some(got), Some(had)) = (answer.sequence, answered_sequence)
         && got < had
     {
-        return ReplyVerdict::Stale { meeting_id: m.id, attendee };
+        return ReplyVerdict::Stale {
+            meeting_id: m.id,
+            attendee,
+        };
     }
     let declines = matches!(answer.partstat, PartStat::Declined | PartStat::Delegated);
     let mut key_roles = Vec::new();
     let mut new_note_taker = None;
     if declines {
         for c in m.cases.iter().filter(|c| c.submitter == attendee) {
-            key_roles.push(KeyRole::Submitter { case_no: c.case_no.clone() });
+            key_roles.push(KeyRole::Submitter {
+                case_no: c.case_no.clone(),
+            });
         }
         if m.note_taker.as_deref() == Some(attendee.as_str()) {
             key_roles.push(KeyRole::NoteTaker);
@@ -206,7 +254,12 @@ pub fn decide_reply(
                 .invitations
                 .iter()
                 .filter(|i| i.active)
-                .map(|i| Attendee { name: i.name.clone(), address: i.address.clone(), role: i.role, partstat: i.partstat })
+                .map(|i| Attendee {
+                    name: i.name.clone(),
+                    address: i.address.clone(),
+                    role: i.role,
+                    partstat: i.partstat,
+                })
                 .collect();
             let declined: Vec<String> = m
                 .invitations
@@ -223,7 +276,12 @@ pub fn decide_reply(
     {
         match forum.member(&to) {
             Some(d) if !m.invitations.iter().any(|i| i.address == d.address && i.active) => {
-                delegate = Some(Attendee { name: d.name.clone(), address: d.address.clone(), role: Role::Required, partstat: PartStat::NeedsAction });
+                delegate = Some(Attendee {
+                    name: d.name.clone(),
+                    address: d.address.clone(),
+                    role: Role::Required,
+                    partstat: PartStat::NeedsAction,
+                });
             }
             Some(_) => {}
             None => delegate_outside = Some(to),
@@ -280,7 +338,14 @@ mod tests {
                 inv("lars.ek@kommun.test", "Lars Ek", Role::Required),
                 inv("sara@kommun.test", "Sara", Role::Optional),
             ],
-            cases: vec![AgendaCase { id: 1, case_no: "2026-0001".into(), submitter: "anna.berg@kommun.test".into(), units: vec![], urgent: false, sections: Default::default() }],
+            cases: vec![AgendaCase {
+                id: 1,
+                case_no: "2026-0001".into(),
+                submitter: "anna.berg@kommun.test".into(),
+                units: vec![],
+                urgent: false,
+                sections: Default::default(),
+            }],
             digest_cutoff_sent: false,
             digest_morning_sent: false,
             decisions_requested: false,
@@ -289,31 +354,74 @@ mod tests {
     }
 
     fn answer(attendee: &str, p: PartStat) -> Answer {
-        Answer { uid: Some("iof-aof-20261208@kommun.test".into()), attendee: attendee.into(), partstat: p, sequence: Some(1), comment: None, from_calendar: true, delegated_to: None, counter: None }
+        Answer {
+            uid: Some("iof-aof-20261208@kommun.test".into()),
+            attendee: attendee.into(),
+            partstat: p,
+            sequence: Some(1),
+            comment: None,
+            from_calendar: true,
+            delegated_to: None,
+            counter: None,
+        }
     }
 
     fn from(a: &str) -> Origin {
-        Origin { from: Some(a.into()), ..Origin::default() }
+        Origin {
+            from: Some(a.into()),
+            ..Origin::default()
+        }
     }
 
     #[test]
     fn only_the_sites_own_authentication_results_count() {
         let h = |v: &str| vec![("authentication-results".to_string(), v.to_string())];
-        assert!(authenticated(&h("mx.kommun.test; dkim=pass header.d=kommun.test; dmarc=pass"), "mx.kommun.test"));
-        assert!(authenticated(&h("mx.kommun.test; spf=fail; dkim=pass header.d=kommun.test"), "mx.kommun.test"));
+        assert!(authenticated(
+            &h("mx.kommun.test; dkim=pass header.d=kommun.test; dmarc=pass"),
+            "mx.kommun.test"
+        ));
+        assert!(authenticated(
+            &h("mx.kommun.test; spf=fail; dkim=pass header.d=kommun.test"),
+            "mx.kommun.test"
+        ));
         assert!(!authenticated(&h("mx.kommun.test; dkim=fail; dmarc=fail"), "mx.kommun.test"));
-        assert!(!authenticated(&h("evil.test; dkim=pass; dmarc=pass"), "mx.kommun.test"), "a forged header from elsewhere");
+        assert!(
+            !authenticated(&h("evil.test; dkim=pass; dmarc=pass"), "mx.kommun.test"),
+            "a forged header from elsewhere"
+        );
         assert!(!authenticated(&[], "mx.kommun.test"));
         let c = config();
-        let o = Origin { authenticated: false, ..from("anna.berg@kommun.test") };
-        assert_eq!(decide_reply(&c.forums[0], &answer("anna.berg@kommun.test", PartStat::Accepted), &o, Some(&meeting()), None).outcome(), "unauthenticated");
+        let o = Origin {
+            authenticated: false,
+            ..from("anna.berg@kommun.test")
+        };
+        assert_eq!(
+            decide_reply(
+                &c.forums[0],
+                &answer("anna.berg@kommun.test", PartStat::Accepted),
+                &o,
+                Some(&meeting()),
+                None
+            )
+            .outcome(),
+            "unauthenticated"
+        );
     }
 
     #[test]
     fn an_invitee_accepting_is_applied() {
         let c = config();
-        let v = decide_reply(&c.forums[0], &answer("Anna.Berg@kommun.test", PartStat::Accepted), &from("anna.berg@kommun.test"), Some(&meeting()), None);
-        assert!(matches!(v, ReplyVerdict::Apply { partstat: PartStat::Accepted, inferred: false, ref key_roles, .. } if key_roles.is_empty()), "{v:?}");
+        let v = decide_reply(
+            &c.forums[0],
+            &answer("Anna.Berg@kommun.test", PartStat::Accepted),
+            &from("anna.berg@kommun.test"),
+            Some(&meeting()),
+            None,
+        );
+        assert!(
+            matches!(v, ReplyVerdict::Apply { partstat: PartStat::Accepted, inferred: false, ref key_roles, .. } if key_roles.is_empty()),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -321,25 +429,66 @@ mod tests {
         let c = config();
         let f = &c.forums[0];
         let m = meeting();
-        let forged = decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Declined), &from("lars.ek@kommun.test"), Some(&m), None);
+        let forged = decide_reply(
+            f,
+            &answer("anna.berg@kommun.test", PartStat::Declined),
+            &from("lars.ek@kommun.test"),
+            Some(&m),
+            None,
+        );
         assert_eq!(forged.outcome(), "sender_mismatch");
-        let unknown = decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Accepted), &from("anna.berg@kommun.test"), None, None);
+        let unknown = decide_reply(
+            f,
+            &answer("anna.berg@kommun.test", PartStat::Accepted),
+            &from("anna.berg@kommun.test"),
+            None,
+            None,
+        );
         assert_eq!(unknown.outcome(), "unknown_meeting");
-        let crasher = decide_reply(f, &answer("eve@kommun.test", PartStat::Accepted), &from("eve@kommun.test"), Some(&m), None);
+        let crasher = decide_reply(
+            f,
+            &answer("eve@kommun.test", PartStat::Accepted),
+            &from("eve@kommun.test"),
+            Some(&m),
+            None,
+        );
         assert_eq!(crasher.outcome(), "not_invited");
         // A no-reply relay counts only with Reply-To naming the attendee.
-        let relay = Origin { from: Some("noreply@cloud.kommun.test".into()), reply_to: Some("anna.berg@kommun.test".into()), authenticated: true };
-        assert_eq!(decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Accepted), &relay, Some(&m), None).outcome(), "reply_applied");
-        let not_relay = Origin { from: Some("boss@kommun.test".into()), reply_to: Some("anna.berg@kommun.test".into()), authenticated: true };
-        assert_eq!(decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Accepted), &not_relay, Some(&m), None).outcome(), "sender_mismatch");
+        let relay = Origin {
+            from: Some("noreply@cloud.kommun.test".into()),
+            reply_to: Some("anna.berg@kommun.test".into()),
+            authenticated: true,
+        };
+        assert_eq!(
+            decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Accepted), &relay, Some(&m), None).outcome(),
+            "reply_applied"
+        );
+        let not_relay = Origin {
+            from: Some("boss@kommun.test".into()),
+            reply_to: Some("anna.berg@kommun.test".into()),
+            authenticated: true,
+        };
+        assert_eq!(
+            decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Accepted), &not_relay, Some(&m), None).outcome(),
+            "sender_mismatch"
+        );
     }
 
     #[test]
     fn an_alias_answers_for_the_member() {
         let c = config();
         // Lars's alias lars@kommun.test is configured in the test forum.
-        let v = decide_reply(&c.forums[0], &answer("lars@kommun.test", PartStat::Tentative), &from("lars@kommun.test"), Some(&meeting()), None);
-        assert!(matches!(v, ReplyVerdict::Apply { ref attendee, .. } if attendee == "lars.ek@kommun.test"), "{v:?}");
+        let v = decide_reply(
+            &c.forums[0],
+            &answer("lars@kommun.test", PartStat::Tentative),
+            &from("lars@kommun.test"),
+            Some(&meeting()),
+            None,
+        );
+        assert!(
+            matches!(v, ReplyVerdict::Apply { ref attendee, .. } if attendee == "lars.ek@kommun.test"),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -347,20 +496,43 @@ mod tests {
         let c = config();
         let mut a = answer("anna.berg@kommun.test", PartStat::Declined);
         a.sequence = Some(0);
-        assert_eq!(decide_reply(&c.forums[0], &a, &from("anna.berg@kommun.test"), Some(&meeting()), Some(1)).outcome(), "reply_stale");
+        assert_eq!(
+            decide_reply(&c.forums[0], &a, &from("anna.berg@kommun.test"), Some(&meeting()), Some(1)).outcome(),
+            "reply_stale"
+        );
         a.sequence = Some(1);
-        assert_eq!(decide_reply(&c.forums[0], &a, &from("anna.berg@kommun.test"), Some(&meeting()), Some(1)).outcome(), "reply_applied");
+        assert_eq!(
+            decide_reply(&c.forums[0], &a, &from("anna.berg@kommun.test"), Some(&meeting()), Some(1)).outcome(),
+            "reply_applied"
+        );
     }
 
     #[test]
     fn key_people_declining_alert_and_the_note_taker_duty_moves_on() {
         let c = config();
         let f = &c.forums[0];
-        let v = decide_reply(f, &answer("anna.berg@kommun.test", PartStat::Declined), &from("anna.berg@kommun.test"), Some(&meeting()), None);
-        assert!(matches!(v, ReplyVerdict::Apply { ref key_roles, new_note_taker: None, .. } if key_roles == &vec![KeyRole::Submitter { case_no: "2026-0001".into() }]), "{v:?}");
-        let v = decide_reply(f, &answer("lars.ek@kommun.test", PartStat::Declined), &from("lars.ek@kommun.test"), Some(&meeting()), None);
+        let v = decide_reply(
+            f,
+            &answer("anna.berg@kommun.test", PartStat::Declined),
+            &from("anna.berg@kommun.test"),
+            Some(&meeting()),
+            None,
+        );
+        assert!(
+            matches!(v, ReplyVerdict::Apply { ref key_roles, new_note_taker: None, .. } if key_roles == &vec![KeyRole::Submitter { case_no: "2026-0001".into() }]),
+            "{v:?}"
+        );
+        let v = decide_reply(
+            f,
+            &answer("lars.ek@kommun.test", PartStat::Declined),
+            &from("lars.ek@kommun.test"),
+            Some(&meeting()),
+            None,
+        );
         match v {
-            ReplyVerdict::Apply { key_roles, new_note_taker, .. } => {
+            ReplyVerdict::Apply {
+                key_roles, new_note_taker, ..
+            } => {
                 assert_eq!(key_roles, vec![KeyRole::NoteTaker]);
                 assert_eq!(new_note_taker.as_deref(), Some("anna.berg@kommun.test"));
             }
@@ -375,10 +547,16 @@ mod tests {
         let mut a = answer("anna.berg@kommun.test", PartStat::Accepted);
         a.from_calendar = false;
         a.sequence = None;
-        assert_eq!(decide_reply(f, &a, &from("anna.berg@kommun.test"), Some(&meeting()), Some(1)).outcome(), "reply_inferred");
+        assert_eq!(
+            decide_reply(f, &a, &from("anna.berg@kommun.test"), Some(&meeting()), Some(1)).outcome(),
+            "reply_inferred"
+        );
         let mut ctr = answer("anna.berg@kommun.test", PartStat::Tentative);
         ctr.counter = Some((Some("20261209T120000Z".into()), None));
-        assert!(matches!(decide_reply(f, &ctr, &from("anna.berg@kommun.test"), Some(&meeting()), None), ReplyVerdict::Counter { .. }));
+        assert!(matches!(
+            decide_reply(f, &ctr, &from("anna.berg@kommun.test"), Some(&meeting()), None),
+            ReplyVerdict::Counter { .. }
+        ));
     }
 
     #[test]
@@ -390,13 +568,21 @@ mod tests {
         let mut a = answer("anna.berg@kommun.test", PartStat::Delegated);
         a.delegated_to = Some("Lars.Ek@kommun.test".into());
         match decide_reply(f, &a, &from("anna.berg@kommun.test"), Some(&m), None) {
-            ReplyVerdict::Apply { delegate: Some(d), delegate_outside: None, .. } => assert_eq!((d.address.as_str(), d.role), ("lars.ek@kommun.test", Role::Required)),
+            ReplyVerdict::Apply {
+                delegate: Some(d),
+                delegate_outside: None,
+                ..
+            } => assert_eq!((d.address.as_str(), d.role), ("lars.ek@kommun.test", Role::Required)),
             other => panic!("{other:?}"),
         }
         a.delegated_to = Some("vikarie@annan.test".into());
         assert!(matches!(
             decide_reply(f, &a, &from("anna.berg@kommun.test"), Some(&m), None),
-            ReplyVerdict::Apply { delegate: None, delegate_outside: Some(_), .. }
+            ReplyVerdict::Apply {
+                delegate: None,
+                delegate_outside: Some(_),
+                ..
+            }
         ));
     }
 }

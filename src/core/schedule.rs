@@ -102,7 +102,9 @@ pub fn local(tz: Tz, t: NaiveDateTime) -> DateTime<Utc> {
         chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
         chrono::LocalResult::None => {
             let later = t + Duration::hours(1);
-            tz.from_local_datetime(&later).earliest().map_or_else(|| Utc.from_utc_datetime(&t), |d| d.with_timezone(&Utc))
+            tz.from_local_datetime(&later)
+                .earliest()
+                .map_or_else(|| Utc.from_utc_datetime(&t), |d| d.with_timezone(&Utc))
         }
     }
 }
@@ -167,10 +169,16 @@ pub fn assign(s: &Schedule, tz: Tz, meetings: &[Meeting], at: DateTime<Utc>) -> 
     upcoming.sort_by_key(|m| m.start);
     let first = upcoming.first()?;
     if cutoff(s, tz, first.start) >= at {
-        return Some(Assignment { meeting: (*first).clone(), missed: None });
+        return Some(Assignment {
+            meeting: (*first).clone(),
+            missed: None,
+        });
     }
     let next = upcoming.iter().find(|m| cutoff(s, tz, m.start) >= at)?;
-    Some(Assignment { meeting: (*next).clone(), missed: Some((*first).clone()) })
+    Some(Assignment {
+        meeting: (*next).clone(),
+        missed: Some((*first).clone()),
+    })
 }
 
 #[cfg(test)]
@@ -182,7 +190,9 @@ mod tests {
     fn sched() -> Schedule {
         Schedule {
             rrule: "FREQ=MONTHLY;BYDAY=2TU".into(),
-            first: NaiveDate::from_ymd_opt(2026, 1, 13).and_then(|d| d.and_hms_opt(13, 0, 0)).expect("date"),
+            first: NaiveDate::from_ymd_opt(2026, 1, 13)
+                .and_then(|d| d.and_hms_opt(13, 0, 0))
+                .expect("date"),
             duration: Duration::minutes(60),
             kinds: vec![MeetingKind::Samverkan, MeetingKind::Avstamning],
             place: "Stadshuset".into(),
@@ -198,7 +208,13 @@ mod tests {
         occurrences(s, Stockholm, ts(from), ts(until))
             .into_iter()
             .enumerate()
-            .map(|(i, o)| Meeting { id: i as i64 + 1, start: o.start, kind: o.kind, place: s.place.clone(), status: "scheduled".into() })
+            .map(|(i, o)| Meeting {
+                id: i as i64 + 1,
+                start: o.start,
+                kind: o.kind,
+                place: s.place.clone(),
+                status: "scheduled".into(),
+            })
             .collect()
     }
 
@@ -239,7 +255,11 @@ mod tests {
     fn cutoff_the_day_after_a_dst_change() {
         // A meeting on Monday 30 March 2026 (summer time began Sunday 29 March at 02:00):
         // the cutoff is Sunday 12:00 CEST = 10:00 UTC, not 11:00.
-        let s = Schedule { rrule: "FREQ=WEEKLY;BYDAY=MO".into(), first: NaiveDate::from_ymd_opt(2026, 3, 2).and_then(|d| d.and_hms_opt(9, 0, 0)).expect("d"), ..sched() };
+        let s = Schedule {
+            rrule: "FREQ=WEEKLY;BYDAY=MO".into(),
+            first: NaiveDate::from_ymd_opt(2026, 3, 2).and_then(|d| d.and_hms_opt(9, 0, 0)).expect("d"),
+            ..sched()
+        };
         assert_eq!(cutoff(&s, Stockholm, ts("2026-03-30T07:00:00Z")), ts("2026-03-29T10:00:00Z"));
         // And after the autumn change (Sunday 25 October 2026): Sunday 12:00 CET = 11:00 UTC.
         assert_eq!(cutoff(&s, Stockholm, ts("2026-10-26T08:00:00Z")), ts("2026-10-25T11:00:00Z"));

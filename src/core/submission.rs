@@ -220,9 +220,7 @@ const BARE_VALUE_WORDS: &[&str] = &[
 ];
 
 /// Consent words, checked after "anonym": negations first.
-const CONSENT_NO: &[&str] = &[
-    "nej", "ej", "inte", "saknas", "icke", "no", "ingen", "inget",
-];
+const CONSENT_NO: &[&str] = &["nej", "ej", "inte", "saknas", "icke", "no", "ingen", "inget"];
 const CONSENT_YES: &[&str] = &[
     "ja",
     "finns",
@@ -242,17 +240,7 @@ const CONSENT_YES: &[&str] = &[
 
 /// Words that mark a mail as urgent; a negation just before cancels them.
 const URGENT_WORDS: &[&str] = &["akut", "brådskande", "brådskar"];
-const NEGATIONS: &[&str] = &[
-    "inte",
-    "ej",
-    "icke",
-    "ingen",
-    "inget",
-    "ingenting",
-    "ej.",
-    "no",
-    "not",
-];
+const NEGATIONS: &[&str] = &["inte", "ej", "icke", "ingen", "inget", "ingenting", "ej.", "no", "not"];
 
 /// Lines that end the own text: signatures and closings (prefix, then a
 /// non-letter or the end of the line).
@@ -284,14 +272,7 @@ const SIGNATURE_STARTS: &[&str] = &[
 ];
 
 /// Closing lines that end the own text when they stand alone ("Tack!").
-const CLOSING_LINES: &[&str] = &[
-    "tack",
-    "tackar",
-    "tack så mycket",
-    "stort tack",
-    "tack så länge",
-    "thanks",
-];
+const CLOSING_LINES: &[&str] = &["tack", "tackar", "tack så mycket", "stort tack", "tack så länge", "thanks"];
 
 /// Lines that start a disclaimer (prefix).
 const DISCLAIMER_STARTS: &[&str] = &[
@@ -393,11 +374,7 @@ pub fn read_submission(v: &MailView, unit_of: &dyn Fn(&str) -> Option<String>) -
     }
 
     let mut sub = Submission {
-        missing: SectionKey::ALL
-            .iter()
-            .copied()
-            .filter(|k| !read.sections.contains_key(k))
-            .collect(),
+        missing: SectionKey::ALL.iter().copied().filter(|k| !read.sections.contains_key(k)).collect(),
         sections: read.sections,
         urgent: read.urgent || has_urgent_word(&v.subject),
         consent: read.consent,
@@ -407,10 +384,7 @@ pub fn read_submission(v: &MailView, unit_of: &dyn Fn(&str) -> Option<String>) -
     };
 
     let mut seen: Vec<String> = Vec::new();
-    let candidates = read
-        .units
-        .into_iter()
-        .chain(v.cc.iter().filter_map(|a| unit_of(a)));
+    let candidates = read.units.into_iter().chain(v.cc.iter().filter_map(|a| unit_of(a)));
     for unit in candidates {
         let key = unit.to_lowercase();
         if !seen.contains(&key) {
@@ -669,8 +643,7 @@ fn heading_rest(after: &str, bare_value: bool) -> Option<&str> {
 }
 
 fn skip_emphasis(s: &str) -> &str {
-    s.trim_start_matches([' ', '*', '_'])
-        .trim_start_matches(' ')
+    s.trim_start_matches([' ', '*', '_']).trim_start_matches(' ')
 }
 
 fn first_word(s: &str) -> String {
@@ -682,10 +655,7 @@ fn first_word(s: &str) -> String {
 
 fn consent_of(text: &str) -> Option<Consent> {
     let lower = text.lines().next().unwrap_or_default().to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     if words.iter().any(|w| w.starts_with("anonym")) {
         Some(Consent::Anonym)
     } else if words.iter().any(|w| CONSENT_NO.contains(w)) {
@@ -725,10 +695,7 @@ fn split_units(text: &str) -> Vec<String> {
 }
 
 fn push_unit(out: &mut Vec<String>, raw: &str) {
-    let unit = strip_line_prefix(raw)
-        .trim()
-        .trim_end_matches(['.', ':'])
-        .trim();
+    let unit = strip_line_prefix(raw).trim().trim_end_matches(['.', ':']).trim();
     if unit.chars().any(char::is_alphabetic) {
         out.push(unit.to_string());
     }
@@ -782,8 +749,7 @@ fn cut_kind(lines: &[&str], i: usize) -> Option<CutKind> {
             return Some(CutKind::Quote);
         }
     }
-    if lower.starts_with("begin forwarded message") || lower.starts_with("början på vidarebefordra")
-    {
+    if lower.starts_with("begin forwarded message") || lower.starts_with("början på vidarebefordra") {
         return Some(CutKind::Forward);
     }
     if is_attribution(lines, i, &lower) {
@@ -826,9 +792,7 @@ fn is_attribution(lines: &[&str], i: usize, lower: &str) -> bool {
     }
     has_verb
         && (lower.starts_with("den ") || lower.starts_with("on "))
-        && lines
-            .get(i + 1)
-            .is_some_and(|n| n.trim_end().ends_with(':') && n.len() < 200)
+        && lines.get(i + 1).is_some_and(|n| n.trim_end().ends_with(':') && n.len() < 200)
 }
 
 fn is_header_line(lower: &str) -> bool {
@@ -864,10 +828,7 @@ fn skip_quote_header(lines: &[&str], q: usize) -> usize {
     }
     while i < lines.len() {
         let l = lines[i].trim();
-        if l.is_empty()
-            || is_header_line(&l.to_lowercase())
-            || l.chars().all(|c| c == '_' || c == '-')
-        {
+        if l.is_empty() || is_header_line(&l.to_lowercase()) || l.chars().all(|c| c == '_' || c == '-') {
             i += 1;
         } else {
             break;
@@ -878,39 +839,21 @@ fn skip_quote_header(lines: &[&str], q: usize) -> usize {
 
 /// `lower` starts with one of `phrases` followed by a non-letter or the end.
 fn starts_with_phrase(lower: &str, phrases: &[&str]) -> bool {
-    phrases.iter().any(|p| {
-        lower
-            .strip_prefix(p)
-            .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
-    })
+    phrases
+        .iter()
+        .any(|p| lower.strip_prefix(p).is_some_and(|rest| !rest.starts_with(char::is_alphanumeric)))
 }
 
 /// A Swedish sign-off like "/Anna" or "/Anna B".
 fn is_slash_signoff(line: &str) -> bool {
-    line.strip_prefix('/').is_some_and(|rest| {
-        rest.starts_with(char::is_alphabetic)
-            && rest.chars().count() <= 30
-            && rest.split_whitespace().count() <= 3
-    })
+    line.strip_prefix('/')
+        .is_some_and(|rest| rest.starts_with(char::is_alphabetic) && rest.chars().count() <= 30 && rest.split_whitespace().count() <= 3)
 }
 
 fn is_greeting(lower: &str) -> bool {
-    [
-        "hej",
-        "hejsan",
-        "hallå",
-        "god morgon",
-        "goddag",
-        "hi",
-        "hello",
-        "till ",
-    ]
-    .iter()
-    .any(|g| {
-        lower
-            .strip_prefix(g)
-            .is_some_and(|r| !r.starts_with(char::is_alphabetic))
-    })
+    ["hej", "hejsan", "hallå", "god morgon", "goddag", "hi", "hello", "till "]
+        .iter()
+        .any(|g| lower.strip_prefix(g).is_some_and(|r| !r.starts_with(char::is_alphabetic)))
 }
 
 /// The own text (before any heading) starts with a withdrawal: "Återkallar
@@ -956,10 +899,7 @@ fn starts_with_withdraw(lower: &str) -> bool {
 fn has_urgent_word(text: &str) -> bool {
     let lower = text.to_lowercase();
     let mut prev = "";
-    for word in lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if URGENT_WORDS.contains(&word) && !NEGATIONS.contains(&prev) {
             return true;
         }
@@ -1043,10 +983,7 @@ mod tests {
              • AKTUELL SITUATION –\nBor hemma.\n**Frågeställning**\nVem ansvarar?\n",
         );
         assert_eq!(section(&s, SectionKey::NameAge), Some("A.B. 14 år"));
-        assert_eq!(
-            section(&s, SectionKey::Background),
-            Some("ADHD.\n\nUtredd 2024.")
-        );
+        assert_eq!(section(&s, SectionKey::Background), Some("ADHD.\n\nUtredd 2024."));
         assert_eq!(section(&s, SectionKey::Situation), Some("Bor hemma."));
         assert_eq!(section(&s, SectionKey::Question), Some("Vem ansvarar?"));
         assert!(s.missing.is_empty());
@@ -1059,10 +996,7 @@ mod tests {
              Jag har en fråga om bakgrunden.\n",
         );
         assert_eq!(section(&s, SectionKey::NameAge), Some("C 9 år"));
-        assert_eq!(
-            section(&s, SectionKey::Background),
-            Some("Jag har en fråga om bakgrunden")
-        );
+        assert_eq!(section(&s, SectionKey::Background), Some("Jag har en fråga om bakgrunden"));
         assert_eq!(section(&s, SectionKey::Question), None);
         assert_eq!(s.missing, [SectionKey::Situation, SectionKey::Question]);
     }
@@ -1084,51 +1018,33 @@ mod tests {
             let s = read(line);
             assert_eq!(section(&s, SectionKey::NameAge), Some("X"), "{line}");
         }
-        for line in [
-            "Namnet är X",
-            "Namnbyte: X",
-            "Bakgrunden är X",
-            "Frågan är X",
-        ] {
+        for line in ["Namnet är X", "Namnbyte: X", "Bakgrunden är X", "Frågan är X"] {
             assert!(read(line).sections.is_empty(), "{line}");
         }
     }
 
     #[test]
     fn empty_heading_counts_as_missing() {
-        let s = read(
-            "Namn och ålder: A 3 år\nKort bakgrund:\nAktuell situation:\n   \nFrågeställning: Hur?",
-        );
+        let s = read("Namn och ålder: A 3 år\nKort bakgrund:\nAktuell situation:\n   \nFrågeställning: Hur?");
         assert_eq!(s.missing, [SectionKey::Background, SectionKey::Situation]);
     }
 
     #[test]
     fn cut_before_signature_disclaimer_and_quote() {
-        let s = read(
-            "Namn och ålder: A 3 år\nFrågeställning: Hur?\n\nMed vänliga hälsningar\nAnna\nFråga: inte denna\n",
-        );
+        let s = read("Namn och ålder: A 3 år\nFrågeställning: Hur?\n\nMed vänliga hälsningar\nAnna\nFråga: inte denna\n");
         assert_eq!(section(&s, SectionKey::Question), Some("Hur?"));
-        let s = read(
-            "Frågeställning: Hur?\nDetta e-postmeddelande kan innehålla sekretess.\nBakgrund: x",
-        );
+        let s = read("Frågeställning: Hur?\nDetta e-postmeddelande kan innehålla sekretess.\nBakgrund: x");
         assert_eq!(section(&s, SectionKey::Background), None);
-        let s = read(
-            "Frågeställning: Hur?\nDen 3 mars 2026 kl. 10:12 skrev Anna Berg <anna.berg@kommun.test>:\n> Bakgrund: x",
-        );
+        let s = read("Frågeställning: Hur?\nDen 3 mars 2026 kl. 10:12 skrev Anna Berg <anna.berg@kommun.test>:\n> Bakgrund: x");
         assert_eq!(section(&s, SectionKey::Background), None);
         assert_eq!(section(&s, SectionKey::Question), Some("Hur?"));
-        let s = read(
-            "Tack!\n\nFrån: Anna Berg\nSkickat: den 3 mars 2026 10:12\nTill: Forum\nÄmne: Anmälan\n\nBakgrund: x",
-        );
+        let s = read("Tack!\n\nFrån: Anna Berg\nSkickat: den 3 mars 2026 10:12\nTill: Forum\nÄmne: Anmälan\n\nBakgrund: x");
         assert!(s.sections.is_empty());
         let s = read("ok\n-----Ursprungligt meddelande-----\nBakgrund: x");
         assert!(s.sections.is_empty());
         // "VH" (vårdnadshavare) is not a sign-off.
         let s = read("Kort bakgrund: x\nVH har gett samtycke.\n");
-        assert_eq!(
-            section(&s, SectionKey::Background),
-            Some("x\nVH har gett samtycke.")
-        );
+        assert_eq!(section(&s, SectionKey::Background), Some("x\nVH har gett samtycke."));
         let s = read("Frågeställning: Hur?\nTack!\nAnna");
         assert_eq!(section(&s, SectionKey::Question), Some("Hur?"));
     }
@@ -1153,15 +1069,7 @@ mod tests {
              Samtycke finns ej\nAkut: nej\n",
             "SV: Kvittens ärende 2026-0042",
         );
-        assert_eq!(
-            s.units,
-            [
-                "Barn och unga",
-                "Vuxenenheten",
-                "Äldreomsorg",
-                "Funktionsstöd"
-            ]
-        );
+        assert_eq!(s.units, ["Barn och unga", "Vuxenenheten", "Äldreomsorg", "Funktionsstöd"]);
         assert_eq!(s.consent, Some(Consent::Nej));
         assert!(!s.urgent);
         assert_eq!(s.case_ref.as_deref(), Some("2026-0042"));

@@ -6,7 +6,9 @@ use chrono_tz::Tz;
 
 /// "tisdag 8 december 2026 kl. 13.00" in the forum's time zone.
 pub fn swedish_datetime(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format_localized("%A %-d %B %Y kl. %H.%M", Locale::sv_SE).to_string()
+    t.with_timezone(&tz)
+        .format_localized("%A %-d %B %Y kl. %H.%M", Locale::sv_SE)
+        .to_string()
 }
 
 /// The database's time format: fixed-width UTC with milliseconds, so text order is time order.
@@ -27,8 +29,14 @@ mod tests {
     #[test]
     fn swedish_format_in_local_time_across_dst() {
         // Winter: UTC+1; summer: UTC+2.
-        assert_eq!(swedish_datetime(ts("2026-12-08T12:00:00Z"), chrono_tz::Europe::Stockholm), "tisdag 8 december 2026 kl. 13.00");
-        assert_eq!(swedish_datetime(ts("2026-06-09T11:00:00Z"), chrono_tz::Europe::Stockholm), "tisdag 9 juni 2026 kl. 13.00");
+        assert_eq!(
+            swedish_datetime(ts("2026-12-08T12:00:00Z"), chrono_tz::Europe::Stockholm),
+            "tisdag 8 december 2026 kl. 13.00"
+        );
+        assert_eq!(
+            swedish_datetime(ts("2026-06-09T11:00:00Z"), chrono_tz::Europe::Stockholm),
+            "tisdag 9 juni 2026 kl. 13.00"
+        );
     }
 
     #[test]

@@ -20,14 +20,22 @@ pub struct Bounce {
 
 fn address_of(value: &str) -> Option<String> {
     // "rfc822; anna@kommun.test" or "<anna@kommun.test>"
-    let v = value.split_once(';').map_or(value, |(_, a)| a).trim().trim_matches(['<', '>']).trim();
+    let v = value
+        .split_once(';')
+        .map_or(value, |(_, a)| a)
+        .trim()
+        .trim_matches(['<', '>'])
+        .trim();
     (v.contains('@') && !v.contains(char::is_whitespace)).then(|| v.to_ascii_lowercase())
 }
 
 fn message_id_in(text: &str) -> Option<String> {
     text.lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("message-id").then(|| value.trim().trim_matches(['<', '>']).trim().to_string()).filter(|s| !s.is_empty())
+        name.trim()
+            .eq_ignore_ascii_case("message-id")
+            .then(|| value.trim().trim_matches(['<', '>']).trim().to_string())
+            .filter(|s| !s.is_empty())
     })
 }
 
@@ -37,7 +45,9 @@ pub fn read_bounce(raw: &[u8]) -> Option<Bounce> {
     let mut b = Bounce::default();
     for part in &m.parts {
         let ct = part.content_type();
-        let (t, sub) = ct.map(|c| (c.ctype().to_ascii_lowercase(), c.subtype().unwrap_or("").to_ascii_lowercase())).unwrap_or_default();
+        let (t, sub) = ct
+            .map(|c| (c.ctype().to_ascii_lowercase(), c.subtype().unwrap_or("").to_ascii_lowercase()))
+            .unwrap_or_default();
         let text = match &part.body {
             PartType::Text(s) | PartType::Html(s) => Some(s.to_string()),
             PartType::Binary(bytes) | PartType::InlineBinary(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
@@ -60,7 +70,9 @@ pub fn read_bounce(raw: &[u8]) -> Option<Bounce> {
                             k.trim().eq_ignore_ascii_case(n).then(|| v.trim().to_string())
                         })
                     };
-                    let recipient = field("Final-Recipient").or_else(|| field("Original-Recipient")).and_then(|v| address_of(&v));
+                    let recipient = field("Final-Recipient")
+                        .or_else(|| field("Original-Recipient"))
+                        .and_then(|v| address_of(&v));
                     let action = field("Action").map(|a| a.to_ascii_lowercase());
                     if let Some(r) = recipient
                         && action.as_deref().is_none_or(|a| a == "failed")

@@ -37,7 +37,12 @@ pub fn message_id(kind: &str, key: &str, domain: &str) -> String {
 /// Removes what must never reach a header: CR, LF and other control characters (a display
 /// name or subject taken from an incoming mail could otherwise inject headers).
 pub fn header_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn mailbox(name: &str, address: &str) -> Result<Mailbox> {
@@ -52,8 +57,14 @@ pub fn build(d: &Draft) -> Result<Vec<u8>> {
         .from(mailbox(&d.from_name, &d.from_address)?)
         .subject(header_safe(&d.subject))
         .message_id(Some(format!("<{}>", d.message_id)))
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
+        ));
     for (name, addr) in &d.to {
         b = b.to(mailbox(name, addr)?);
     }
@@ -100,8 +111,14 @@ mod tests {
         assert_eq!(m.subject(), Some("Kvittens: ärende 2026-0001"));
         assert_eq!(m.in_reply_to().as_text(), Some("abc@outlook.test"));
         assert_eq!(m.header_raw("Auto-Submitted").map(str::trim), Some("auto-generated"));
-        assert_eq!(m.body_text(0).map(|t| t.replace("\r\n", "\n")).as_deref().map(str::trim_end), Some("Hej Anna,\nåäö"));
-        assert!(m.message_id().is_some_and(|id| id.starts_with("samverkan.receipt.") && id.ends_with("@kommun.test")));
+        assert_eq!(
+            m.body_text(0).map(|t| t.replace("\r\n", "\n")).as_deref().map(str::trim_end),
+            Some("Hej Anna,\nåäö")
+        );
+        assert!(
+            m.message_id()
+                .is_some_and(|id| id.starts_with("samverkan.receipt.") && id.ends_with("@kommun.test"))
+        );
     }
 
     #[test]

@@ -332,9 +332,8 @@ impl Renderer {
                     self.pre = self.pre.saturating_add(1);
                 }
             }
-            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "ul" | "ol" | "dl" | "dt"
-            | "dd" | "hr" | "address" | "article" | "aside" | "section" | "header" | "footer"
-            | "nav" | "center" | "form" | "fieldset" | "figure" | "figcaption" | "main"
+            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "ul" | "ol" | "dl" | "dt" | "dd" | "hr" | "address" | "article"
+            | "aside" | "section" | "header" | "footer" | "nav" | "center" | "form" | "fieldset" | "figure" | "figcaption" | "main"
             | "caption" | "thead" | "tbody" | "tfoot" | "body" | "html" | "title" => self.block(),
             _ => {}
         }
@@ -368,8 +367,7 @@ impl Renderer {
                     let name_start = if closing { lt + 2 } else { lt + 1 };
                     let mut name_end = name_start;
                     while name_end < bytes.len()
-                        && (bytes[name_end].is_ascii_alphanumeric()
-                            || matches!(bytes[name_end], b':' | b'-' | b'_'))
+                        && (bytes[name_end].is_ascii_alphanumeric() || matches!(bytes[name_end], b':' | b'-' | b'_'))
                     {
                         name_end += 1;
                     }
@@ -381,9 +379,8 @@ impl Renderer {
                     if !closing && matches!(name.as_str(), "script" | "style" | "xml" | "title") {
                         // Raw text: skip to the matching end tag.
                         let close = format!("</{name}");
-                        pos = find_ci(bytes, pos, close.as_bytes()).map_or(bytes.len(), |e| {
-                            memchr(b'>', &bytes[e..]).map_or(bytes.len(), |g| e + g + 1)
-                        });
+                        pos = find_ci(bytes, pos, close.as_bytes())
+                            .map_or(bytes.len(), |e| memchr(b'>', &bytes[e..]).map_or(bytes.len(), |g| e + g + 1));
                         text_start = pos;
                         if name == "title" {
                             self.block();
@@ -413,10 +410,8 @@ impl Renderer {
 
 /// Elements that may appear inside `<head>` (Office adds `o:`, `v:`, `w:`).
 fn is_head_content(name: &str) -> bool {
-    matches!(
-        name,
-        "meta" | "link" | "base" | "noscript" | "head" | "html"
-    ) || name.starts_with("o:")
+    matches!(name, "meta" | "link" | "base" | "noscript" | "head" | "html")
+        || name.starts_with("o:")
         || name.starts_with("v:")
         || name.starts_with("w:")
 }
@@ -468,10 +463,7 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
 }
 
 fn find_ci(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
@@ -646,8 +638,7 @@ mod tests {
 
     #[test]
     fn blockquote_lines_are_marked() {
-        let html =
-            "<div>Svar</div><blockquote type=cite><div>Namn: X</div><div>rad 2</div></blockquote>";
+        let html = "<div>Svar</div><blockquote type=cite><div>Namn: X</div><div>rad 2</div></blockquote>";
         assert_eq!(html_to_text(html), "Svar\n> Namn: X\n> rad 2");
     }
 

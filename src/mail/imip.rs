@@ -94,19 +94,24 @@ pub fn build_invite(d: &InviteDraft) -> Result<Vec<u8>> {
         .from(mailbox(&d.from_name, &d.from_address)?)
         .subject(header_safe(&d.subject))
         .message_id(Some(format!("<{}>", d.message_id)))
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
+        ));
     for (name, addr) in &d.to {
         b = b.to(mailbox(name, addr)?);
     }
 
-    let calendar_type = ContentType::parse(&format!("text/calendar; method={method}; charset=UTF-8"))
-        .context("invalid text/calendar content type")?;
-    let attachment_type = ContentType::parse(&format!("application/ics; name=\"{ATTACHMENT_NAME}\""))
-        .context("invalid application/ics content type")?;
+    let calendar_type =
+        ContentType::parse(&format!("text/calendar; method={method}; charset=UTF-8")).context("invalid text/calendar content type")?;
+    let attachment_type =
+        ContentType::parse(&format!("application/ics; name=\"{ATTACHMENT_NAME}\"")).context("invalid application/ics content type")?;
 
-    let mut alternative =
-        MultiPart::alternative().singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(d.text.clone()));
+    let mut alternative = MultiPart::alternative().singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(d.text.clone()));
     if let Some(html) = &d.html {
         alternative = alternative.singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone()));
     }
@@ -219,8 +224,14 @@ mod tests {
         let text = String::from_utf8(bytes).expect("ascii mail");
         assert!(text.contains("Content-Type: multipart/mixed;"), "{text}");
         assert!(text.contains("Content-Type: multipart/alternative;"), "{text}");
-        assert!(text.contains("Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n"), "{text}");
-        assert!(text.contains("Content-Disposition: attachment; filename=\"invite.ics\"\r\n"), "{text}");
+        assert!(
+            text.contains("Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Disposition: attachment; filename=\"invite.ics\"\r\n"),
+            "{text}"
+        );
         assert!(text.contains("Content-Type: application/ics; name=\"invite.ics\"\r\n"), "{text}");
         let alt = text.find("multipart/alternative").expect("alternative");
         let cal = text.find("text/calendar").expect("calendar");

@@ -33,8 +33,7 @@ impl CalendarPart {
         self.text.lines().find_map(|line| {
             let (name, value) = line.split_once(':')?;
             let name = name.trim();
-            (name.eq_ignore_ascii_case("METHOD") && !value.trim().is_empty())
-                .then(|| value.trim().to_ascii_uppercase())
+            (name.eq_ignore_ascii_case("METHOD") && !value.trim().is_empty()).then(|| value.trim().to_ascii_uppercase())
         })
     }
 }
@@ -124,19 +123,10 @@ fn build(msg: &Message<'_>, raw: &[u8]) -> Option<MailView> {
         })
         .collect();
 
-    let first_addr = |a: Option<&Address<'_>>| {
-        a.and_then(|a| {
-            a.iter()
-                .find_map(|x| x.address.as_deref().map(normalize_addr))
-        })
-    };
+    let first_addr = |a: Option<&Address<'_>>| a.and_then(|a| a.iter().find_map(|x| x.address.as_deref().map(normalize_addr)));
     let all_addrs = |a: Option<&Address<'_>>| -> Vec<String> {
-        a.map(|a| {
-            a.iter()
-                .filter_map(|x| x.address.as_deref().map(normalize_addr))
-                .collect()
-        })
-        .unwrap_or_default()
+        a.map(|a| a.iter().filter_map(|x| x.address.as_deref().map(normalize_addr)).collect())
+            .unwrap_or_default()
     };
 
     let from_name = msg
@@ -153,9 +143,7 @@ fn build(msg: &Message<'_>, raw: &[u8]) -> Option<MailView> {
         .filter(|v| !v.is_empty())
         .collect();
 
-    let date = msg
-        .date()
-        .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0));
+    let date = msg.date().and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0));
 
     let (text, html) = body_text(msg);
 
@@ -168,10 +156,7 @@ fn build(msg: &Message<'_>, raw: &[u8]) -> Option<MailView> {
         to: all_addrs(msg.to()),
         cc: all_addrs(msg.cc()),
         delivered_to,
-        subject: msg
-            .subject()
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default(),
+        subject: msg.subject().map(|s| s.trim().to_string()).unwrap_or_default(),
         in_reply_to: ids(msg.in_reply_to()),
         references: ids(msg.references()),
         date,
@@ -186,17 +171,10 @@ fn build(msg: &Message<'_>, raw: &[u8]) -> Option<MailView> {
 
     for part in &msg.parts {
         let ct = part.content_type();
-        let ctype = ct
-            .map(|c| c.ctype().to_ascii_lowercase())
-            .unwrap_or_default();
-        let subtype = ct
-            .and_then(|c| c.subtype())
-            .map(|s| s.to_ascii_lowercase())
-            .unwrap_or_default();
+        let ctype = ct.map(|c| c.ctype().to_ascii_lowercase()).unwrap_or_default();
+        let subtype = ct.and_then(|c| c.subtype()).map(|s| s.to_ascii_lowercase()).unwrap_or_default();
         if ctype == "multipart" && subtype == "report" && view.report_type.is_none() {
-            view.report_type = ct
-                .and_then(|c| c.attribute("report-type"))
-                .map(|r| r.trim().to_ascii_lowercase());
+            view.report_type = ct.and_then(|c| c.attribute("report-type")).map(|r| r.trim().to_ascii_lowercase());
         }
         let name = part.attachment_name();
         let is_ics_name = name.is_some_and(|n| n.to_ascii_lowercase().ends_with(".ics"));
@@ -206,9 +184,7 @@ fn build(msg: &Message<'_>, raw: &[u8]) -> Option<MailView> {
         if is_calendar {
             let text = match &part.body {
                 PartType::Text(t) | PartType::Html(t) => t.to_string(),
-                PartType::Binary(b) | PartType::InlineBinary(b) => {
-                    String::from_utf8_lossy(b).into_owned()
-                }
+                PartType::Binary(b) | PartType::InlineBinary(b) => String::from_utf8_lossy(b).into_owned(),
                 _ => String::new(),
             };
             let method = ct
@@ -270,27 +246,16 @@ fn decode_header_value(raw: &[u8]) -> String {
     let mut stream = MessageStream::new(raw);
     match stream.parse_unstructured() {
         HeaderValue::Text(t) => t.trim().to_string(),
-        _ => String::from_utf8_lossy(raw)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
+        _ => String::from_utf8_lossy(raw).split_whitespace().collect::<Vec<_>>().join(" "),
     }
 }
 
 fn normalize_addr(a: &str) -> String {
-    a.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_lowercase()
+    a.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
 }
 
 fn strip_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_string()
+    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
@@ -326,10 +291,7 @@ X-Long: a\r\n b\r\nIn-Reply-To: <p@x>\r\nReferences: <q@x> <p@x>\r\nDate: Tue, 3
         assert_eq!(v.references, ["q@x", "p@x"]);
         assert_eq!(v.header("x-long"), Some("a b"));
         assert_eq!(v.text.trim(), "Hej");
-        assert_eq!(
-            v.date.map(|d| d.to_rfc3339()).as_deref(),
-            Some("2026-03-03T09:12:00+00:00")
-        );
+        assert_eq!(v.date.map(|d| d.to_rfc3339()).as_deref(), Some("2026-03-03T09:12:00+00:00"));
     }
 
     #[test]

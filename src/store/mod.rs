@@ -258,7 +258,13 @@ impl Store {
     /// Starts a write transaction (`BEGIN IMMEDIATE`: the write lock is taken at once, so two
     /// writers queue on the busy timeout instead of failing mid-transaction).
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await.context("cannot start a database transaction")? })
+        Ok(Tx {
+            tx: self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .context("cannot start a database transaction")?,
+        })
     }
 
     pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<MailboxState>> {
@@ -329,11 +335,13 @@ impl Store {
 
     /// The case number of an existing case with the same content fingerprint in this forum.
     pub async fn case_with_hash(&self, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT case_no FROM cases WHERE forum_id = ? AND content_hash = ? ORDER BY id LIMIT 1")
-            .bind(forum_id)
-            .bind(content_hash)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT case_no FROM cases WHERE forum_id = ? AND content_hash = ? ORDER BY id LIMIT 1")
+                .bind(forum_id)
+                .bind(content_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The case of `forum_id` a mail refers to: its case number (from the subject), or a
@@ -460,8 +468,13 @@ impl Store {
 
     /// One meeting, by id.
     pub async fn meeting_view(&self, id: i64) -> Result<Option<MeetingView>> {
-        let start: Option<String> = sqlx::query_scalar("SELECT starts_at FROM meetings WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
-        let Some(start) = start.as_deref().and_then(from_db) else { return Ok(None) };
+        let start: Option<String> = sqlx::query_scalar("SELECT starts_at FROM meetings WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(start) = start.as_deref().and_then(from_db) else {
+            return Ok(None);
+        };
         Ok(self
             .meeting_views(start, start + chrono::Duration::milliseconds(1))
             .await?
@@ -482,7 +495,11 @@ impl Store {
             .map(|r| Invitation {
                 address: r.get(0),
                 name: r.get(1),
-                role: if r.get::<String, _>(2) == "OPT-PARTICIPANT" { Role::Optional } else { Role::Required },
+                role: if r.get::<String, _>(2) == "OPT-PARTICIPANT" {
+                    Role::Optional
+                } else {
+                    Role::Required
+                },
                 partstat: partstat_from(&r.get::<String, _>(3)),
                 sequence_sent: r.get::<i64, _>(4) as u32,
                 active: r.get::<i64, _>(5) != 0,
@@ -537,7 +554,14 @@ impl Store {
     }
 
     /// Admin: moves a meeting (and raises its SEQUENCE so invitees get the change).
-    pub async fn move_meeting(&self, id: i64, start: DateTime<Utc>, end: DateTime<Utc>, place: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
+    pub async fn move_meeting(
+        &self,
+        id: i64,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        place: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE meetings SET starts_at = ?, ends_at = ?, place = coalesce(?, place), sequence = sequence + 1, updated_at = ?
              WHERE id = ? AND status = 'scheduled'",
@@ -555,11 +579,13 @@ impl Store {
     /// Admin: cancels a meeting (invitees get a CANCEL; its cases wait for a new meeting).
     pub async fn cancel_meeting(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let r = sqlx::query("UPDATE meetings SET status = 'cancelled', sequence = sequence + 1, updated_at = ? WHERE id = ? AND status = 'scheduled'")
-            .bind(db(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE meetings SET status = 'cancelled', sequence = sequence + 1, updated_at = ? WHERE id = ? AND status = 'scheduled'",
+        )
+        .bind(db(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE cases SET meeting_id = NULL, updated_at = ? WHERE meeting_id = ? AND status = 'submitted'")
             .bind(db(now))
             .bind(id)
@@ -571,10 +597,12 @@ impl Store {
 
     /// The meeting with this calendar UID.
     pub async fn meeting_by_uid(&self, uid: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM meetings WHERE uid = ? COLLATE NOCASE ORDER BY id DESC LIMIT 1")
-            .bind(uid.trim())
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM meetings WHERE uid = ? COLLATE NOCASE ORDER BY id DESC LIMIT 1")
+                .bind(uid.trim())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The meeting one of our mails with these Message-IDs was about, and that mail's recipients.
@@ -691,13 +719,15 @@ impl Store {
 
     /// Cases waiting for their follow-up meeting (UPPFÖLJNING, not yet on a meeting).
     pub async fn follow_ups_waiting(&self, forum_id: &str) -> Result<Vec<(i64, String)>> {
-        Ok(sqlx::query("SELECT id, follow_up_on FROM cases WHERE forum_id = ? AND status = 'follow_up' AND meeting_id IS NULL")
-            .bind(forum_id)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
+        Ok(
+            sqlx::query("SELECT id, follow_up_on FROM cases WHERE forum_id = ? AND status = 'follow_up' AND meeting_id IS NULL")
+                .bind(forum_id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect(),
+        )
     }
 
     /// Cases with a known transfer date in `[from, until]` (local dates), for the
@@ -719,10 +749,12 @@ impl Store {
 
     /// Complete cases of the forum that are on no meeting (their meeting was cancelled).
     pub async fn cases_without_meeting(&self, forum_id: &str) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = ? AND status = 'submitted' AND meeting_id IS NULL ORDER BY id")
-            .bind(forum_id)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = ? AND status = 'submitted' AND meeting_id IS NULL ORDER BY id")
+                .bind(forum_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Puts cases on a meeting.
@@ -738,7 +770,17 @@ impl Store {
 
     /// Admin: adds an extra meeting outside the series. Returns its id.
     #[allow(clippy::too_many_arguments)]
-    pub async fn add_meeting(&self, forum_id: &str, domain: &str, kind: MeetingKind, start: DateTime<Utc>, end: DateTime<Utc>, place: &str, occurrence: &str, now: DateTime<Utc>) -> Result<i64> {
+    pub async fn add_meeting(
+        &self,
+        forum_id: &str,
+        domain: &str,
+        kind: MeetingKind,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        place: &str,
+        occurrence: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
         Ok(sqlx::query_scalar(
             "INSERT INTO meetings (forum_id, occurrence, uid, kind, starts_at, ends_at, place, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -773,15 +815,13 @@ impl Store {
     /// Marks these UIDs as moved on the server.
     pub async fn mark_moved(&self, mailbox: &str, uidvalidity: u32, uids: &[u32], now: DateTime<Utc>) -> Result<()> {
         let json = serde_json::to_string(uids)?;
-        sqlx::query(
-            "UPDATE intake SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid IN (SELECT value FROM json_each(?))",
-        )
-        .bind(db(now))
-        .bind(mailbox)
-        .bind(i64::from(uidvalidity))
-        .bind(json)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE intake SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid IN (SELECT value FROM json_each(?))")
+            .bind(db(now))
+            .bind(mailbox)
+            .bind(i64::from(uidvalidity))
+            .bind(json)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -857,8 +897,18 @@ impl Store {
 
     /// What an outbox row is about: (kind, forum, meeting, recipients).
     pub async fn outbox_meta(&self, id: i64) -> Result<Option<(String, String, Option<i64>, Vec<String>)>> {
-        let row = sqlx::query("SELECT kind, forum_id, meeting_id, env_to FROM outbox WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default())))
+        let row = sqlx::query("SELECT kind, forum_id, meeting_id, env_to FROM outbox WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
+            )
+        }))
     }
 
     /// Records a failed attempt; `permanent` marks the row failed for good.
@@ -882,7 +932,11 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
             let by: Vec<(String, i64)> = rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
-            forums.push(ForumStatus { id: id.clone(), cases: by.iter().map(|(_, n)| n).sum(), cases_by_status: by });
+            forums.push(ForumStatus {
+                id: id.clone(),
+                cases: by.iter().map(|(_, n)| n).sum(),
+                cases_by_status: by,
+            });
         }
         let count = |status: &'static str| async move {
             sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status = ?")
@@ -999,7 +1053,15 @@ impl Tx {
 
     /// Records invitations of a meeting at its current SEQUENCE (after [`Tx::bump_sequence`]
     /// where the change must reach earlier invitees), and marks it invited (and summoned).
-    pub async fn record_invitations(&mut self, meeting_id: i64, sequence: u32, attendees: &[Attendee], summon: bool, note_taker: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    pub async fn record_invitations(
+        &mut self,
+        meeting_id: i64,
+        sequence: u32,
+        attendees: &[Attendee],
+        summon: bool,
+        note_taker: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         for a in attendees {
             sqlx::query(
                 "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, created_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -1030,17 +1092,27 @@ impl Tx {
 
     /// Marks these invitees as cancelled for the meeting.
     pub async fn deactivate_invitations(&mut self, meeting_id: i64, addresses: &[String], sequence: u32) -> Result<()> {
-        sqlx::query("UPDATE invitations SET active = 0, sequence_sent = ? WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
-            .bind(i64::from(sequence))
-            .bind(meeting_id)
-            .bind(serde_json::to_string(addresses)?)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE invitations SET active = 0, sequence_sent = ? WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))",
+        )
+        .bind(i64::from(sequence))
+        .bind(meeting_id)
+        .bind(serde_json::to_string(addresses)?)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
     /// Records an invitee's answer: PARTSTAT, when, how it was known, and to which SEQUENCE.
-    pub async fn record_answer(&mut self, meeting_id: i64, address: &str, partstat: PartStat, sequence: Option<u32>, source: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn record_answer(
+        &mut self,
+        meeting_id: i64,
+        address: &str,
+        partstat: PartStat,
+        sequence: Option<u32>,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE invitations SET partstat = ?, partstat_at = ?, partstat_source = ?,
                     partstat_sequence = max(partstat_sequence, ?) WHERE meeting_id = ? AND address = ?",
@@ -1086,11 +1158,12 @@ impl Tx {
 
     /// Marks invitees of a meeting as unreachable (a delivery report came back).
     pub async fn mark_undeliverable(&mut self, meeting_id: i64, addresses: &[String]) -> Result<u64> {
-        let r = sqlx::query("UPDATE invitations SET undeliverable = 1 WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
-            .bind(meeting_id)
-            .bind(serde_json::to_string(addresses)?)
-            .execute(&mut *self.tx)
-            .await?;
+        let r =
+            sqlx::query("UPDATE invitations SET undeliverable = 1 WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
+                .bind(meeting_id)
+                .bind(serde_json::to_string(addresses)?)
+                .execute(&mut *self.tx)
+                .await?;
         Ok(r.rows_affected())
     }
 
@@ -1144,12 +1217,24 @@ impl Tx {
         } else {
             "UPDATE obligations SET reminded_at = ?, request_message_id = coalesce(?, request_message_id) WHERE id = ?"
         };
-        sqlx::query(sql).bind(db(now)).bind(request_message_id).bind(id).execute(&mut *self.tx).await?;
+        sqlx::query(sql)
+            .bind(db(now))
+            .bind(request_message_id)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
     /// Sets a case's after-meeting state.
-    pub async fn set_case_state(&mut self, id: i64, status: &str, meeting_id: Option<i64>, follow_up_on: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_case_state(
+        &mut self,
+        id: i64,
+        status: &str,
+        meeting_id: Option<i64>,
+        follow_up_on: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE cases SET status = ?, meeting_id = ?, follow_up_on = coalesce(?, follow_up_on), updated_at = ?,
                  closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END WHERE id = ?",
@@ -1168,19 +1253,31 @@ impl Tx {
 
     /// Stores the handover information of a case.
     pub async fn set_handover(&mut self, id: i64, handover: &serde_json::Value) -> Result<()> {
-        sqlx::query("UPDATE cases SET handover_json = ? WHERE id = ?").bind(handover.to_string()).bind(id).execute(&mut *self.tx).await?;
+        sqlx::query("UPDATE cases SET handover_json = ? WHERE id = ?")
+            .bind(handover.to_string())
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
     /// Records the date a person turns 19 (or 21).
     pub async fn set_transfer(&mut self, id: i64, on: &str) -> Result<()> {
-        sqlx::query("UPDATE cases SET transfer_on = ? WHERE id = ?").bind(on).bind(id).execute(&mut *self.tx).await?;
+        sqlx::query("UPDATE cases SET transfer_on = ? WHERE id = ?")
+            .bind(on)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
     /// Marks a meeting's decisions as requested.
     pub async fn decisions_requested(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE meetings SET decisions_requested_at = ? WHERE id = ?").bind(db(now)).bind(meeting_id).execute(&mut *self.tx).await?;
+        sqlx::query("UPDATE meetings SET decisions_requested_at = ? WHERE id = ?")
+            .bind(db(now))
+            .bind(meeting_id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
@@ -1230,17 +1327,26 @@ impl Tx {
 
     /// Records that the active invitees were sent `sequence`; `deactivate` when it was a CANCEL.
     pub async fn invitations_sent(&mut self, meeting_id: i64, sequence: u32, deactivate: bool) -> Result<()> {
-        sqlx::query("UPDATE invitations SET sequence_sent = ?, active = CASE WHEN ? THEN 0 ELSE active END WHERE meeting_id = ? AND active = 1")
-            .bind(i64::from(sequence))
-            .bind(deactivate)
-            .bind(meeting_id)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE invitations SET sequence_sent = ?, active = CASE WHEN ? THEN 0 ELSE active END WHERE meeting_id = ? AND active = 1",
+        )
+        .bind(i64::from(sequence))
+        .bind(deactivate)
+        .bind(meeting_id)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
     /// Replaces a case's sections, status and meeting.
-    pub async fn update_case(&mut self, id: i64, sections_json: &str, status: &str, meeting_id: Option<i64>, now: DateTime<Utc>) -> Result<()> {
+    pub async fn update_case(
+        &mut self,
+        id: i64,
+        sections_json: &str,
+        status: &str,
+        meeting_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query("UPDATE cases SET sections_json = ?, status = ?, meeting_id = ?, updated_at = ? WHERE id = ?")
             .bind(sections_json)
             .bind(status)
@@ -1360,7 +1466,11 @@ mod tests {
         let st = s.status(&["a".into()]).await.expect("status");
         assert_eq!(st.forums[0].cases, 0);
         let mut tx = s.begin().await.expect("tx");
-        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0001", "the number was not used up");
+        assert_eq!(
+            tx.next_case_no("a", 2026).await.expect("n"),
+            "2026-0001",
+            "the number was not used up"
+        );
     }
 
     #[tokio::test]
@@ -1384,7 +1494,10 @@ mod tests {
         assert!(!tx.record_intake(&rec).await.expect("rec"));
         tx.commit().await.expect("commit");
         assert!(s.message_id_seen("m@x").await.expect("seen"));
-        assert_eq!(s.known_uids("INBOX", 7, &[1, 3, 5]).await.expect("known"), vec![(3, "processed".to_string())]);
+        assert_eq!(
+            s.known_uids("INBOX", 7, &[1, 3, 5]).await.expect("known"),
+            vec![(3, "processed".to_string())]
+        );
         assert!(s.known_uids("INBOX", 8, &[3]).await.expect("known").is_empty());
     }
 
@@ -1411,7 +1524,10 @@ mod tests {
         assert_eq!(due[0].env_to, vec!["t@x".to_string()]);
         let later = ts("2026-05-01T10:00:30Z");
         assert_eq!(s.claim_outbox(due[0].id, later).await.expect("claim"), 1);
-        assert!(s.due_outbox(now, 10).await.expect("due").is_empty(), "claimed row is not due again at once");
+        assert!(
+            s.due_outbox(now, 10).await.expect("due").is_empty(),
+            "claimed row is not due again at once"
+        );
         assert_eq!(s.next_outbox_due().await.expect("next"), Some(later));
         s.outbox_failed(due[0].id, "421 try later", false).await.expect("fail");
         assert_eq!(s.due_outbox(later, 10).await.expect("due").len(), 1);

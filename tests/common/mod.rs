@@ -61,7 +61,10 @@ pub fn stack() -> &'static Stack {
         let env: HashMap<String, String> = std::fs::read_to_string(dir.join("env"))
             .map_err(|e| format!("no env file: {e}"))?
             .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string())))
+            .filter_map(|l| {
+                l.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+            })
             .collect();
         let port = |k: &str| env.get(k).and_then(|v| v.parse().ok()).ok_or(format!("{k} missing from env"));
         Ok(Stack {
@@ -137,7 +140,10 @@ impl World {
                 ),
             )
         } else {
-            (format!("port = {}\ntls = \"none\"", s.imap_port), format!("port = {}\ntls = \"none\"", s.smtp_port))
+            (
+                format!("port = {}\ntls = \"none\"", s.imap_port),
+                format!("port = {}\ntls = \"none\"", s.smtp_port),
+            )
         };
         let cfg = format!(
             r#"
@@ -200,7 +206,13 @@ unit = "Vuxenenheten"
         };
         let config_path = dir.path().join("samverkan.toml");
         std::fs::write(&config_path, cfg).expect("config");
-        World { tag, meeting_day, config_path, db_path, dir }
+        World {
+            tag,
+            meeting_day,
+            config_path,
+            db_path,
+            dir,
+        }
     }
 
     /// The address of a user of this world, e.g. `addr("anna")`.
@@ -222,7 +234,10 @@ unit = "Vuxenenheten"
         let child = Command::new(env!("CARGO_BIN_EXE_samverkan"))
             .args(["run", "--config"])
             .arg(&self.config_path)
-            .env("SAMVERKAN_LOG", std::env::var("SAMVERKAN_TEST_LOG").unwrap_or_else(|_| "debug".into()))
+            .env(
+                "SAMVERKAN_LOG",
+                std::env::var("SAMVERKAN_TEST_LOG").unwrap_or_else(|_| "debug".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -243,12 +258,18 @@ unit = "Vuxenenheten"
             .arg(&self.config_path)
             .output()
             .expect("run samverkan");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
     }
 
     /// Opens the world's database read-only-ish for assertions.
     pub async fn db(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!("sqlite:{}", self.db_path.display())).await.expect("open test db")
+        sqlx::SqlitePool::connect(&format!("sqlite:{}", self.db_path.display()))
+            .await
+            .expect("open test db")
     }
 
     pub async fn scalar(&self, sql: &'static str) -> i64 {
@@ -305,9 +326,14 @@ impl Drop for Daemon {
 /// Submits raw bytes over SMTP to the stack (plain loopback port).
 pub async fn send_raw(from: &str, to: &[&str], raw: &[u8]) {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
-    let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").port(stack().smtp_port).build();
-    let env = Envelope::new(Some(from.parse().expect("from")), to.iter().map(|a| a.parse().expect("to")).collect())
-        .expect("envelope");
+    let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(stack().smtp_port)
+        .build();
+    let env = Envelope::new(
+        Some(from.parse().expect("from")),
+        to.iter().map(|a| a.parse().expect("to")).collect(),
+    )
+    .expect("envelope");
     t.send_raw(&env, raw).await.expect("SMTP submission to the test stack");
 }
 
@@ -335,7 +361,9 @@ pub fn submission(from: &str, to: &str, n: u32) -> Vec<u8> {
 /// Puts a mail straight into `user`'s `folder` with the given INTERNALDATE (the arrival time
 /// the routine's cutoff is measured against), as a delivery at that moment would have.
 pub async fn append_at(user: &str, folder: &str, raw: &[u8], internal_date: chrono::DateTime<chrono::FixedOffset>) {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack().imap_port)).await.expect("IMAP connect");
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack().imap_port))
+        .await
+        .expect("IMAP connect");
     let mut client = async_imap::Client::new(tcp);
     client.read_response().await.expect("greeting");
     let mut s = client.login(user, PASSWORD).await.map_err(|(e, _)| e).expect("IMAP login");
@@ -346,13 +374,21 @@ pub async fn append_at(user: &str, folder: &str, raw: &[u8], internal_date: chro
 
 /// All messages in `folder` of `user` (password `secret`), as raw bytes.
 pub async fn fetch_folder(user: &str, folder: &str) -> Vec<Vec<u8>> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack().imap_port)).await.expect("IMAP connect");
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack().imap_port))
+        .await
+        .expect("IMAP connect");
     let mut client = async_imap::Client::new(tcp);
     client.read_response().await.expect("greeting");
     let mut s = client.login(user, PASSWORD).await.map_err(|(e, _)| e).expect("IMAP login");
     let out = match s.examine(folder).await {
         Ok(mb) if mb.exists > 0 => {
-            let v: Vec<_> = s.fetch("1:*", "BODY.PEEK[]").await.expect("fetch").try_collect().await.expect("fetch");
+            let v: Vec<_> = s
+                .fetch("1:*", "BODY.PEEK[]")
+                .await
+                .expect("fetch")
+                .try_collect()
+                .await
+                .expect("fetch");
             v.iter().filter_map(|f| f.body().map(<[u8]>::to_vec)).collect()
         }
         _ => Vec::new(),
@@ -380,7 +416,10 @@ where
 }
 
 pub fn subject_of(raw: &[u8]) -> String {
-    mail_parser::MessageParser::default().parse(raw).and_then(|m| m.subject().map(str::to_string)).unwrap_or_default()
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default()
 }
 
 pub fn text_of(raw: &[u8]) -> String {
@@ -391,5 +430,7 @@ pub fn text_of(raw: &[u8]) -> String {
 }
 
 pub fn header_of(raw: &[u8], name: &str) -> Option<String> {
-    mail_parser::MessageParser::default().parse(raw).and_then(|m| m.header_raw(name).map(|s| s.trim().to_string()))
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.header_raw(name).map(|s| s.trim().to_string()))
 }
