@@ -280,6 +280,27 @@ unit = "Vuxenenheten"
     }
 }
 
+/// Words from the test mails and configuration that are personal data: none may reach the
+/// daemon's log, which runs at the most verbose level in these tests.
+pub const PERSONAL: &[&str] = &[
+    "Anna Berg", "Lars Ek", "Sara Sammankallande", "Nils Nosuch", "Stina", "Eva Ek", "@test.local", "Testperson", "ADHD",
+    "Stödboende", "Självskadebeteende", "Skolfrånvaro", "Bor med mamma", "Kontaktperson", "Tyvärr krockar", "Ärendeanmälan",
+    "Vem ansvarar", "Jag är ledig", "Vilken tid",
+];
+
+impl Drop for World {
+    /// Every test's daemon log is checked for personal data when the test otherwise passed.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let log = self.log();
+        for p in PERSONAL {
+            assert!(!log.contains(p), "the daemon log contains personal data {p:?}:\n{log}");
+        }
+    }
+}
+
 pub struct Daemon {
     child: Option<Child>,
 }
