@@ -63,6 +63,39 @@ struct RawConfig {
     security: RawSecurity,
     #[serde(default)]
     retention: RawRetention,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawMetrics {
+    listen: Option<String>,
+    #[serde(with = "humantime_serde")]
+    max_sync_age: Duration,
+    #[serde(with = "humantime_serde")]
+    max_outbox_age: Duration,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics {
+            listen: None,
+            max_sync_age: Duration::from_secs(15 * 60),
+            max_outbox_age: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The optional metrics and health listener.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Loopback address to serve `/metrics` and `/healthz` on; off when `None`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `/healthz` fails when the mailbox has not synced for longer than this.
+    pub max_sync_age: Duration,
+    /// `/healthz` fails when the oldest queued mail has waited longer than this.
+    pub max_outbox_age: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -557,6 +590,7 @@ pub struct Config {
     /// added by this server (its authserv-id) shows `dmarc=pass` or `dkim=pass`.
     pub trusted_authserv_id: Option<String>,
     pub retention: Retention,
+    pub metrics: Metrics,
 }
 
 impl Config {
@@ -1149,6 +1183,27 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         retention: Retention {
             case_days: raw.retention.case_days,
             mail_days: raw.retention.mail_days,
+        },
+        metrics: Metrics {
+            listen: raw.metrics.listen.as_deref().and_then(|l| match l.parse::<std::net::SocketAddr>() {
+                Ok(a) if a.ip().is_loopback() => Some(a),
+                Ok(a) => {
+                    problems.push(Problem {
+                        key: "metrics.listen".into(),
+                        message: format!("{a} is not a loopback address (use 127.0.0.1:PORT; put a proxy in front for remote scraping)"),
+                    });
+                    None
+                }
+                Err(_) => {
+                    problems.push(Problem {
+                        key: "metrics.listen".into(),
+                        message: format!("{l:?} is not an address like \"127.0.0.1:9187\""),
+                    });
+                    None
+                }
+            }),
+            max_sync_age: raw.metrics.max_sync_age,
+            max_outbox_age: raw.metrics.max_outbox_age,
         },
     }
 }

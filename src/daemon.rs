@@ -46,6 +46,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let sender = tokio::spawn(crate::sender::run(Arc::clone(&app), transport, stop_rx.clone()));
     let scheduler = tokio::spawn(crate::scheduler::run(Arc::clone(&app), stop_rx.clone()));
     let retention = tokio::spawn(retention_loop(Arc::clone(&app), stop_rx.clone()));
+    let metrics = tokio::spawn(crate::metrics::serve(Arc::clone(&app), stop_rx.clone()));
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -84,6 +85,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         intake.await.ok();
         scheduler.await.ok();
         retention.await.ok();
+        metrics.await.ok();
         sender.await.ok();
     };
     if tokio::time::timeout(STOP_GRACE, both).await.is_err() {

@@ -11,6 +11,7 @@ pub mod followup;
 pub mod intake;
 pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod net;
 pub mod outgoing;
 pub mod scheduler;

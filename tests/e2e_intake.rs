@@ -534,3 +534,49 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
     assert_eq!((sections.as_str(), submitter.as_str(), status.as_str()), ("{}", "", "closed"));
     app.store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_health_are_served_on_loopback() {
+    if skip() {
+        return;
+    }
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let w = World::new(false);
+    let cfg = std::fs::read_to_string(&w.config_path).expect("cfg");
+    std::fs::write(&w.config_path, format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n{cfg}")).expect("w");
+    let _d = w.start();
+    let anna = w.addr("anna");
+    let mb = w.mailbox();
+    send_raw(&anna, &[&mb], &submission(&anna, &mb, 11)).await;
+    let get = |path: &'static str| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.ok()?;
+        Some(out)
+    };
+    let metrics = wait_for(T, "metrics with the sent receipt", || async {
+        let m = get("/metrics").await?;
+        m.contains("samverkan_mails_sent_total{kind=\"receipt\"} 1").then_some(m)
+    })
+    .await;
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    for line in [
+        "samverkan_mails_read_total{kind=\"submission\"} 1",
+        "samverkan_cases{status=\"submitted\"} 1",
+        "samverkan_outbox_pending 0",
+        "samverkan_quarantined 0",
+        "# TYPE samverkan_last_sync_timestamp_seconds gauge",
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
+    }
+    let health = get("/healthz").await.expect("healthz");
+    assert!(health.starts_with("HTTP/1.1 200 OK") && health.ends_with("ok\n"), "{health}");
+    assert!(get("/nope").await.expect("404").starts_with("HTTP/1.1 404"));
+}

@@ -283,9 +283,25 @@ unit = "Vuxenenheten"
 /// Words from the test mails and configuration that are personal data: none may reach the
 /// daemon's log, which runs at the most verbose level in these tests.
 pub const PERSONAL: &[&str] = &[
-    "Anna Berg", "Lars Ek", "Sara Sammankallande", "Nils Nosuch", "Stina", "Eva Ek", "@test.local", "Testperson", "ADHD",
-    "Stödboende", "Självskadebeteende", "Skolfrånvaro", "Bor med mamma", "Kontaktperson", "Tyvärr krockar", "Ärendeanmälan",
-    "Vem ansvarar", "Jag är ledig", "Vilken tid",
+    "Anna Berg",
+    "Lars Ek",
+    "Sara Sammankallande",
+    "Nils Nosuch",
+    "Stina",
+    "Eva Ek",
+    "@test.local",
+    "Testperson",
+    "ADHD",
+    "Stödboende",
+    "Självskadebeteende",
+    "Skolfrånvaro",
+    "Bor med mamma",
+    "Kontaktperson",
+    "Tyvärr krockar",
+    "Ärendeanmälan",
+    "Vem ansvarar",
+    "Jag är ledig",
+    "Vilken tid",
 ];
 
 impl Drop for World {
