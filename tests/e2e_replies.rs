@@ -99,6 +99,19 @@ fn thunderbird_reply(from: &str, name: &str, to: &str, uid: &str, seq: &str, id:
     .into_bytes()
 }
 
+/// A Gmail REPLY: From the attendee with Sender calendar-notification@google.com and
+/// Auto-Submitted: auto-generated; the calendar inline and again as invite.ics.
+fn gmail_reply(from: &str, name: &str, to: &str, uid: &str, seq: &str, id: &str) -> Vec<u8> {
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\nVERSION:2.0\r\nCALSCALE:GREGORIAN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nDTSTAMP:20261123T121212Z\r\nORGANIZER;CN=Samverkan:mailto:{to}\r\nUID:{uid}\r\nATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN={name};X-NUM-GUESTS=0:mailto:{from}\r\nSEQUENCE:{seq}\r\nSUMMARY:Samverkansmöte\r\nSTATUS:CONFIRMED\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    format!(
+        "MIME-Version: 1.0\r\nSender: Google Calendar <calendar-notification@google.com>\r\nAuto-Submitted: auto-generated\r\nMessage-ID: <{id}@google.com>\r\nSubject: Accepted: =?UTF-8?Q?Samverkansm=C3=B6te?=\r\nFrom: {name} <{from}>\r\nTo: {to}\r\nContent-Type: multipart/mixed; boundary=\"g1\"\r\n\r\n--g1\r\nContent-Type: multipart/alternative; boundary=\"g2\"\r\n\r\n--g2\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n{name} has accepted this invitation.\r\n--g2\r\nContent-Type: text/calendar; charset=\"UTF-8\"; method=REPLY\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{ics}--g2--\r\n--g1\r\nContent-Type: application/ics; name=\"invite.ics\"\r\nContent-Disposition: attachment; filename=\"invite.ics\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--g1--\r\n",
+        b64(&ics)
+    )
+    .into_bytes()
+}
+
 async fn wait_answer(w: &World, address: &str, partstat: &str) {
     let pool = w.db().await;
     wait_for(T, &format!("{address} recorded as {partstat}"), || {
@@ -206,6 +219,26 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
     .await;
     wait_answer(&w, &sara, "ACCEPTED").await;
 
+    // 3b. Lars answers again from Gmail: now known from calendar data.
+    send_raw(&lars, &[&mb], &gmail_reply(&lars, "Lars Ek", &mb, &uid, &seq, "g1")).await;
+    {
+        let pool = w.db().await;
+        wait_for(T, "Lars's Gmail answer recorded", || {
+            let pool = pool.clone();
+            let lars = lars.clone();
+            async move {
+                let src: String = sqlx::query_scalar("SELECT partstat_source FROM invitations WHERE address = ?")
+                    .bind(&lars)
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+                (src == "icalendar").then_some(())
+            }
+        })
+        .await;
+        pool.close().await;
+    }
+
     // 4. Answers for Anna from Lars's and from a stranger's address, and one for an unknown
     //    UID, change nothing and are reported.
     let by_lars = String::from_utf8(outlook_reply(&anna, "Anna Berg", &mb, &uid, &seq, "ACCEPTED", &start_local, "o2"))
@@ -246,7 +279,11 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
         (anna.clone(), "DECLINED".into(), "icalendar".into()),
         "the forged acceptance changed nothing"
     );
-    assert_eq!(find(&lars), (lars.clone(), "ACCEPTED".into(), "subject".into()));
+    assert_eq!(
+        find(&lars),
+        (lars.clone(), "ACCEPTED".into(), "icalendar".into()),
+        "the Gmail answer replaced the typed one"
+    );
     assert_eq!(find(&sara), (sara.clone(), "ACCEPTED".into(), "icalendar".into()));
     assert_eq!(
         w.scalar("SELECT count(*) FROM intake WHERE outcome IN ('sender_mismatch', 'unknown_meeting')")
@@ -258,7 +295,7 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
     let (ok, out, _) = w.cli(&["meeting", "show", &id.to_string()]);
     assert!(ok);
     assert!(
-        out.contains("DECLINED") && out.contains("(from subject)") && out.contains("note taker: Lars Ek"),
+        out.contains("DECLINED") && out.contains("(from icalendar)") && out.contains("note taker: Lars Ek"),
         "{out}"
     );
 }

@@ -16,12 +16,20 @@ fn unit_for_this_build(dir: &std::path::Path) -> std::path::PathBuf {
 fn unit_file_verifies_and_is_hardened() {
     let dir = tempfile::tempdir().expect("tmp");
     let unit = unit_for_this_build(dir.path());
-    let out = Command::new("systemd-analyze").arg("verify").arg(&unit).output().expect("systemd-analyze (tests/run installs systemd)");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (tests/run installs systemd)");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let own: Vec<&str> = text.lines().filter(|l| l.contains("samverkan.service")).collect();
     assert!(out.status.success() && own.is_empty(), "systemd-analyze verify:\n{text}");
 
-    let out = Command::new("systemd-analyze").args(["security", "--offline=true", "--no-pager"]).arg(&unit).output().expect("security");
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .expect("security");
     let text = String::from_utf8_lossy(&out.stdout);
     let level: f64 = text
         .lines()
