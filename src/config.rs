@@ -252,6 +252,11 @@ struct RawFollowup {
     age_transfer_notice_months: u32,
     transfer_inventory_months: Vec<u32>,
     reminder_time: String,
+    adjusters: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    adjust_within: Duration,
+    #[serde(with = "humantime_serde")]
+    adjust_remind_before: Duration,
 }
 
 impl Default for RawFollowup {
@@ -265,6 +270,9 @@ impl Default for RawFollowup {
             age_transfer_notice_months: 6,
             transfer_inventory_months: vec![2, 9],
             reminder_time: "09:00".into(),
+            adjusters: Vec::new(),
+            adjust_within: Duration::from_secs(7 * 24 * 3600),
+            adjust_remind_before: Duration::from_secs(2 * 24 * 3600),
         }
     }
 }
@@ -330,6 +338,12 @@ pub struct Followup {
     pub transfer_inventory_months: Vec<u32>,
     /// Local time of day reminders are sent.
     pub reminder_time: chrono::NaiveTime,
+    /// The adjusters (justerare, seed 002): members who review the notes once they are filed.
+    pub adjusters: Vec<String>,
+    /// Adjusters have this long to point out errors ...
+    pub adjust_within: chrono::Duration,
+    /// ... and are reminded this long before the deadline.
+    pub adjust_remind_before: chrono::Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1149,6 +1163,23 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             age_transfer_notice_months: fu.age_transfer_notice_months,
             transfer_inventory_months: fu.transfer_inventory_months,
             reminder_time,
+            adjusters: fu
+                .adjusters
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let a = addr(k(&format!("followup.adjusters[{i}]")), a, problems);
+                    if !members.iter().any(|m| m.address == a) {
+                        problems.push(Problem {
+                            key: k(&format!("followup.adjusters[{i}]")),
+                            message: format!("{a} is not a [[forum.member]]"),
+                        });
+                    }
+                    a
+                })
+                .collect(),
+            adjust_within: chrono::Duration::seconds(fu.adjust_within.as_secs() as i64),
+            adjust_remind_before: chrono::Duration::seconds(fu.adjust_remind_before.as_secs() as i64),
         };
         forums.push(Forum {
             id: f.id,

@@ -93,6 +93,8 @@ pub async fn request_decisions(app: &App, tx: &mut Tx, forum: &Forum, m: &Meetin
             meeting_id: Some(m.id),
             owners: vec![note_taker],
             remind_at: Some(on_working_day(m.end + f.notes_due_after, forum.time_zone, f.reminder_time)),
+            // "Klart" in answer to the beslutsunderlag (or to the reminder) closes it.
+            request_message_id: mail.message_id.clone(),
             ..Default::default()
         },
         now,
@@ -448,7 +450,55 @@ pub async fn on_reply(
             }
             ob::NOTES if o.owners.contains(&sender) && ob::closes(&o.kind, &text) => {
                 tx.close_obligation(o.id, &sender, now).await?;
-                return Ok(Some(("notes_filed", false)));
+                // Seed 002: the adjusters review the notes, with a week to point out errors.
+                let f = &forum.followup;
+                let meeting = match o.meeting_id {
+                    Some(id) => app.store.meeting_view(id).await?,
+                    None => None,
+                };
+                let deadline = now + f.adjust_within;
+                let mut queued = false;
+                for a in f.adjusters.iter().filter(|a| **a != sender) {
+                    let mail = outgoing::build(
+                        app,
+                        forum,
+                        Mail {
+                            template: "notes_review",
+                            ctx: serde_json::json!({
+                                "name": person(forum, a).0, "note_taker": person(forum, &sender).0,
+                                "meeting": meeting.as_ref().map(|m| format!("{} {}", m.kind.label_sv(), swedish_datetime(m.start, forum.time_zone))),
+                                "deadline": swedish_datetime(deadline, forum.time_zone), "where": text.lines().next().unwrap_or_default(),
+                            }),
+                            to: vec![person(forum, a)],
+                            key: format!("{message_id}:{a}"),
+                            case_id: None,
+                            meeting_id: o.meeting_id,
+                            in_reply_to: None,
+                        },
+                    )?;
+                    tx.open_obligation(
+                        &NewObligation {
+                            forum_id: forum.id.clone(),
+                            kind: ob::ADJUST.into(),
+                            meeting_id: o.meeting_id,
+                            owners: vec![a.clone()],
+                            escalate_to: vec![forum.convenor.address.clone()],
+                            remind_at: Some(on_working_day(deadline - f.adjust_remind_before, forum.time_zone, f.reminder_time).max(now)),
+                            escalate_at: Some(deadline),
+                            request_message_id: mail.message_id.clone(),
+                            ..Default::default()
+                        },
+                        now,
+                    )
+                    .await?;
+                    tx.enqueue(&mail, now).await?;
+                    queued = true;
+                }
+                return Ok(Some(("notes_filed", queued)));
+            }
+            ob::ADJUST if o.owners.contains(&sender) && ob::closes(&o.kind, &text) => {
+                tx.close_obligation(o.id, &sender, now).await?;
+                return Ok(Some(("notes_adjusted", false)));
             }
             _ => {}
         }

@@ -35,6 +35,7 @@ pub const REQUIRED: &[&str] = &[
     "escalation",
     "obligation_reminder",
     "obligation_escalation",
+    "notes_review",
 ];
 
 /// A rendered mail text.

@@ -55,7 +55,7 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     };
-    let tail = "[forum.followup]\nhandover_remind_after = \"4s\"\nhandover_escalate_after = \"8s\"\ndecisions_remind_after = \"1h\"";
+    let tail = "[forum.followup]\nhandover_remind_after = \"4s\"\nhandover_escalate_after = \"8s\"\ndecisions_remind_after = \"1h\"\nadjusters = [\"lars-{tag}@test.local\"]";
     let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, tail);
     let _d = w.start();
     let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
@@ -107,6 +107,24 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
         confirm.contains("OK    ") && confirm.contains("FEL   2026-9999: AVSLUTAD") && confirm.contains("finns inte"),
         "{confirm}"
     );
+
+    // The notes are filed ("Klart" to the beslutsunderlag): the adjuster gets the review request.
+    send_raw(
+        &anna,
+        &[&mb],
+        &answer(
+            &anna,
+            &mb,
+            &subject_of(request),
+            &rid,
+            "Klart, anteckningarna ligger i G:/Samverkan/2026.",
+            "notes-1",
+        ),
+    )
+    .await;
+    let reviews = inbox_with(&lars, "the notes review request", |m| count(m, "Justera anteckningarna") == 1).await;
+    let review = text_of(find(&reviews, "Justera anteckningarna"));
+    assert!(review.contains("G:/Samverkan/2026") && review.contains("Justerat"), "{review}");
 
     // The handover information: first without consent (not forwarded), then complete.
     let req = find(&m, "Överlämning av ärende");

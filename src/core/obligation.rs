@@ -19,6 +19,7 @@ pub const ESCALATION_ACK: &str = "escalation_ack";
 pub const FOLLOW_UP: &str = "follow_up";
 pub const AGE_TRANSFER: &str = "age_transfer";
 pub const NOTES: &str = "notes";
+pub const ADJUST: &str = "adjust";
 
 /// An obligation as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +119,17 @@ pub fn closes(kind: &str, own_text: &str) -> bool {
             "inlagt",
             "done",
             "filed",
+        ],
+        ADJUST => &[
+            "justerat",
+            "justerad",
+            "justerade",
+            "granskat",
+            "godkänt",
+            "godkänd",
+            "inga synpunkter",
+            "ok",
+            "approved",
         ],
         _ => &[],
     };
@@ -221,6 +233,8 @@ mod tests {
         assert!(closes(HANDOVER_CONFIRM, "\n  mottaget, handläggare Eva Ek"));
         assert!(!closes(HANDOVER_CONFIRM, "Vi har inte fått något"));
         assert!(closes(NOTES, "Klart, arkiverat i G:"));
+        assert!(closes(ADJUST, "Justerat, inga fel."));
+        assert!(!closes(ADJUST, "Det står fel datum i punkt 2"));
         assert_eq!(case_worker("Mottaget, handläggare: Eva Ek."), Some("Eva Ek".into()));
         assert_eq!(case_worker("Mottaget"), None);
     }
