@@ -223,7 +223,8 @@ async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: Date
             ("reminded", addresses.len())
         }
         Action::Digest { which, .. } => {
-            tx.enqueue(&digest(app, forum, m, *which, now)?, now).await?;
+            let strangers = app.store.not_member_since(now - chrono::Duration::days(7)).await?;
+            tx.enqueue(&digest(app, forum, m, *which, strangers, now)?, now).await?;
             tx.mark_digest(m.id, which.as_str(), now).await?;
             ("digest", 1)
         }
@@ -435,7 +436,7 @@ fn invitation_with(
 }
 
 /// The convenor's digest: who accepted, declined, has not answered, could not be reached.
-fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, _now: DateTime<Utc>) -> Result<Outgoing> {
+fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, strangers: i64, _now: DateTime<Utc>) -> Result<Outgoing> {
     let group = |p: PartStat| -> Vec<String> {
         m.invitations
             .iter()
@@ -482,6 +483,7 @@ fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, _now: 
         "bounced": bounced,
         "note_taker": m.note_taker.as_deref().and_then(|a| forum.member(a)).map(|x| x.name.clone()),
         "cases": cases,
+        "strangers": strangers,
     });
     let r = app.templates.render("sv", "digest", &ctx)?;
     let mid = compose::message_id("digest", &format!("{}:{}", m.id, which.as_str()), forum.mail_domain());
