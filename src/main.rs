@@ -131,6 +131,14 @@ enum Command {
         #[arg(long, default_value_t = 14)]
         days: u32,
     },
+    /// Print shell completions (bash, zsh, fish) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout.
+    #[command(hide = true)]
+    Manpage,
     /// Show forums, cases, outbox depth and the last successful mailbox sync.
     Status {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
@@ -665,6 +673,24 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::CheckConfig { config } => Ok(check_config(&config)),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "samverkan", &mut out);
+            print_out(String::from_utf8_lossy(&out).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => {
+                    print_out(String::from_utf8_lossy(&out).trim_end());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
         Command::Inspect { file, config } => inspect(&file, config.as_deref()),
         Command::Meeting { config, action } => rt.block_on(meeting(&config, action)),
         Command::Case { config, action } => rt.block_on(case_cmd(&config, action)),
