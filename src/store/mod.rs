@@ -749,10 +749,12 @@ impl Store {
 
     /// Mails from non-members (quarantined, never answered) that arrived since `since`.
     pub async fn not_member_since(&self, since: DateTime<Utc>) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM intake WHERE outcome = 'not_member' AND received_at >= ?")
-            .bind(db(since))
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM intake WHERE outcome = 'not_member' AND received_at >= ?")
+                .bind(db(since))
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Complete cases of the forum that are on no meeting (their meeting was cancelled).
