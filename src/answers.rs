@@ -15,7 +15,6 @@ use crate::core::reply::{Reply, read_reply};
 use crate::core::rsvp::{Answer, KeyRole, Origin, ReplyVerdict, decide_reply};
 use crate::core::time::swedish_datetime;
 use crate::mail::bounce::read_bounce;
-use crate::mail::compose;
 use crate::mail::view::MailView;
 use crate::store::{Outgoing, Tx};
 
@@ -302,7 +301,7 @@ pub async fn on_send_failure(app: &App, outbox_id: i64, now: DateTime<Utc>) -> R
         return Ok(());
     };
     let Some(forum) = app.cfg.forum(&forum_id) else { return Ok(()) };
-    if kind == "alert" || kind == "digest" || kind == "not_held" {
+    if kind == "convenor_alert" || kind == "digest" || kind == "not_held" {
         return Ok(());
     }
     let meeting = match meeting_id {
@@ -347,28 +346,20 @@ fn alert(app: &App, forum: &Forum, m: Option<&MeetingView>, mut ctx: serde_json:
             ctx[k] = serde_json::Value::Null;
         }
     }
-    let r = app.templates.render("sv", "convenor_alert", &ctx)?;
     let kind = ctx["alert"].as_str().unwrap_or("alert").to_string();
-    let mid = compose::message_id("alert", &format!("{kind}:{answers}"), forum.mail_domain());
-    Ok(Outgoing {
-        mime: compose::build(&compose::Draft {
-            from_name: forum.name.clone(),
-            from_address: forum.mailbox.clone(),
+    crate::outgoing::build(
+        app,
+        forum,
+        crate::outgoing::Mail {
+            template: "convenor_alert",
+            ctx,
             to: vec![(forum.convenor.name.clone(), forum.convenor.address.clone())],
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
+            key: format!("{kind}:{answers}"),
+            case_id: None,
+            meeting_id: m.map(|m| m.id),
             in_reply_to: None,
-            message_id: mid.clone(),
-        })?,
-        message_id: mid,
-        kind: "alert".into(),
-        forum_id: forum.id.clone(),
-        case_id: None,
-        meeting_id: m.map(|m| m.id),
-        env_from: forum.mailbox.clone(),
-        env_to: vec![forum.convenor.address.clone()],
-    })
+        },
+    )
 }
 
 fn note_taker_mail(app: &App, forum: &Forum, m: &MeetingView, to: &str, previous: &str, answers: &str) -> Result<Outgoing> {
@@ -378,25 +369,17 @@ fn note_taker_mail(app: &App, forum: &Forum, m: &MeetingView, to: &str, previous
         "kind": m.kind.label_sv(), "forum_name": forum.name, "when": swedish_datetime(m.start, forum.time_zone),
         "convenor_name": forum.convenor.name, "convenor_address": forum.convenor.address,
     });
-    let r = app.templates.render("sv", "note_taker", &ctx)?;
-    let mid = compose::message_id("note_taker", &format!("{}:{answers}", m.id), forum.mail_domain());
-    Ok(Outgoing {
-        mime: compose::build(&compose::Draft {
-            from_name: forum.name.clone(),
-            from_address: forum.mailbox.clone(),
+    crate::outgoing::build(
+        app,
+        forum,
+        crate::outgoing::Mail {
+            template: "note_taker",
+            ctx,
             to: vec![(member.name.clone(), member.address.clone())],
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
+            key: format!("{}:{answers}", m.id),
+            case_id: None,
+            meeting_id: Some(m.id),
             in_reply_to: None,
-            message_id: mid.clone(),
-        })?,
-        message_id: mid,
-        kind: "note_taker".into(),
-        forum_id: forum.id.clone(),
-        case_id: None,
-        meeting_id: Some(m.id),
-        env_from: forum.mailbox.clone(),
-        env_to: vec![member.address.clone()],
-    })
+        },
+    )
 }

@@ -61,7 +61,7 @@ impl App {
             Some((_, s)) => Some(s.resolve().map_err(anyhow::Error::msg)?),
             None => None,
         };
-        let templates = Templates::load(&cfg.templates_dir, &["sv"])?;
+        let templates = Templates::load(&cfg.templates_dir, &cfg.languages())?;
         let store = Store::open(&cfg.database_path).await?;
         Ok(Arc::new(App {
             cfg,
@@ -77,7 +77,7 @@ impl App {
     /// Opens the store and templates without the mail servers' secrets, for CLI commands that
     /// queue mail for the running daemon to send (`samverkan case decide`, `case transfer`).
     pub async fn open_offline(cfg: Config) -> Result<Arc<App>> {
-        let templates = Templates::load(&cfg.templates_dir, &["sv"])?;
+        let templates = Templates::load(&cfg.templates_dir, &cfg.languages())?;
         let store = Store::open(&cfg.database_path).await?;
         Ok(Arc::new(App {
             cfg,

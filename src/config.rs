@@ -220,6 +220,8 @@ struct RawForum {
     name: String,
     #[serde(default = "default_tz")]
     time_zone: String,
+    #[serde(default = "default_language")]
+    language: String,
     mailbox: String,
     convenor: RawPerson,
     #[serde(default, rename = "unit")]
@@ -430,6 +432,9 @@ fn default_quarantine() -> String {
 fn default_batch() -> u32 {
     100
 }
+fn default_language() -> String {
+    "sv".into()
+}
 fn default_tz() -> String {
     "Europe/Stockholm".into()
 }
@@ -571,6 +576,8 @@ pub struct Forum {
     pub convenor: Person,
     pub units: Vec<Unit>,
     pub members: Vec<Member>,
+    /// The language of the forum's mails: `sv` (default) or `en`, a directory under the templates.
+    pub language: String,
     /// The meeting series; without one, cases are stored and answered but not put on a meeting.
     pub schedule: Option<crate::core::schedule::Schedule>,
     pub followup: Followup,
@@ -610,6 +617,14 @@ pub struct Config {
 impl Config {
     pub fn forum(&self, id: &str) -> Option<&Forum> {
         self.forums.iter().find(|f| f.id == id)
+    }
+
+    /// The languages the forums' mails are written in.
+    pub fn languages(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.forums.iter().map(|f| f.language.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// Every secret this configuration needs, with the key it is configured under.
@@ -1128,6 +1143,12 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             });
         }
         let schedule = f.schedule.and_then(|s| schedule_of(&k("schedule"), s, time_zone, problems));
+        if !matches!(f.language.as_str(), "sv" | "en") {
+            problems.push(Problem {
+                key: k("language"),
+                message: format!("{:?} must be \"sv\" or \"en\"", f.language),
+            });
+        }
         let fu = f.followup;
         let reminder_time = ["%H:%M", "%H:%M:%S"]
             .iter()
@@ -1189,6 +1210,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             convenor,
             units,
             members,
+            language: f.language,
             schedule,
             followup,
         });

@@ -608,7 +608,7 @@ async fn forward_urgent(
         "units": submission.units,
         "sections": sections,
     });
-    let r = app.templates.render("sv", "urgent", &ctx)?;
+    let r = app.templates.render(&forum.language, "urgent", &ctx)?;
     let mid = compose::message_id("urgent", answers, forum.mail_domain());
     let mime = compose::build(&Draft {
         from_name: forum.name.clone(),
@@ -659,7 +659,7 @@ async fn reply(
     if let (Some(c), serde_json::Value::Object(e)) = (ctx.as_object_mut(), extra) {
         c.extend(e);
     }
-    let r = app.templates.render("sv", name, &ctx)?;
+    let r = app.templates.render(&forum.language, name, &ctx)?;
     let mid = compose::message_id(name, answers, forum.mail_domain());
     let mime = compose::build(&Draft {
         from_name: forum.name.clone(),

@@ -30,7 +30,7 @@ pub fn build(app: &App, forum: &Forum, m: Mail<'_>) -> Result<Outgoing> {
         o.entry("convenor_name").or_insert_with(|| forum.convenor.name.clone().into());
         o.entry("convenor_address").or_insert_with(|| forum.convenor.address.clone().into());
     }
-    let r = app.templates.render("sv", m.template, &ctx)?;
+    let r = app.templates.render(&forum.language, m.template, &ctx)?;
     let mid = compose::message_id(m.template, &m.key, forum.mail_domain());
     let mime = compose::build(&Draft {
         from_name: forum.name.clone(),

@@ -404,7 +404,7 @@ fn invitation_with(
         "cases": cases,
         "transfers": m.transfers.iter().map(|(no, on)| serde_json::json!({"case_no": no, "date": on})).collect::<Vec<_>>(),
     });
-    let r = app.templates.render("sv", template, &ctx)?;
+    let r = app.templates.render(&forum.language, template, &ctx)?;
     let ics = ical::render(method, &event(forum, m, attendees, note_taker, method == Method::Cancel, now));
     let key = format!("{}:{}:{}:{}", m.id, m.sequence, method.as_str(), to.address);
     let mid = compose::message_id(template, &key, forum.mail_domain());
@@ -485,7 +485,7 @@ fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, strang
         "cases": cases,
         "strangers": strangers,
     });
-    let r = app.templates.render("sv", "digest", &ctx)?;
+    let r = app.templates.render(&forum.language, "digest", &ctx)?;
     let mid = compose::message_id("digest", &format!("{}:{}", m.id, which.as_str()), forum.mail_domain());
     let mime = compose::build(&compose::Draft {
         from_name: forum.name.clone(),
@@ -522,7 +522,7 @@ fn not_held(app: &App, forum: &Forum, m: &MeetingView, _now: DateTime<Utc>) -> R
         "cutoff": cut.unwrap_or_default(),
         "invited_count": m.invitations.iter().filter(|i| i.active).count(),
     });
-    let r = app.templates.render("sv", "not_held", &ctx)?;
+    let r = app.templates.render(&forum.language, "not_held", &ctx)?;
     let mid = compose::message_id("not_held", &format!("{}", m.id), forum.mail_domain());
     let mime = compose::build(&compose::Draft {
         from_name: forum.name.clone(),

@@ -111,9 +111,52 @@ impl Templates {
         };
         let subject = render("subject")?.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = render("txt")?;
-        let html = if get("html").is_ok() { Some(render("html")?) } else { None };
-        Ok(Rendered { subject, text, html })
+        // Every mail has an HTML part: the template's own, or the text laid out as paragraphs.
+        let html = if get("html").is_ok() {
+            render("html")?
+        } else {
+            text_to_html(&text, lang)
+        };
+        Ok(Rendered {
+            subject,
+            text,
+            html: Some(html),
+        })
     }
+}
+
+/// The plain text as a simple HTML document: paragraphs at blank lines, line breaks kept,
+/// everything escaped.
+pub fn text_to_html(text: &str, lang: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"></head>\n<body style=\"font-family: Calibri, Arial, sans-serif; font-size: 11pt;\">\n",
+        esc(lang)
+    );
+    for para in text
+        .replace("\r\n", "\n")
+        .split("\n\n")
+        .map(str::trim_end)
+        .filter(|p| !p.trim().is_empty())
+    {
+        let lines: Vec<String> = para
+            .lines()
+            .map(|l| {
+                let indent = l.len() - l.trim_start().len();
+                format!("{}{}", "&nbsp;".repeat(indent), esc(l.trim_start()))
+            })
+            .collect();
+        out.push_str("<p>");
+        out.push_str(&lines.join("<br>\n"));
+        out.push_str("</p>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
 }
 
 #[cfg(test)]
@@ -209,6 +252,16 @@ mod tests {
         );
         let r = shipped().render("sv", "withdrawn", &done).expect("render");
         assert_eq!(r.subject, "Ärende 2026-0002 är återkallat");
+    }
+
+    #[test]
+    fn every_mail_gets_an_html_part() {
+        let h = text_to_html("Hej <Anna>,\n\nRad 1\n  - punkt\n\n", "sv");
+        assert!(
+            h.contains("<p>Hej &lt;Anna&gt;,</p>") && h.contains("<p>Rad 1<br>\n&nbsp;&nbsp;- punkt</p>"),
+            "{h}"
+        );
+        assert!(h.contains("lang=\"sv\""));
     }
 
     #[test]
