@@ -22,10 +22,9 @@ use crate::core::classify::Kind;
 use crate::core::intake::{self, Arrival, Facts, Verdict};
 use crate::core::schedule::Assignment;
 use crate::core::submission::SectionKey;
-use crate::mail::compose::{self, Draft};
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_connect};
-use crate::store::{IntakeRecord, NewCase, Outgoing, Tx};
+use crate::store::{IntakeRecord, NewCase, Tx};
 
 pub const PROCESSED: &str = "processed";
 pub const QUARANTINE: &str = "quarantine";
@@ -608,28 +607,19 @@ async fn forward_urgent(
         "units": submission.units,
         "sections": sections,
     });
-    let r = app.templates.render(&forum.language, "urgent", &ctx)?;
-    let mid = compose::message_id("urgent", answers, forum.mail_domain());
-    let mime = compose::build(&Draft {
-        from_name: forum.name.clone(),
-        from_address: forum.mailbox.clone(),
-        to: recipients.clone(),
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-        in_reply_to: None,
-        message_id: mid.clone(),
-    })?;
-    let out = Outgoing {
-        message_id: mid,
-        kind: "urgent".into(),
-        forum_id: forum.id.clone(),
-        case_id: Some(case_id),
-        meeting_id: None,
-        env_from: forum.mailbox.clone(),
-        env_to: recipients.into_iter().map(|(_, a)| a).collect(),
-        mime,
-    };
+    let out = crate::outgoing::build(
+        app,
+        forum,
+        crate::outgoing::Mail {
+            template: "urgent",
+            ctx,
+            to: recipients,
+            key: answers.to_string(),
+            case_id: Some(case_id),
+            meeting_id: None,
+            in_reply_to: None,
+        },
+    )?;
     tx.enqueue(&out, now).await
 }
 
@@ -659,28 +649,19 @@ async fn reply(
     if let (Some(c), serde_json::Value::Object(e)) = (ctx.as_object_mut(), extra) {
         c.extend(e);
     }
-    let r = app.templates.render(&forum.language, name, &ctx)?;
-    let mid = compose::message_id(name, answers, forum.mail_domain());
-    let mime = compose::build(&Draft {
-        from_name: forum.name.clone(),
-        from_address: forum.mailbox.clone(),
-        to: vec![(member.name.clone(), member.address.clone())],
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-        in_reply_to: Some(answers.to_string()),
-        message_id: mid.clone(),
-    })?;
-    let out = Outgoing {
-        message_id: mid,
-        kind: name.to_string(),
-        forum_id: forum.id.clone(),
-        case_id,
-        meeting_id: None,
-        env_from: forum.mailbox.clone(),
-        env_to: vec![member.address.clone()],
-        mime,
-    };
+    let out = crate::outgoing::build(
+        app,
+        forum,
+        crate::outgoing::Mail {
+            template: name,
+            ctx,
+            to: vec![(member.name.clone(), member.address.clone())],
+            key: answers.to_string(),
+            case_id,
+            meeting_id: None,
+            in_reply_to: Some(answers.to_string()),
+        },
+    )?;
     tx.enqueue(&out, now).await
 }
 

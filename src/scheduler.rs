@@ -485,28 +485,19 @@ fn digest(app: &App, forum: &Forum, m: &MeetingView, which: plan::Digest, strang
         "cases": cases,
         "strangers": strangers,
     });
-    let r = app.templates.render(&forum.language, "digest", &ctx)?;
-    let mid = compose::message_id("digest", &format!("{}:{}", m.id, which.as_str()), forum.mail_domain());
-    let mime = compose::build(&compose::Draft {
-        from_name: forum.name.clone(),
-        from_address: forum.mailbox.clone(),
-        to: vec![(forum.convenor.name.clone(), forum.convenor.address.clone())],
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-        in_reply_to: None,
-        message_id: mid.clone(),
-    })?;
-    Ok(Outgoing {
-        message_id: mid,
-        kind: "digest".into(),
-        forum_id: forum.id.clone(),
-        case_id: None,
-        meeting_id: Some(m.id),
-        env_from: forum.mailbox.clone(),
-        env_to: vec![forum.convenor.address.clone()],
-        mime,
-    })
+    crate::outgoing::build(
+        app,
+        forum,
+        crate::outgoing::Mail {
+            template: "digest",
+            ctx,
+            to: vec![(forum.convenor.name.clone(), forum.convenor.address.clone())],
+            key: format!("{}:{}", m.id, which.as_str()),
+            case_id: None,
+            meeting_id: Some(m.id),
+            in_reply_to: None,
+        },
+    )
 }
 
 fn not_held(app: &App, forum: &Forum, m: &MeetingView, _now: DateTime<Utc>) -> Result<Outgoing> {
@@ -522,28 +513,19 @@ fn not_held(app: &App, forum: &Forum, m: &MeetingView, _now: DateTime<Utc>) -> R
         "cutoff": cut.unwrap_or_default(),
         "invited_count": m.invitations.iter().filter(|i| i.active).count(),
     });
-    let r = app.templates.render(&forum.language, "not_held", &ctx)?;
-    let mid = compose::message_id("not_held", &format!("{}", m.id), forum.mail_domain());
-    let mime = compose::build(&compose::Draft {
-        from_name: forum.name.clone(),
-        from_address: forum.mailbox.clone(),
-        to: vec![(forum.convenor.name.clone(), forum.convenor.address.clone())],
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-        in_reply_to: None,
-        message_id: mid.clone(),
-    })?;
-    Ok(Outgoing {
-        message_id: mid,
-        kind: "not_held".into(),
-        forum_id: forum.id.clone(),
-        case_id: None,
-        meeting_id: Some(m.id),
-        env_from: forum.mailbox.clone(),
-        env_to: vec![forum.convenor.address.clone()],
-        mime,
-    })
+    crate::outgoing::build(
+        app,
+        forum,
+        crate::outgoing::Mail {
+            template: "not_held",
+            ctx,
+            to: vec![(forum.convenor.name.clone(), forum.convenor.address.clone())],
+            key: m.id.to_string(),
+            case_id: None,
+            meeting_id: Some(m.id),
+            in_reply_to: None,
+        },
+    )
 }
 
 /// For `samverkan preview`: every mail the planner will send in `[now, until)` and when, from
