@@ -164,7 +164,7 @@ mod tests {
     use super::*;
 
     fn shipped() -> Templates {
-        Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"), &["sv"]).expect("shipped templates load")
+        Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"), &["sv", "en"]).expect("shipped templates load")
     }
 
     #[test]
