@@ -20,8 +20,14 @@ async fn sigkill_at_random_moments_loses_and_doubles_nothing() {
     if skip() {
         return;
     }
-    let kills: usize = std::env::var("SAMVERKAN_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let burst: u32 = std::env::var("SAMVERKAN_CRASH_MAILS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let kills: usize = std::env::var("SAMVERKAN_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let burst: u32 = std::env::var("SAMVERKAN_CRASH_MAILS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
     // An avstämningsmöte 20 minutes ahead: its invitations go out at the first start.
     let now = Utc::now().with_timezone(&Stockholm);
     let first = (now + chrono::Duration::minutes(20)).naive_local() - chrono::Duration::days(7);
@@ -51,18 +57,27 @@ async fn sigkill_at_random_moments_loses_and_doubles_nothing() {
     }
     let mut d = w.start();
     let t = Duration::from_secs(60);
-    wait_for(t, "every submission has its case", || async { (w.scalar("SELECT count(*) FROM cases").await == i64::from(burst)).then_some(()) })
-        .await;
+    wait_for(t, "every submission has its case", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == i64::from(burst)).then_some(())
+    })
+    .await;
     wait_for(t, "every mail sent", || async {
         (w.scalar("SELECT count(*) FROM outbox WHERE status != 'sent'").await == 0 && w.scalar("SELECT count(*) FROM outbox").await > 0)
             .then_some(())
     })
     .await;
-    wait_for(t, "the inbox empty", || async { fetch_folder(&mb, "INBOX").await.is_empty().then_some(()) }).await;
+    wait_for(t, "the inbox empty", || async {
+        fetch_folder(&mb, "INBOX").await.is_empty().then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     d.stop();
 
-    assert_eq!(w.scalar("SELECT count(DISTINCT message_id) FROM cases").await, i64::from(burst), "one case per submission");
+    assert_eq!(
+        w.scalar("SELECT count(DISTINCT message_id) FROM cases").await,
+        i64::from(burst),
+        "one case per submission"
+    );
     let receipts = w.scalar("SELECT count(*) FROM outbox WHERE kind = 'receipt'").await;
     assert_eq!(receipts, i64::from(burst), "one receipt queued per case");
     // What people actually received: count each (recipient, Message-ID) pair.
@@ -83,5 +98,8 @@ async fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         seen.len()
     );
     assert_eq!(seen.len(), queued, "every queued mail was delivered (to its one recipient)");
-    assert!(doubled <= kills, "{doubled} duplicates for {kills} kills: more than the one mail in flight per kill");
+    assert!(
+        doubled <= kills,
+        "{doubled} duplicates for {kills} kills: more than the one mail in flight per kill"
+    );
 }

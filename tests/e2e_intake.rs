@@ -588,11 +588,30 @@ async fn a_forum_can_write_in_english() {
     }
     let w = World::new(false);
     let cfg = std::fs::read_to_string(&w.config_path).expect("cfg");
-    std::fs::write(&w.config_path, cfg.replacen("name = \"Samverkan IoF och ÄoF\"\n", "name = \"Samverkan IoF och ÄoF\"\nlanguage = \"en\"\n", 1)).expect("w");
+    std::fs::write(
+        &w.config_path,
+        cfg.replacen(
+            "name = \"Samverkan IoF och ÄoF\"\n",
+            "name = \"Samverkan IoF och ÄoF\"\nlanguage = \"en\"\n",
+            1,
+        ),
+    )
+    .expect("w");
     let _d = w.start();
     let lars = w.addr("lars");
     let mb = w.mailbox();
-    send_raw(&lars, &[&mb], &plain_mail(&lars, &mb, "Case", "Namn och ålder: A.B. 15 år\r\n\r\nMvh Lars", "en-1@outlook.test")).await;
+    send_raw(
+        &lars,
+        &[&mb],
+        &plain_mail(
+            &lars,
+            &mb,
+            "Case",
+            "Namn och ålder: A.B. 15 år\r\n\r\nMvh Lars",
+            "en-1@outlook.test",
+        ),
+    )
+    .await;
     let got = wait_for(T, "the English answer", || async {
         let m = fetch_folder(&lars, "INBOX").await;
         (!m.is_empty()).then_some(m)
@@ -600,6 +619,14 @@ async fn a_forum_can_write_in_english() {
     .await;
     let text = text_of(&got[0]);
     assert!(text.starts_with("Hello Lars Ek"), "{text}");
-    assert!(text.contains("Kort bakgrund"), "the headings to fill in stay as the reader knows them: {text}");
-    assert!(mail_parser::MessageParser::default().parse(&got[0]).is_some_and(|m| m.body_html(0).is_some()), "an HTML part too");
+    assert!(
+        text.contains("Kort bakgrund"),
+        "the headings to fill in stay as the reader knows them: {text}"
+    );
+    assert!(
+        mail_parser::MessageParser::default()
+            .parse(&got[0])
+            .is_some_and(|m| m.body_html(0).is_some()),
+        "an HTML part too"
+    );
 }
