@@ -48,9 +48,9 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             Err(e) => {
                 if down_since.is_none() {
                     down_since = Some(app.now());
-                    warn!(error = %format!("{e:#}"), "IMAP intake interrupted; reconnecting with backoff");
+                    warn!(error = %format!("{e:#}"), "intake interrupted (mail server or database); retrying with backoff");
                 } else {
-                    debug!(error = %format!("{e:#}"), "IMAP still unavailable");
+                    debug!(error = %format!("{e:#}"), "intake still interrupted");
                 }
             }
         }
@@ -80,7 +80,7 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
     let uidvalidity = mailbox.uid_validity.unwrap_or(0);
     app.store.set_uidvalidity(&cfg.inbox, uidvalidity).await?;
     if let Some(since) = down_since.take() {
-        info!(down_for_s = (app.now() - since).num_seconds(), "IMAP intake reconnected");
+        info!(down_for_s = (app.now() - since).num_seconds(), "intake resumed");
     } else {
         info!(idle = has_idle, r#move = has_move, "IMAP intake connected");
     }

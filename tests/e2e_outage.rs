@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use common::*;
 
+/// The tests here stop the shared stack's servers: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn outage() -> Duration {
     Duration::from_secs(
         std::env::var("SAMVERKAN_OUTAGE_SECS")
@@ -34,6 +37,7 @@ async fn imap_and_smtp_outages_are_survived_and_logged_once() {
     if skip() {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let s = stack();
     let dir = s.dir.display().to_string();
     let w = World::new(false);
@@ -106,8 +110,48 @@ async fn imap_and_smtp_outages_are_survived_and_logged_once() {
 
     let log = w.log();
     let count = |s: &str| log.matches(s).count();
-    assert_eq!(count("IMAP intake interrupted"), 1, "the IMAP outage is logged once:\n{log}");
-    assert_eq!(count("IMAP intake reconnected"), 1, "{log}");
+    assert_eq!(count("intake interrupted"), 1, "the IMAP outage is logged once:\n{log}");
+    assert_eq!(count("intake resumed"), 1, "{log}");
     assert_eq!(count("SMTP delivery failing"), 1, "the SMTP outage is logged once:\n{log}");
     assert_eq!(count("SMTP delivery recovered"), 1, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_database_delays_a_mail_but_loses_and_doubles_nothing() {
+    if skip() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let w = World::new(false);
+    let _d = w.start();
+    let (anna, mb) = (w.addr("anna"), w.mailbox());
+    send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
+    wait_for(Duration::from_secs(20), "the first case", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 1).then_some(())
+    })
+    .await;
+
+    // Another process holds the write lock longer than the daemon's busy timeout (10 s).
+    let db = w.db_path.display().to_string();
+    let mut locker = Command::new("python3")
+        .args(["-c", &format!("import sqlite3,time; c=sqlite3.connect('{db}', isolation_level=None); c.execute('BEGIN EXCLUSIVE'); time.sleep(14); c.execute('ROLLBACK')")])
+        .spawn()
+        .expect("python3");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    send_raw(&anna, &[&mb], &submission(&anna, &mb, 2)).await;
+    locker.wait().expect("locker");
+    wait_for(Duration::from_secs(40), "the second case after the lock", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(())
+    })
+    .await;
+    wait_for(Duration::from_secs(20), "both receipts", || async {
+        (fetch_folder(&anna, "INBOX").await.len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(w.scalar("SELECT count(*) FROM intake").await, 2, "each mail recorded once");
+    assert!(
+        w.log().contains("database is locked") && w.log().contains("intake interrupted"),
+        "{}",
+        w.log()
+    );
 }

@@ -272,9 +272,11 @@ unit = "Vuxenenheten"
             .expect("open test db")
     }
 
+    /// One number from the world's database; -1 while the daemon has not created its schema
+    /// yet (so a `wait_for` keeps waiting and an assertion shows the difference).
     pub async fn scalar(&self, sql: &'static str) -> i64 {
         let pool = self.db().await;
-        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("query");
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap_or(-1);
         pool.close().await;
         n
     }
