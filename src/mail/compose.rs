@@ -45,6 +45,16 @@ pub fn header_safe(s: &str) -> String {
         .join(" ")
 }
 
+/// [`header_safe`] for unstructured header text (the Subject): also breaks up every `=?`, so
+/// that text which looks like an RFC 2047 encoded-word (a sender can double-encode one, e.g. a
+/// subject that decodes to `=?utf-8?Q?x=0D=0ABcc:_y?=`) is not written verbatim and then decoded
+/// by the recipient's client into CR/LF or other control characters. The invisible WORD JOINER
+/// (U+2060) between `=` and `?` makes the word non-ASCII, so lettre encodes it, and decoders show
+/// the inner text literally (encoded-words are not decoded twice).
+pub fn header_text(s: &str) -> String {
+    header_safe(s).replace("=?", "=\u{2060}?")
+}
+
 fn mailbox(name: &str, address: &str) -> Result<Mailbox> {
     let addr: Address = address.parse().with_context(|| format!("invalid address {address:?}"))?;
     let name = header_safe(name);
@@ -55,7 +65,7 @@ fn mailbox(name: &str, address: &str) -> Result<Mailbox> {
 pub fn build(d: &Draft) -> Result<Vec<u8>> {
     let mut b = Message::builder()
         .from(mailbox(&d.from_name, &d.from_address)?)
-        .subject(header_safe(&d.subject))
+        .subject(header_text(&d.subject))
         .message_id(Some(format!("<{}>", d.message_id)))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
@@ -136,5 +146,20 @@ mod tests {
         let bytes = build(&d).expect("build");
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")), "{text}");
+    }
+
+    #[test]
+    fn encoded_words_in_the_subject_stay_literal() {
+        // A subject that arrived double-encoded decodes to a literal encoded-word; written
+        // verbatim, the recipient's client would decode it into CR/LF.
+        for subject in ["Kvittens: =?utf-8?Q?Anna=0D=0ABcc:_victim@evil.test?=", "Å =?utf-8?B?DQpCY2M6IHg=?= x"] {
+            let mut d = draft();
+            d.subject = subject.into();
+            let bytes = build(&d).expect("build");
+            let m = mail_parser::MessageParser::default().parse(&bytes).expect("parse");
+            let got = m.subject().expect("subject");
+            assert!(!got.chars().any(char::is_control), "{got:?}");
+            assert_eq!(got.replace('\u{2060}', ""), subject);
+        }
     }
 }

@@ -27,7 +27,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, 
 use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
-use super::compose::header_safe;
+use super::compose::{header_safe, header_text};
 use crate::core::ical::Method;
 
 /// The attachment's file name.
@@ -92,7 +92,7 @@ pub fn build_invite(d: &InviteDraft) -> Result<Vec<u8>> {
 
     let mut b = Message::builder()
         .from(mailbox(&d.from_name, &d.from_address)?)
-        .subject(header_safe(&d.subject))
+        .subject(header_text(&d.subject))
         .message_id(Some(format!("<{}>", d.message_id)))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
