@@ -6,6 +6,8 @@
 //! original as `message/rfc822` or `text/rfc822-headers`. Some servers send only a text bounce:
 //! then the original's Message-ID is looked for in the text.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 /// What a delivery report says.
@@ -40,7 +42,16 @@ fn message_id_in(text: &str) -> Option<String> {
 }
 
 /// Reads a delivery report. `None` when the bytes are no message at all.
+///
+/// mail-parser panics on some malformed nesting (0.11.9: "Invalid part ID, could not find
+/// multipart." for a `message/rfc822` part in a multipart whose boundary parameter is followed
+/// by a bare CR, found by fuzzing; `tests/regressions/`): like [`super::view::parse`], such a
+/// panic counts as "no message" instead of taking the intake task down.
 pub fn read_bounce(raw: &[u8]) -> Option<Bounce> {
+    catch_unwind(AssertUnwindSafe(|| read(raw))).ok()?
+}
+
+fn read(raw: &[u8]) -> Option<Bounce> {
     let m = MessageParser::default().parse(raw)?;
     let mut b = Bounce::default();
     for part in &m.parts {
