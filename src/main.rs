@@ -1,6 +1,14 @@
 //! The `samverkan` command line.
 
 use std::path::{Path, PathBuf};
+
+/// `println!` that ends quietly on a closed pipe (`samverkan preview | head`) instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -185,11 +193,11 @@ async fn purge_cmd(path: &Path, dry_run: bool, store_only: bool) -> Result<ExitC
         samverkan::admin::purge(&app, now, dry_run).await?
     };
     let verb = if dry_run { "would be" } else { "were" };
-    println!("cases whose personal data {verb} wiped: {}", rep.cases_wiped);
-    println!("sent mails that {verb} deleted from the outbox: {}", rep.outbox_deleted);
-    println!("invitees of past meetings that {verb} deleted: {}", rep.invitations_deleted);
+    out!("cases whose personal data {verb} wiped: {}", rep.cases_wiped);
+    out!("sent mails that {verb} deleted from the outbox: {}", rep.outbox_deleted);
+    out!("invitees of past meetings that {verb} deleted: {}", rep.invitations_deleted);
     if !store_only {
-        println!(
+        out!(
             "mails that {verb} expunged from the processed and quarantine folders: {}",
             rep.mails_expunged
         );
@@ -207,20 +215,20 @@ async fn quarantine_cmd(path: &Path, action: QuarantineCmd) -> Result<ExitCode> 
             let app = samverkan::app::App::open_offline(cfg).await?;
             let list = samverkan::admin::quarantine_list(&app).await?;
             if list.is_empty() {
-                println!("the quarantine is empty");
+                out!("the quarantine is empty");
             }
             for q in list {
-                println!("uid {:>7}  {}  {:<12} {}", q.uid, q.received_at, q.kind, q.reason);
+                out!("uid {:>7}  {}  {:<12} {}", q.uid, q.received_at, q.kind, q.reason);
             }
         }
         QuarantineCmd::Reprocess { uids, all } => {
             if uids.is_empty() && !all {
-                eprintln!("name the UIDs to reprocess (see `samverkan quarantine list`), or --all");
+                eout!("name the UIDs to reprocess (see `samverkan quarantine list`), or --all");
                 return Ok(ExitCode::from(2));
             }
             let app = samverkan::app::App::open(cfg).await?;
             let n = samverkan::admin::quarantine_reprocess(&app, &uids).await?;
-            println!("{n} mail(s) moved back to the inbox; the running daemon handles them now");
+            out!("{n} mail(s) moved back to the inbox; the running daemon handles them now");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -281,7 +289,7 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
         CaseCmd::Decide { case, forum, .. } | CaseCmd::Transfer { case, forum, .. } => (pick(forum)?, case.clone()),
     };
     let Some(case) = app.store.case_by_no(&forum.id, &case_no).await? else {
-        eprintln!("no case {case_no} in forum {}", forum.id);
+        eout!("no case {case_no} in forum {}", forum.id);
         return Ok(ExitCode::from(1));
     };
     let mut tx = app.store.begin().await?;
@@ -302,7 +310,7 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
                 (None, None, true, false) => Decision::Escalate,
                 (None, None, false, true) => Decision::Close,
                 _ => {
-                    eprintln!("give exactly one of --handover UNIT, --follow-up DATE, --escalate, --close");
+                    eout!("give exactly one of --handover UNIT, --follow-up DATE, --escalate, --close");
                     return Ok(ExitCode::from(2));
                 }
             };
@@ -316,11 +324,11 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
     match result {
         Ok(text) => {
             tx.commit().await?;
-            println!("{case_no}: {text}");
+            out!("{case_no}: {text}");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{case_no}: {e}");
+            eout!("{case_no}: {e}");
             Ok(ExitCode::from(1))
         }
     }
@@ -387,7 +395,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                 .meeting_views(now - chrono::Duration::days(7), now + chrono::Duration::days(i64::from(days)))
                 .await?;
             if ms.is_empty() {
-                println!("no meetings (is a [forum.schedule] configured, and has the daemon run?)");
+                out!("no meetings (is a [forum.schedule] configured, and has the daemon run?)");
             }
             for m in &ms {
                 let f = forum_of(&m.forum_id)?;
@@ -396,7 +404,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                     .iter()
                     .filter(|i| i.active && i.partstat != samverkan::core::ical::PartStat::NeedsAction)
                     .count();
-                println!(
+                out!(
                     "{:>5}  {:<10} {:<16} {:<40} {:<9} seq {}  {} case(s)  {} invited, {} answered",
                     m.id,
                     m.forum_id,
@@ -413,24 +421,24 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
         }
         MeetingCmd::Show { id } => {
             let Some(m) = store.meeting_view(id).await? else {
-                eprintln!("no meeting {id}");
+                eout!("no meeting {id}");
                 return Ok(ExitCode::from(1));
             };
             let f = forum_of(&m.forum_id)?;
-            println!("meeting {}: {} {} ({})", m.id, m.kind.label_sv(), f.name, m.forum_id);
-            println!(
+            out!("meeting {}: {} {} ({})", m.id, m.kind.label_sv(), f.name, m.forum_id);
+            out!(
                 "  when:       {} – {}",
                 swedish_datetime(m.start, f.time_zone),
                 swedish_datetime(m.end, f.time_zone)
             );
-            println!("  place:      {}", if m.place.is_empty() { "-" } else { &m.place });
-            println!(
+            out!("  place:      {}", if m.place.is_empty() { "-" } else { &m.place });
+            out!(
                 "  status:     {}{}",
                 m.status,
                 if m.invited { ", sent out" } else { ", not sent out yet" }
             );
-            println!("  sequence:   {}", m.sequence);
-            println!(
+            out!("  sequence:   {}", m.sequence);
+            out!(
                 "  uid:        {}",
                 samverkan::core::plan::uid(&f.id, &m.occurrence, f.mail_domain())
             );
@@ -438,8 +446,8 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                 .note_taker
                 .as_deref()
                 .map(|a| f.member(a).map(|x| x.name.clone()).unwrap_or_else(|| a.to_string()));
-            println!("  note taker: {}", nt.as_deref().unwrap_or("-"));
-            println!("  agenda:     {} case(s)", m.cases.len());
+            out!("  note taker: {}", nt.as_deref().unwrap_or("-"));
+            out!("  agenda:     {} case(s)", m.cases.len());
             for c in &m.cases {
                 let i = samverkan::core::plan::initials(
                     c.sections
@@ -451,13 +459,13 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                     .member(&c.submitter)
                     .map(|x| format!("{} ({})", x.name, x.unit))
                     .unwrap_or_else(|| c.submitter.clone());
-                println!("    {}{}  {}  from {}", c.case_no, if c.urgent { " AKUT" } else { "" }, i, who);
+                out!("    {}{}  {}  from {}", c.case_no, if c.urgent { " AKUT" } else { "" }, i, who);
             }
-            println!("  invitees:");
+            out!("  invitees:");
             let answers = store.invitation_answers(m.id).await?;
             for i in &m.invitations {
                 let (at, source) = answers.get(&i.address).cloned().unwrap_or_default();
-                println!(
+                out!(
                     "    {:<40} {:<16} {:<13}{}{}",
                     format!("{} <{}>", i.name, i.address),
                     i.role.as_str(),
@@ -470,44 +478,44 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                     }
                 );
                 if !i.active {
-                    println!("      (cancelled for this invitee)");
+                    out!("      (cancelled for this invitee)");
                 }
             }
             ExitCode::SUCCESS
         }
         MeetingCmd::Move { id, to, place } => {
             let Some(m) = store.meeting_view(id).await? else {
-                eprintln!("no meeting {id}");
+                eout!("no meeting {id}");
                 return Ok(ExitCode::from(1));
             };
             let f = forum_of(&m.forum_id)?;
             let start = local(f.time_zone, parse_local(&to)?);
             let end = start + (m.end - m.start);
             if store.move_meeting(id, start, end, place.as_deref(), now).await? {
-                println!(
+                out!(
                     "meeting {id} moved to {} (sequence {}); the daemon sends the change to every invitee",
                     swedish_datetime(start, f.time_zone),
                     m.sequence + 1
                 );
                 ExitCode::SUCCESS
             } else {
-                eprintln!("meeting {id} is {} and cannot be moved", m.status);
+                eout!("meeting {id} is {} and cannot be moved", m.status);
                 ExitCode::from(1)
             }
         }
         MeetingCmd::Cancel { id } => {
             if store.cancel_meeting(id, now).await? {
-                println!("meeting {id} cancelled; the daemon sends a cancellation to every invitee, and its cases wait for a new meeting");
+                out!("meeting {id} cancelled; the daemon sends a cancellation to every invitee, and its cases wait for a new meeting");
                 ExitCode::SUCCESS
             } else {
-                eprintln!("meeting {id} does not exist or is not scheduled");
+                eout!("meeting {id} does not exist or is not scheduled");
                 ExitCode::from(1)
             }
         }
         MeetingCmd::Add { forum, at, kind, place } => {
             let f = forum_of(&forum)?;
             let Some(kind) = MeetingKind::parse(&kind) else {
-                eprintln!("--kind must be samverkansmöte or avstämningsmöte");
+                eout!("--kind must be samverkansmöte or avstämningsmöte");
                 return Ok(ExitCode::from(1));
             };
             let local_start = parse_local(&at)?;
@@ -522,7 +530,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
             let id = store
                 .add_meeting(&f.id, f.mail_domain(), kind, start, start + dur, &place, &occ, now)
                 .await?;
-            println!("meeting {id} added: {} {}", kind.label_sv(), swedish_datetime(start, f.time_zone));
+            out!("meeting {id} added: {} {}", kind.label_sv(), swedish_datetime(start, f.time_zone));
             ExitCode::SUCCESS
         }
     };
@@ -550,7 +558,7 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
         }
     }
     let queued = store.due_outbox(until, 10_000).await?;
-    println!("queued, not yet delivered: {} mail(s)", queued.len());
+    out!("queued, not yet delivered: {} mail(s)", queued.len());
     let ms = store
         .meeting_views(now - chrono::Duration::days(1), until + chrono::Duration::days(400))
         .await?;
@@ -558,11 +566,11 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
     store.close().await;
     let lines = samverkan::scheduler::preview(&cfg, ms, last, now, until);
     if lines.is_empty() {
-        println!("nothing planned in the next {days} day(s)");
+        out!("nothing planned in the next {days} day(s)");
     }
     let tz = cfg.forums.first().map(|f| f.time_zone).unwrap_or(chrono_tz::Europe::Stockholm);
     for (t, line) in lines {
-        println!("{}  {line}", t.with_timezone(&tz).format("%Y-%m-%d %H:%M"));
+        out!("{}  {line}", t.with_timezone(&tz).format("%Y-%m-%d %H:%M"));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -580,10 +588,10 @@ fn check_config(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     for p in cfg.environment_problems() {
-        eprintln!("warning: {p} (needed by `samverkan run`)");
+        eout!("warning: {p} (needed by `samverkan run`)");
     }
     let members: usize = cfg.forums.iter().map(|f| f.members.len()).sum();
-    println!("{}: ok ({} forum(s), {} member(s))", path.display(), cfg.forums.len(), members);
+    out!("{}: ok ({} forum(s), {} member(s))", path.display(), cfg.forums.len(), members);
     ExitCode::SUCCESS
 }
 
@@ -593,7 +601,7 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if !cfg.database_path.exists() {
-        println!(
+        out!(
             "no database at {} yet: the daemon has not run with this configuration",
             cfg.database_path.display()
         );
@@ -607,7 +615,7 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         print_out(&serde_json::to_string_pretty(&st)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("database: {}", cfg.database_path.display());
+    out!("database: {}", cfg.database_path.display());
     for f in &st.forums {
         let by: Vec<String> = f.cases_by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
         let detail = if by.is_empty() {
@@ -615,9 +623,9 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         } else {
             format!(" ({})", by.join(", "))
         };
-        println!("forum {}: {} case(s){detail}", f.id, f.cases);
+        out!("forum {}: {} case(s){detail}", f.id, f.cases);
     }
-    println!(
+    out!(
         "outbox: {} pending, {} sent, {} failed{}",
         st.outbox_pending,
         st.outbox_sent,
@@ -627,12 +635,12 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
             .map(|t| format!(" (oldest pending since {t})"))
             .unwrap_or_default()
     );
-    println!("mails read: {} ({} quarantined)", st.intake_total, st.quarantined);
+    out!("mails read: {} ({} quarantined)", st.intake_total, st.quarantined);
     if st.mailboxes.is_empty() {
-        println!("mailbox: never synced");
+        out!("mailbox: never synced");
     }
     for m in &st.mailboxes {
-        println!(
+        out!(
             "mailbox {}: last sync {}, UIDVALIDITY {}, last UID {}",
             m.mailbox,
             m.last_sync_at.as_deref().unwrap_or("never"),
@@ -667,7 +675,7 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eout!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -710,7 +718,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eout!("error: {e:#}");
             ExitCode::from(1)
         }
     }

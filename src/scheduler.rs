@@ -634,6 +634,11 @@ pub fn preview(
         for a in &actions {
             plan::apply(&mut meetings, a);
         }
+        if !actions.is_empty() {
+            // What an action makes due at the same instant (the cutoff digest after the
+            // summons) comes on the daemon's next pass: plan again at `t`.
+            continue;
+        }
         match plan::next_wakeup(&meetings, cfg, t) {
             Some(next) if next < until => t = next,
             _ => break,
