@@ -223,7 +223,7 @@ async fn quarantine_cmd(path: &Path, action: QuarantineCmd) -> Result<ExitCode> 
         }
         QuarantineCmd::Reprocess { uids, all } => {
             if uids.is_empty() && !all {
-                eout!("name the UIDs to reprocess (see `samverkan quarantine list`), or --all");
+                eprintln!("name the UIDs to reprocess (see `samverkan quarantine list`), or --all");
                 return Ok(ExitCode::from(2));
             }
             let app = samverkan::app::App::open(cfg).await?;
@@ -289,7 +289,7 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
         CaseCmd::Decide { case, forum, .. } | CaseCmd::Transfer { case, forum, .. } => (pick(forum)?, case.clone()),
     };
     let Some(case) = app.store.case_by_no(&forum.id, &case_no).await? else {
-        eout!("no case {case_no} in forum {}", forum.id);
+        eprintln!("no case {case_no} in forum {}", forum.id);
         return Ok(ExitCode::from(1));
     };
     let mut tx = app.store.begin().await?;
@@ -310,7 +310,7 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
                 (None, None, true, false) => Decision::Escalate,
                 (None, None, false, true) => Decision::Close,
                 _ => {
-                    eout!("give exactly one of --handover UNIT, --follow-up DATE, --escalate, --close");
+                    eprintln!("give exactly one of --handover UNIT, --follow-up DATE, --escalate, --close");
                     return Ok(ExitCode::from(2));
                 }
             };
@@ -328,7 +328,7 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eout!("{case_no}: {e}");
+            eprintln!("{case_no}: {e}");
             Ok(ExitCode::from(1))
         }
     }
@@ -421,7 +421,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
         }
         MeetingCmd::Show { id } => {
             let Some(m) = store.meeting_view(id).await? else {
-                eout!("no meeting {id}");
+                eprintln!("no meeting {id}");
                 return Ok(ExitCode::from(1));
             };
             let f = forum_of(&m.forum_id)?;
@@ -485,7 +485,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
         }
         MeetingCmd::Move { id, to, place } => {
             let Some(m) = store.meeting_view(id).await? else {
-                eout!("no meeting {id}");
+                eprintln!("no meeting {id}");
                 return Ok(ExitCode::from(1));
             };
             let f = forum_of(&m.forum_id)?;
@@ -499,7 +499,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                 );
                 ExitCode::SUCCESS
             } else {
-                eout!("meeting {id} is {} and cannot be moved", m.status);
+                eprintln!("meeting {id} is {} and cannot be moved", m.status);
                 ExitCode::from(1)
             }
         }
@@ -508,14 +508,14 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                 out!("meeting {id} cancelled; the daemon sends a cancellation to every invitee, and its cases wait for a new meeting");
                 ExitCode::SUCCESS
             } else {
-                eout!("meeting {id} does not exist or is not scheduled");
+                eprintln!("meeting {id} does not exist or is not scheduled");
                 ExitCode::from(1)
             }
         }
         MeetingCmd::Add { forum, at, kind, place } => {
             let f = forum_of(&forum)?;
             let Some(kind) = MeetingKind::parse(&kind) else {
-                eout!("--kind must be samverkansmöte or avstämningsmöte");
+                eprintln!("--kind must be samverkansmöte or avstämningsmöte");
                 return Ok(ExitCode::from(1));
             };
             let local_start = parse_local(&at)?;
@@ -588,7 +588,7 @@ fn check_config(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     for p in cfg.environment_problems() {
-        eout!("warning: {p} (needed by `samverkan run`)");
+        eprintln!("warning: {p} (needed by `samverkan run`)");
     }
     let members: usize = cfg.forums.iter().map(|f| f.members.len()).sum();
     out!("{}: ok ({} forum(s), {} member(s))", path.display(), cfg.forums.len(), members);
@@ -675,7 +675,7 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eout!("error: cannot start the async runtime: {e}");
+            eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -718,7 +718,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eout!("error: {e:#}");
+            eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
