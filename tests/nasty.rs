@@ -139,9 +139,7 @@ fn mime_nested_a_thousand_deep() {
     // message/rfc822 inside message/rfc822, 1,000 deep.
     let mut raw = Vec::new();
     for i in 0..depth {
-        raw.extend_from_slice(
-            format!("From: a{i}@kommun.test\r\nSubject: lager {i}\r\nContent-Type: message/rfc822\r\n\r\n").as_bytes(),
-        );
+        raw.extend_from_slice(format!("From: a{i}@kommun.test\r\nSubject: lager {i}\r\nContent-Type: message/rfc822\r\n\r\n").as_bytes());
     }
     raw.extend_from_slice(b"Subject: inner\r\nContent-Type: text/plain\r\n\r\nbody\r\n");
     let view = timed("nested rfc822", SECS(10), || parse(&raw)).expect("parses");
@@ -185,7 +183,12 @@ fn broken_charsets() {
     let t = SECS(5);
 
     // An unknown charset: read as bytes, not refused.
-    let raw = single("Ärendeanmälan", "text/plain; charset=x-unknown", Some("8bit"), SUBMISSION.as_bytes());
+    let raw = single(
+        "Ärendeanmälan",
+        "text/plain; charset=x-unknown",
+        Some("8bit"),
+        SUBMISSION.as_bytes(),
+    );
     let view = timed("x-unknown", t, || parse(&raw)).expect("parses");
     assert_submission_read(&view);
 
@@ -249,13 +252,20 @@ fn calendar_reply_with_ten_thousand_attendees() {
          UID:iof-aof-20261208@kommun.test\r\nSEQUENCE:2\r\nDTSTART:20261208T120000Z\r\n",
     );
     for i in 0..n {
-        ics.push_str(&format!("ATTENDEE;PARTSTAT=DECLINED;CN=Person {i}:mailto:person{i}@kommun.test\r\n"));
+        ics.push_str(&format!(
+            "ATTENDEE;PARTSTAT=DECLINED;CN=Person {i}:mailto:person{i}@kommun.test\r\n"
+        ));
     }
     // The sender's own line is the last one.
     ics.push_str("ATTENDEE;PARTSTAT=ACCEPTED;CN=Anna Berg:mailto:Anna.Berg@kommun.test\r\n");
     ics.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
 
-    let raw = single("Accepterat: Samverkansmöte", "text/calendar; charset=utf-8; method=REPLY", None, ics.as_bytes());
+    let raw = single(
+        "Accepterat: Samverkansmöte",
+        "text/calendar; charset=utf-8; method=REPLY",
+        None,
+        ics.as_bytes(),
+    );
     assert!(raw.len() > 500_000);
     let view = timed("parse 10k attendees", SECS(10), || parse(&raw)).expect("parses");
     assert_eq!(view.calendars.len(), 1);
@@ -312,14 +322,21 @@ fn header_names(bytes: &[u8]) -> Vec<String> {
         );
         names.push(name.to_ascii_lowercase());
     }
-    assert!(!head.replace("\r\n", "").contains(['\r', '\n']), "bare CR or LF in the header block");
+    assert!(
+        !head.replace("\r\n", "").contains(['\r', '\n']),
+        "bare CR or LF in the header block"
+    );
     names
 }
 
 fn assert_no_injected_headers(bytes: &[u8], allowed: &[&str]) {
     let names = header_names(bytes);
     for n in &names {
-        assert!(allowed.contains(&n.as_str()), "unexpected header {n:?} in {:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(2000)]));
+        assert!(
+            allowed.contains(&n.as_str()),
+            "unexpected header {n:?} in {:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(2000)])
+        );
     }
     for once in ["from", "to", "subject", "message-id"] {
         assert_eq!(names.iter().filter(|n| *n == once).count(), 1, "{once} in {names:?}");
@@ -352,7 +369,10 @@ fn header_injection_in_outgoing_mail() {
         let d = Draft {
             from_name: bad.to_string(),
             from_address: "samverkan@kommun.test".into(),
-            to: vec![(bad.to_string(), "anna.berg@kommun.test".into()), ("Per".into(), "per.holm@kommun.test".into())],
+            to: vec![
+                (bad.to_string(), "anna.berg@kommun.test".into()),
+                ("Per".into(), "per.holm@kommun.test".into()),
+            ],
             subject: format!("Kvittens: {bad}"),
             text: format!("Hej\r\n{bad}\r\n"),
             html: Some(format!("<p>{bad}</p>")),
@@ -368,7 +388,11 @@ fn header_injection_in_outgoing_mail() {
         // when the hostile text was an encoded-word of CR/LF.
         assert!(!view.subject.chars().any(char::is_control), "{bad:?} → {:?}", view.subject);
         assert!(view.subject.starts_with("Kvittens: "), "{:?}", view.subject);
-        assert!(!view.from_name.as_deref().unwrap_or("").chars().any(char::is_control), "{:?}", view.from_name);
+        assert!(
+            !view.from_name.as_deref().unwrap_or("").chars().any(char::is_control),
+            "{:?}",
+            view.from_name
+        );
         // (In-Reply-To/References may hold "=?" legitimately: a msg-id is not decoded text.)
         for (n, v) in view.headers.iter().filter(|(n, _)| ["from", "to", "subject"].contains(&n.as_str())) {
             assert!(!v.contains(['\r', '\n']), "{bad:?}: decoded {n} {v:?}");
@@ -429,9 +453,27 @@ fn property_injection_in_invitations() {
             let ics = render(method, &ev);
             let names = ics_property_names(&ics);
             let expected = [
-                "BEGIN", "PRODID", "VERSION", "CALSCALE", "METHOD", "BEGIN", "UID", "SEQUENCE", "DTSTAMP", "DTSTART",
-                "DTEND", "SUMMARY", "LOCATION", "DESCRIPTION", "ORGANIZER", "ATTENDEE", "ATTENDEE", "STATUS", "TRANSP",
-                "END", "END",
+                "BEGIN",
+                "PRODID",
+                "VERSION",
+                "CALSCALE",
+                "METHOD",
+                "BEGIN",
+                "UID",
+                "SEQUENCE",
+                "DTSTAMP",
+                "DTSTART",
+                "DTEND",
+                "SUMMARY",
+                "LOCATION",
+                "DESCRIPTION",
+                "ORGANIZER",
+                "ATTENDEE",
+                "ATTENDEE",
+                "STATUS",
+                "TRANSP",
+                "END",
+                "END",
             ];
             assert_eq!(names, expected, "{bad:?}:\n{ics}");
             // Parameters of the attendee lines: only CN (quoted if need be), ROLE, PARTSTAT, RSVP.
@@ -494,7 +536,15 @@ fn html_with_script_and_style() {
         <script>SCRIPT-BODY-4 never closed";
     let raw = single("Ärendeanmälan", "text/html; charset=utf-8", None, html.as_bytes());
     let view = timed("html with script", SECS(5), || parse(&raw)).expect("parses");
-    for hidden in ["SCRIPT-BODY", "STYLE-BODY", "SCRIPT-IN-COMMENT", "alert(", "color: red", "fejk", "import x"] {
+    for hidden in [
+        "SCRIPT-BODY",
+        "STYLE-BODY",
+        "SCRIPT-IN-COMMENT",
+        "alert(",
+        "color: red",
+        "fejk",
+        "import x",
+    ] {
         assert!(!view.text.contains(hidden), "{hidden:?} leaked into the text: {:?}", view.text);
     }
     assert!(view.text.contains("Flyttade hit i våras."), "{:?}", view.text);

@@ -22,7 +22,10 @@ fn through_mail_target(raw: &[u8]) -> serde_json::Value {
         let _ = read_reply(&view);
     }
     if let Some(b) = read_bounce(raw) {
-        assert!(b.failed.iter().all(|f| f.contains('@') && !f.contains(char::is_whitespace)), "{b:?}");
+        assert!(
+            b.failed.iter().all(|f| f.contains('@') && !f.contains(char::is_whitespace)),
+            "{b:?}"
+        );
     }
     v
 }

@@ -152,7 +152,10 @@ mod tests {
     fn encoded_words_in_the_subject_stay_literal() {
         // A subject that arrived double-encoded decodes to a literal encoded-word; written
         // verbatim, the recipient's client would decode it into CR/LF.
-        for subject in ["Kvittens: =?utf-8?Q?Anna=0D=0ABcc:_victim@evil.test?=", "Å =?utf-8?B?DQpCY2M6IHg=?= x"] {
+        for subject in [
+            "Kvittens: =?utf-8?Q?Anna=0D=0ABcc:_victim@evil.test?=",
+            "Å =?utf-8?B?DQpCY2M6IHg=?= x",
+        ] {
             let mut d = draft();
             d.subject = subject.into();
             let bytes = build(&d).expect("build");
