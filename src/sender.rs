@@ -219,6 +219,9 @@ fn code_of(err: &str) -> String {
 
 /// Runs the sender until `shutdown`: sends what is due, then sleeps until the next due row,
 /// a wake-up from intake, or shutdown.
+/// While SMTP delivery fails, the sender tries again this often.
+const SMTP_DOWN_PROBE: Duration = Duration::from_secs(5);
+
 pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Receiver<bool>) {
     let mut smtp_down = false;
     loop {
@@ -233,10 +236,13 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
                 0
             }
         };
-        if sent > 0 {
+        if sent > 0 && !smtp_down {
             continue;
         }
+        // While the server fails, try again every few seconds (only rows that are due), rather
+        // than going through every due row at once.
         let wait = match app.store.next_outbox_due().await {
+            _ if smtp_down => SMTP_DOWN_PROBE,
             Ok(Some(t)) => (t - app.now()).to_std().unwrap_or(Duration::ZERO).min(Duration::from_secs(60)),
             Ok(None) => Duration::from_secs(60),
             Err(_) => Duration::from_secs(5),
