@@ -6,6 +6,7 @@
 //! again after a crash is stored once.
 
 use anyhow::{Context, Result};
+use lettre::message::MessageBuilder;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
@@ -61,12 +62,19 @@ fn mailbox(name: &str, address: &str) -> Result<Mailbox> {
     Ok(Mailbox::new(if name.is_empty() { None } else { Some(name) }, addr))
 }
 
-/// Builds the mail and returns its bytes.
-pub fn build(d: &Draft) -> Result<Vec<u8>> {
+/// The headers every mail of ours carries: From, To, Subject (never injectable), the
+/// deterministic Message-ID, and the auto-submitted markers. Shared with `imip`.
+pub(crate) fn headers(
+    from_name: &str,
+    from_address: &str,
+    to: &[(String, String)],
+    subject: &str,
+    message_id: &str,
+) -> Result<MessageBuilder> {
     let mut b = Message::builder()
-        .from(mailbox(&d.from_name, &d.from_address)?)
-        .subject(header_text(&d.subject))
-        .message_id(Some(format!("<{}>", d.message_id)))
+        .from(mailbox(from_name, from_address)?)
+        .subject(header_text(subject))
+        .message_id(Some(format!("<{message_id}>")))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
             "auto-generated".into(),
@@ -75,9 +83,15 @@ pub fn build(d: &Draft) -> Result<Vec<u8>> {
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
             "All".into(),
         ));
-    for (name, addr) in &d.to {
+    for (name, addr) in to {
         b = b.to(mailbox(name, addr)?);
     }
+    Ok(b)
+}
+
+/// Builds the mail and returns its bytes.
+pub fn build(d: &Draft) -> Result<Vec<u8>> {
+    let mut b = headers(&d.from_name, &d.from_address, &d.to, &d.subject, &d.message_id)?;
     if let Some(irt) = &d.in_reply_to {
         let irt = header_safe(irt).replace(['<', '>', ' '], "");
         if !irt.is_empty() {

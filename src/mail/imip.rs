@@ -23,11 +23,9 @@
 //! `X-Auto-Response-Suppress: All`, and the deterministic Message-ID the caller gives.
 
 use anyhow::{Context, Result, bail};
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
-use lettre::{Address, Message};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, MultiPart, SinglePart};
 
-use super::compose::{header_safe, header_text};
 use crate::core::ical::Method;
 
 /// The attachment's file name.
@@ -54,12 +52,6 @@ pub struct InviteDraft {
     pub method: Method,
     /// The calendar object, from [`crate::core::ical::render`].
     pub ics: String,
-}
-
-fn mailbox(name: &str, address: &str) -> Result<Mailbox> {
-    let addr: Address = address.parse().with_context(|| format!("invalid address {address:?}"))?;
-    let name = header_safe(name);
-    Ok(Mailbox::new(if name.is_empty() { None } else { Some(name) }, addr))
 }
 
 /// The values of the calendar's top-level `METHOD` lines (unfolded).
@@ -90,21 +82,7 @@ pub fn build_invite(d: &InviteDraft) -> Result<Vec<u8>> {
         bail!("the calendar's METHOD {methods:?} does not match the mail's method={method}");
     }
 
-    let mut b = Message::builder()
-        .from(mailbox(&d.from_name, &d.from_address)?)
-        .subject(header_text(&d.subject))
-        .message_id(Some(format!("<{}>", d.message_id)))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-generated".into(),
-        ))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
-            "All".into(),
-        ));
-    for (name, addr) in &d.to {
-        b = b.to(mailbox(name, addr)?);
-    }
+    let b = super::compose::headers(&d.from_name, &d.from_address, &d.to, &d.subject, &d.message_id)?;
 
     let calendar_type =
         ContentType::parse(&format!("text/calendar; method={method}; charset=UTF-8")).context("invalid text/calendar content type")?;
