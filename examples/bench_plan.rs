@@ -40,7 +40,7 @@ fn main() -> Result<()> {
 }
 
 async fn plan(cfg: samverkan::config::Config, rounds: usize) -> Result<()> {
-    let store = Store::open(&cfg.database_path).await?;
+    let store = Store::open_config(&cfg.database).await?;
     let mut views_ms = Vec::new();
     let mut notes_ms = Vec::new();
     let mut plan_ms = Vec::new();

@@ -34,43 +34,43 @@ pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result
     // stay (pseudonymous counts).
     if dry_run {
         rep.cases_wiped = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM cases WHERE status IN ('closed', 'withdrawn', 'handed_over') AND updated_at < ?
+            "SELECT count(*) FROM cases WHERE status IN ('closed', 'withdrawn', 'handed_over') AND updated_at < $1
              AND (sections_json != '{}' OR handover_json != '{}' OR submitter != '')",
         )
         .bind(&case_cut)
         .fetch_one(pool)
         .await? as u64;
         rep.outbox_deleted =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?")
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1")
                 .bind(&mail_cut)
                 .fetch_one(pool)
                 .await? as u64;
         rep.invitations_deleted = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < ?)",
+            "SELECT count(*) FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < $1)",
         )
         .bind(&case_cut)
         .fetch_one(pool)
         .await? as u64;
         return Ok(rep);
     }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = app.store.begin().await?;
     rep.cases_wiped = sqlx::query(
         "UPDATE cases SET sections_json = '{}', handover_json = '{}', submitter = '', units_json = '[]', content_hash = ''
-         WHERE status IN ('closed', 'withdrawn', 'handed_over') AND updated_at < ?
+         WHERE status IN ('closed', 'withdrawn', 'handed_over') AND updated_at < $1
          AND (sections_json != '{}' OR handover_json != '{}' OR submitter != '')",
     )
     .bind(&case_cut)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
-    rep.outbox_deleted = sqlx::query("DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?")
+    rep.outbox_deleted = sqlx::query("DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1")
         .bind(&mail_cut)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?
         .rows_affected();
-    rep.invitations_deleted = sqlx::query("DELETE FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < ?)")
+    rep.invitations_deleted = sqlx::query("DELETE FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < $1)")
         .bind(&case_cut)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?
         .rows_affected();
     tx.commit().await?;
@@ -174,7 +174,7 @@ pub async fn quarantine_reprocess(app: &App, uids: &[i64]) -> Result<usize> {
         s.uid_copy(&set, &cfg.inbox).await?;
         let _: Vec<_> = s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
         let _: Vec<_> = s.expunge().await?.try_collect().await?;
-        sqlx::query("DELETE FROM intake WHERE destination = 'quarantine' AND message_id = ?")
+        sqlx::query("DELETE FROM intake WHERE destination = 'quarantine' AND message_id = $1")
             .bind(message_id)
             .execute(app.store.pool())
             .await?;

@@ -62,7 +62,7 @@ impl App {
             None => None,
         };
         let templates = Templates::load(&cfg.templates_dir, &cfg.languages())?;
-        let store = Store::open(&cfg.database_path).await?;
+        let store = Store::open_config(&cfg.database).await?;
         Ok(Arc::new(App {
             cfg,
             store,
@@ -78,7 +78,7 @@ impl App {
     /// queue mail for the running daemon to send (`samverkan case decide`, `case transfer`).
     pub async fn open_offline(cfg: Config) -> Result<Arc<App>> {
         let templates = Templates::load(&cfg.templates_dir, &cfg.languages())?;
-        let store = Store::open(&cfg.database_path).await?;
+        let store = Store::open_config(&cfg.database).await?;
         Ok(Arc::new(App {
             cfg,
             store,

@@ -164,7 +164,22 @@ impl Default for RawDaemon {
 
 #[derive(Debug, Deserialize)]
 struct RawDatabase {
-    path: PathBuf,
+    /// SQLite: the database file.
+    path: Option<PathBuf>,
+    /// PostgreSQL: `postgres://user@host:port/dbname` (no password in it).
+    url: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    password_credential: Option<String>,
+    /// The name this daemon goes by in the shared database (PostgreSQL); default the host name.
+    instance: Option<String>,
+    /// How long a mailbox's reader keeps its lease without renewing it (PostgreSQL).
+    #[serde(default = "default_lease", with = "humantime_serde")]
+    lease: Duration,
+}
+
+fn default_lease() -> Duration {
+    Duration::from_secs(30)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -596,13 +611,53 @@ impl Forum {
     }
 }
 
+/// Where state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// One machine: a SQLite file.
+    Sqlite(PathBuf),
+    /// Several instances sharing one PostgreSQL database.
+    Postgres { url: String, password: Option<SecretSource> },
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub backend: Database,
+    /// This daemon's name among the instances sharing the database.
+    pub instance: String,
+    /// A mailbox reader's lease: another instance takes over this long after the holder stopped
+    /// renewing it.
+    pub lease: Duration,
+}
+
+impl DatabaseConfig {
+    /// What `status` and logs may show: the file, or the URL without credentials.
+    pub fn display(&self) -> String {
+        match &self.backend {
+            Database::Sqlite(p) => p.display().to_string(),
+            Database::Postgres { url, .. } => redact_url(url),
+        }
+    }
+}
+
+/// A database URL without its user information.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "(unparseable URL)".into(),
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file it was read from.
     pub source: PathBuf,
     pub daemon: DaemonConfig,
-    pub database_path: PathBuf,
+    pub database: DatabaseConfig,
     pub templates_dir: PathBuf,
     pub imap: ImapConfig,
     pub smtp: SmtpConfig,
@@ -630,6 +685,9 @@ impl Config {
     /// Every secret this configuration needs, with the key it is configured under.
     pub fn secrets(&self) -> Vec<(&'static str, &SecretSource)> {
         let mut v = vec![("imap.password", &self.imap.password)];
+        if let Database::Postgres { password: Some(s), .. } = &self.database.backend {
+            v.push(("database.password", s));
+        }
         if let Some((_, s)) = &self.smtp.auth {
             v.push(("smtp.password", s));
         }
@@ -781,6 +839,101 @@ fn secret_of(prefix: &str, raw: RawSecret, problems: &mut Vec<Problem>, base: &P
     }
 }
 
+fn database_of(d: RawDatabase, problems: &mut Vec<Problem>, base: &Path) -> DatabaseConfig {
+    let password = secret_of(
+        "database",
+        RawSecret {
+            password_file: d.password_file,
+            password_env: d.password_env,
+            password_credential: d.password_credential,
+        },
+        problems,
+        base,
+    );
+    let backend = match (d.path, d.url) {
+        (Some(p), None) => {
+            if password.is_some() {
+                problems.push(Problem {
+                    key: "database.password_file".into(),
+                    message: "a password is only used with database.url (PostgreSQL); a SQLite file has none".into(),
+                });
+            }
+            Database::Sqlite(resolve_path(base, &p))
+        }
+        (None, Some(url)) => {
+            match url::Url::parse(&url) {
+                Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") => {
+                    if u.password().is_some() {
+                        problems.push(Problem {
+                            key: "database.url".into(),
+                            message: "must not contain the password: use password_file, password_env or password_credential".into(),
+                        });
+                    }
+                    if u.path().trim_start_matches('/').is_empty() {
+                        problems.push(Problem {
+                            key: "database.url".into(),
+                            message: "names no database: postgres://USER@HOST:PORT/DATABASE".into(),
+                        });
+                    }
+                }
+                Ok(u) => problems.push(Problem {
+                    key: "database.url".into(),
+                    message: format!(
+                        "scheme {:?} is not supported: use postgres://USER@HOST:PORT/DATABASE, or path for SQLite",
+                        u.scheme()
+                    ),
+                }),
+                Err(e) => problems.push(Problem {
+                    key: "database.url".into(),
+                    message: format!("is not a URL ({e}): use postgres://USER@HOST:PORT/DATABASE"),
+                }),
+            }
+            Database::Postgres { url, password }
+        }
+        (Some(p), Some(_)) => {
+            problems.push(Problem {
+                key: "database.path".into(),
+                message: "set either path (SQLite) or url (PostgreSQL), not both".into(),
+            });
+            Database::Sqlite(resolve_path(base, &p))
+        }
+        (None, None) => {
+            problems.push(Problem {
+                key: "database.path".into(),
+                message: "is required: the SQLite file (or url for PostgreSQL)".into(),
+            });
+            Database::Sqlite(PathBuf::new())
+        }
+    };
+    let instance = d.instance.map(|s| s.trim().to_string()).unwrap_or_else(default_instance);
+    if instance.is_empty() || instance.len() > 64 || !instance.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        problems.push(Problem {
+            key: "database.instance".into(),
+            message: format!("{instance:?}: use 1-64 letters, digits, '-', '_' or '.'"),
+        });
+    }
+    if d.lease < Duration::from_secs(2) || d.lease > Duration::from_secs(3600) {
+        problems.push(Problem {
+            key: "database.lease".into(),
+            message: "must be between 2s and 1h".into(),
+        });
+    }
+    DatabaseConfig {
+        backend,
+        instance,
+        lease: d.lease,
+    }
+}
+
+/// The host name, which names this instance unless `database.instance` does.
+fn default_instance() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "samverkan".into())
+}
+
 fn addr(key: String, a: &str, problems: &mut Vec<Problem>) -> String {
     let a = a.trim().to_ascii_lowercase();
     if !valid_address(&a) {
@@ -912,6 +1065,8 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             message: "case_days and mail_days must be at least 1".into(),
         });
     }
+
+    let database = database_of(raw.database, problems, base);
 
     // IMAP
     let i = raw.imap;
@@ -1219,7 +1374,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
     Config {
         source: base.to_path_buf(),
         daemon,
-        database_path: resolve_path(base, &raw.database.path),
+        database,
         templates_dir: raw
             .templates
             .dir
@@ -1298,7 +1453,7 @@ unit = "Barn och unga"
         let c = parse(MINIMAL, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
         assert_eq!(c.imap.port, 993);
         assert_eq!(c.smtp.port, 587);
-        assert_eq!(c.database_path, PathBuf::from("/etc/samverkan/x.db"));
+        assert_eq!(c.database.backend, Database::Sqlite(PathBuf::from("/etc/samverkan/x.db")));
         assert_eq!(c.forums[0].mailbox, "samverkan@kommun.test");
         assert_eq!(c.forums[0].time_zone, chrono_tz::Europe::Stockholm);
         assert!(c.forums[0].member("ANNA@kommun.test").is_some());

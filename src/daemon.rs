@@ -34,7 +34,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let app = App::open(cfg).await?;
     let transport = crate::sender::transport(&app.cfg.smtp, app.smtp_password.as_deref())?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let inflight = app.store.release_inflight(app.now()).await?;
+    let inflight = app.store.release_inflight(&app.cfg.database.instance, app.now()).await?;
     if inflight > 0 {
         warn!(
             count = inflight,

@@ -383,7 +383,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let store = Store::open(&cfg.database_path).await?;
+    let store = Store::open_config(&cfg.database).await?;
     let now = chrono::Utc::now();
     let forum_of = |id: &str| {
         cfg.forum(id)
@@ -543,7 +543,7 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let store = Store::open(&cfg.database_path).await?;
+    let store = Store::open_config(&cfg.database).await?;
     let now = chrono::Utc::now();
     let until = now + chrono::Duration::days(i64::from(days));
     for f in &cfg.forums {
@@ -600,14 +600,13 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    if !cfg.database_path.exists() {
-        out!(
-            "no database at {} yet: the daemon has not run with this configuration",
-            cfg.database_path.display()
-        );
+    if let samverkan::config::Database::Sqlite(p) = &cfg.database.backend
+        && !p.exists()
+    {
+        out!("no database at {} yet: the daemon has not run with this configuration", p.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let store = Store::open(&cfg.database_path).await?;
+    let store = Store::open_config(&cfg.database).await?;
     let ids: Vec<String> = cfg.forums.iter().map(|f| f.id.clone()).collect();
     let st = store.status(&ids).await?;
     store.close().await;
@@ -615,7 +614,7 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         print_out(&serde_json::to_string_pretty(&st)?);
         return Ok(ExitCode::SUCCESS);
     }
-    out!("database: {}", cfg.database_path.display());
+    out!("database: {}", cfg.database.display());
     for f in &st.forums {
         let by: Vec<String> = f.cases_by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
         let detail = if by.is_empty() {
@@ -647,6 +646,28 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
             m.uidvalidity,
             m.last_uid
         );
+    }
+    let now = samverkan::core::time::db(chrono::Utc::now());
+    for i in &st.instances {
+        let state = if i.alive_until > now {
+            format!("running since {} (pid {}, version {})", i.started_at, i.pid, i.version)
+        } else {
+            format!("stopped (last seen until {})", i.alive_until)
+        };
+        out!("instance {}: {state}", i.name);
+    }
+    for l in &st.leases {
+        let role = l
+            .name
+            .strip_prefix("intake:")
+            .map(|m| format!("reads {m}"))
+            .unwrap_or_else(|| format!("runs the {}", l.name));
+        let state = if l.expires_at > now {
+            ""
+        } else {
+            " (expired: the next instance to ask takes it)"
+        };
+        out!("lease: {} {role} since {}{state}", l.holder, l.since);
     }
     Ok(ExitCode::SUCCESS)
 }

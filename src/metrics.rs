@@ -30,7 +30,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
             let _ = writeln!(out, "samverkan_{name}{labels} {v}");
         }
     };
-    let grouped = |rows: Vec<sqlx::sqlite::SqliteRow>, label: &str| -> Vec<(String, f64)> {
+    let grouped = |rows: Vec<sqlx::any::AnyRow>, label: &str| -> Vec<(String, f64)> {
         rows.iter()
             .map(|r| (format!("{{{label}=\"{}\"}}", r.get::<String, _>(0)), r.get::<i64, _>(1) as f64))
             .collect()
@@ -136,7 +136,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         vec![(String::new(), quarantined as f64)],
     );
     let overdue = sqlx::query(
-        "SELECT kind, count(*) FROM obligations WHERE closed_at = '' AND ((remind_at != '' AND remind_at <= ?1) OR (escalate_at != '' AND escalate_at <= ?1))
+        "SELECT kind, count(*) FROM obligations WHERE closed_at = '' AND ((remind_at != '' AND remind_at <= $1) OR (escalate_at != '' AND escalate_at <= $1))
          GROUP BY kind ORDER BY kind",
     )
     .bind(db(now))

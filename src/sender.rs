@@ -261,19 +261,23 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
     }
 }
 
-/// Sends the due rows one at a time over a reused connection, recording each outcome before
-/// the next send, so that at most one mail is ever in flight (and can be repeated by a crash).
+/// Claims and sends due rows one at a time over a reused connection, recording each outcome
+/// before the next claim, so that at most one mail per instance is ever in flight (and can be
+/// repeated by a crash). At most 200 per pass, so the loop reports its heartbeat.
 /// Stops between two mails when `shutdown` turns true. Returns how many were attempted.
 async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::Receiver<bool>) -> Result<usize> {
-    let due = app.store.due_outbox(app.now(), 200).await?;
+    let instance = &app.cfg.database.instance;
     let mut attempted = 0;
-    for row in due {
-        if *shutdown.borrow() {
-            break;
-        }
+    while attempted < 200 && !*shutdown.borrow() {
         app.alive(crate::app::Task::Sender, Duration::from_secs(120));
-        let retry_at = next_attempt(app.now(), row.attempts + 1, rand::random::<f64>());
-        let attempt = app.store.claim_outbox(row.id, retry_at).await?;
+        let now = app.now();
+        let Some((row, attempt)) = app
+            .store
+            .claim_next_outbox(now, instance, |attempt| next_attempt(now, attempt, rand::random::<f64>()))
+            .await?
+        else {
+            break;
+        };
         attempted += 1;
         match send_one(t, &row).await {
             Outcome::Sent => {

@@ -202,7 +202,7 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     // The follow-up case is on the first meeting on or after its date.
     let pool = w.db().await;
     let (status, start): (String, String) =
-        sqlx::query_as("SELECT c.status, m.starts_at FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE c.case_no = ?")
+        sqlx::query_as("SELECT c.status, m.starts_at FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE c.case_no = $1")
             .bind(&lars_case)
             .fetch_one(&pool)
             .await

@@ -119,7 +119,7 @@ async fn wait_answer(w: &World, address: &str, partstat: &str) {
         let address = address.to_string();
         let partstat = partstat.to_string();
         async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations WHERE address = ? AND partstat = ?")
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations WHERE address = $1 AND partstat = $2")
                 .bind(&address)
                 .bind(&partstat)
                 .fetch_one(&pool)
@@ -227,7 +227,7 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
             let pool = pool.clone();
             let lars = lars.clone();
             async move {
-                let src: String = sqlx::query_scalar("SELECT partstat_source FROM invitations WHERE address = ?")
+                let src: String = sqlx::query_scalar("SELECT partstat_source FROM invitations WHERE address = $1")
                     .bind(&lars)
                     .fetch_one(&pool)
                     .await
@@ -267,7 +267,7 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
     .await;
     let pool = w.db().await;
     let states: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT address, partstat, partstat_source FROM invitations WHERE meeting_id = ? ORDER BY address")
+        sqlx::query_as("SELECT address, partstat, partstat_source FROM invitations WHERE meeting_id = $1 ORDER BY address")
             .bind(id)
             .fetch_all(&pool)
             .await

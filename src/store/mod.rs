@@ -1,18 +1,28 @@
-//! The SQLite store: the only module that speaks SQL.
+//! The store: the only module that speaks SQL, to SQLite (one machine, the default) or
+//! PostgreSQL (several instances sharing one database), through sqlx's `Any` driver.
 //!
-//! Writes go through [`Tx`], a `BEGIN IMMEDIATE` transaction, so a message's effects, its
-//! outgoing mail and its intake record commit together or not at all.
+//! One set of statements serves both: they are written in the SQL the two share (`$N`
+//! parameters, `ON CONFLICT`, `RETURNING`, `CASE` rather than two-argument `max`), and the few
+//! SQLite functions the statements use (`json_each`, `json_extract`) exist in PostgreSQL as
+//! small SQL functions created by its first migration (`migrations/postgres`). What differs is
+//! here, in [`Backend`]: how a write transaction starts and how rows are claimed.
+//!
+//! Writes go through [`Tx`], so a message's effects, its outgoing mail and its intake record
+//! commit together or not at all. On SQLite a `Tx` is `BEGIN IMMEDIATE` (the one write lock is
+//! taken at once); on PostgreSQL it takes a transaction-level advisory lock first, so write
+//! transactions of all instances are serialised exactly as SQLite serialises them, and every
+//! read-decide-write in the code keeps the meaning it has on one machine.
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::AnyPool;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, Executor, Row, Transaction};
 
 use crate::core::intake::ThreadCase;
 use std::collections::BTreeMap;
@@ -22,7 +32,29 @@ use crate::core::plan::{AgendaCase, Invitation, MeetingView};
 use crate::core::schedule::{Meeting, MeetingKind, Occurrence};
 use crate::core::time::{db, from_db};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The advisory lock key every PostgreSQL write transaction takes ("samverka" in ASCII).
+const PG_WRITE_LOCK: i64 = 0x73616d7665726b61;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where to open the store.
+#[derive(Clone, Debug)]
+pub enum Target<'a> {
+    Sqlite(&'a Path),
+    /// A `postgres://` URL and the password, if it is not in the URL.
+    Postgres {
+        url: &'a str,
+        password: Option<&'a str>,
+    },
+}
 
 /// A handle on the database. Cheap to clone.
 ///
@@ -32,8 +64,23 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// intake and the outbox sender writing at once lost milliseconds per mail that way.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Percent-encodes a file path for a `sqlite:` URL (sqlx decodes it again).
+fn sqlite_url(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::from("sqlite://");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Where intake stands in one IMAP folder.
@@ -182,6 +229,27 @@ pub struct Status {
     /// Handovers the receiving unit has not confirmed: responsibility stays with the sending
     /// unit until it does (seed 001).
     pub unconfirmed_handovers: Vec<UnconfirmedHandover>,
+    /// The daemons sharing this database (one on SQLite).
+    pub instances: Vec<InstanceStatus>,
+    /// Who reads which mailbox and runs the planner, and since when.
+    pub leases: Vec<LeaseStatus>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub started_at: String,
+    pub alive_until: String,
+    pub version: String,
+    pub pid: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeaseStatus {
+    pub name: String,
+    pub holder: String,
+    pub since: String,
+    pub expires_at: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -243,44 +311,105 @@ fn ensure_private_file(path: &Path) -> Result<()> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Store> {
-        ensure_private_file(path)?;
-        let opts = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        MIGRATOR.run(&pool).await.context("cannot apply database migrations")?;
+        Self::connect(Target::Sqlite(path)).await
+    }
+
+    /// Opens the configured database (reading its password, if any).
+    pub async fn open_config(cfg: &crate::config::DatabaseConfig) -> Result<Store> {
+        use crate::config::Database;
+        match &cfg.backend {
+            Database::Sqlite(p) => Self::open(p).await,
+            Database::Postgres { url, password } => {
+                let password = password.as_ref().map(|s| s.resolve()).transpose().map_err(anyhow::Error::msg)?;
+                Self::connect(Target::Postgres {
+                    url,
+                    password: password.as_deref(),
+                })
+                .await
+            }
+        }
+    }
+
+    /// Opens a store and applies its backend's pending migrations.
+    pub async fn connect(target: Target<'_>) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (pool, backend) = match target {
+            Target::Sqlite(path) => {
+                ensure_private_file(path)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                                 PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&sqlite_url(path))
+                    .await
+                    .with_context(|| format!("cannot open database {}", path.display()))?;
+                (pool, Backend::Sqlite)
+            }
+            Target::Postgres { url, password } => {
+                let mut u = url::Url::parse(url).context("database.url is not a URL")?;
+                if let Some(p) = password {
+                    u.set_password(Some(p))
+                        .map_err(|_| anyhow::anyhow!("database.url cannot carry a password"))?;
+                }
+                let shown = crate::config::redact_url(url);
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(u.as_str())
+                    .await
+                    .with_context(|| format!("cannot connect to database {shown}"))?;
+                (pool, Backend::Postgres)
+            }
+        };
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&pool).await.context("cannot apply database migrations")?;
         Ok(Store {
             pool,
+            backend,
             writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
-    /// Starts a write transaction (`BEGIN IMMEDIATE`: the write lock is taken at once, so two
-    /// writers queue on the busy timeout instead of failing mid-transaction).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction. SQLite: `BEGIN IMMEDIATE` (the write lock is taken at once,
+    /// so two writers queue on the busy timeout instead of failing mid-transaction).
+    /// PostgreSQL: `BEGIN` and the shared advisory write lock, held until commit or rollback.
     pub async fn begin(&self) -> Result<Tx> {
         let writer = Arc::clone(&self.writer).lock_owned().await;
-        Ok(Tx {
-            _writer: writer,
-            tx: self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .context("cannot start a database transaction")?;
+        let mut tx = Tx { _writer: writer, tx };
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_WRITE_LOCK)
+                .execute(&mut *tx.tx)
                 .await
-                .context("cannot start a database transaction")?,
-        })
+                .context("cannot take the database write lock")?;
+        }
+        Ok(tx)
     }
 
     pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<MailboxState>> {
-        let row = sqlx::query("SELECT uidvalidity, last_uid, last_sync_at FROM mailbox_state WHERE mailbox = ?")
+        let row = sqlx::query("SELECT uidvalidity, last_uid, last_sync_at FROM mailbox_state WHERE mailbox = $1")
             .bind(mailbox)
             .fetch_optional(&self.pool)
             .await?;
@@ -296,8 +425,8 @@ impl Store {
     pub async fn set_uidvalidity(&self, mailbox: &str, uidvalidity: u32) -> Result<()> {
         let _writer = self.writer.lock().await;
         sqlx::query(
-            "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES (?, ?, 0)
-             ON CONFLICT(mailbox) DO UPDATE SET last_uid = CASE WHEN uidvalidity = excluded.uidvalidity THEN last_uid ELSE 0 END,
+            "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, 0)
+             ON CONFLICT(mailbox) DO UPDATE SET last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity THEN mailbox_state.last_uid ELSE 0 END,
                                                uidvalidity = excluded.uidvalidity",
         )
         .bind(mailbox)
@@ -310,12 +439,14 @@ impl Store {
     /// Records a successful sync of the folder up to `last_uid`.
     pub async fn mark_synced(&self, mailbox: &str, last_uid: u32, now: DateTime<Utc>) -> Result<()> {
         let _writer = self.writer.lock().await;
-        sqlx::query("UPDATE mailbox_state SET last_uid = max(last_uid, ?), last_sync_at = ? WHERE mailbox = ?")
-            .bind(i64::from(last_uid))
-            .bind(db(now))
-            .bind(mailbox)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE mailbox_state SET last_uid = CASE WHEN last_uid > $1 THEN last_uid ELSE $1 END, last_sync_at = $2 WHERE mailbox = $3",
+        )
+        .bind(i64::from(last_uid))
+        .bind(db(now))
+        .bind(mailbox)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -325,8 +456,8 @@ impl Store {
         for chunk in uids.chunks(500) {
             let json = serde_json::to_string(chunk)?;
             let rows = sqlx::query(
-                "SELECT uid, destination FROM intake WHERE mailbox = ? AND uidvalidity = ?
-                 AND uid IN (SELECT value FROM json_each(?))",
+                "SELECT uid, destination FROM intake WHERE mailbox = $1 AND uidvalidity = $2
+                 AND uid IN (SELECT CAST(value AS BIGINT) FROM json_each($3))",
             )
             .bind(mailbox)
             .bind(i64::from(uidvalidity))
@@ -340,7 +471,7 @@ impl Store {
 
     /// Whether a message with this Message-ID was handled before.
     pub async fn message_id_seen(&self, message_id: &str) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM intake WHERE message_id = ?")
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM intake WHERE message_id = $1")
             .bind(message_id)
             .fetch_one(&self.pool)
             .await?;
@@ -350,7 +481,7 @@ impl Store {
     /// The case number of an existing case with the same content fingerprint in this forum.
     pub async fn case_with_hash(&self, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT case_no FROM cases WHERE forum_id = ? AND content_hash = ? ORDER BY id LIMIT 1")
+            sqlx::query_scalar("SELECT case_no FROM cases WHERE forum_id = $1 AND content_hash = $2 ORDER BY id LIMIT 1")
                 .bind(forum_id)
                 .bind(content_hash)
                 .fetch_optional(&self.pool)
@@ -369,9 +500,9 @@ impl Store {
         let row = sqlx::query(
             "SELECT c.id, c.case_no, c.submitter, c.status, c.sections_json, c.meeting_id, m.starts_at
              FROM cases c LEFT JOIN meetings m ON m.id = c.meeting_id
-             WHERE c.forum_id = ?1 AND (c.case_no = ?2
-                OR c.message_id IN (SELECT value FROM json_each(?3))
-                OR c.id IN (SELECT case_id FROM outbox WHERE message_id IN (SELECT value FROM json_each(?3))))
+             WHERE c.forum_id = $1 AND (c.case_no = $2
+                OR c.message_id IN (SELECT value FROM json_each($3))
+                OR c.id IN (SELECT case_id FROM outbox WHERE message_id IN (SELECT value FROM json_each($3))))
              ORDER BY c.id DESC LIMIT 1",
         )
         .bind(forum_id)
@@ -401,7 +532,7 @@ impl Store {
             let key = o.key.format("%Y-%m-%d").to_string();
             sqlx::query(
                 "INSERT INTO meetings (forum_id, occurrence, uid, kind, starts_at, ends_at, place, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT(forum_id, occurrence) DO UPDATE SET uid = excluded.uid WHERE meetings.uid = ''",
             )
             .bind(forum_id)
@@ -422,8 +553,8 @@ impl Store {
     /// The forum's meetings starting after `after`, soonest first.
     pub async fn meetings_after(&self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
         let rows = sqlx::query(
-            "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = ? AND starts_at > ?
-             ORDER BY starts_at LIMIT ?",
+            "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = $1 AND starts_at > $2
+             ORDER BY starts_at LIMIT $3",
         )
         .bind(forum_id)
         .bind(db(after))
@@ -448,7 +579,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, forum_id, occurrence, starts_at, ends_at, kind, place, status, sequence, invited_at, note_taker, summoned_at,
                     digest_cutoff_at, digest_morning_at, decisions_requested_at
-             FROM meetings WHERE starts_at >= ? AND starts_at < ? ORDER BY starts_at, id",
+             FROM meetings WHERE starts_at >= $1 AND starts_at < $2 ORDER BY starts_at, id",
         )
         .bind(db(from))
         .bind(db(until))
@@ -483,7 +614,7 @@ impl Store {
 
     /// One meeting, by id.
     pub async fn meeting_view(&self, id: i64) -> Result<Option<MeetingView>> {
-        let start: Option<String> = sqlx::query_scalar("SELECT starts_at FROM meetings WHERE id = ?")
+        let start: Option<String> = sqlx::query_scalar("SELECT starts_at FROM meetings WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -500,7 +631,7 @@ impl Store {
     pub async fn invitations(&self, meeting_id: i64) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(
             "SELECT address, name, role, partstat, sequence_sent, active, reminded_at, undeliverable, delegate
-             FROM invitations WHERE meeting_id = ? ORDER BY id",
+             FROM invitations WHERE meeting_id = $1 ORDER BY id",
         )
         .bind(meeting_id)
         .fetch_all(&self.pool)
@@ -527,7 +658,7 @@ impl Store {
 
     /// When and how each invitee's answer was known: address → (time, source).
     pub async fn invitation_answers(&self, meeting_id: i64) -> Result<BTreeMap<String, (String, String)>> {
-        let rows = sqlx::query("SELECT address, partstat_at, partstat_source FROM invitations WHERE meeting_id = ?")
+        let rows = sqlx::query("SELECT address, partstat_at, partstat_source FROM invitations WHERE meeting_id = $1")
             .bind(meeting_id)
             .fetch_all(&self.pool)
             .await?;
@@ -538,7 +669,7 @@ impl Store {
     pub async fn agenda(&self, meeting_id: i64) -> Result<Vec<AgendaCase>> {
         let rows = sqlx::query(
             "SELECT id, case_no, submitter, units_json, urgent, sections_json FROM cases
-             WHERE meeting_id = ? AND status = 'submitted' ORDER BY case_no",
+             WHERE meeting_id = $1 AND status = 'submitted' ORDER BY case_no",
         )
         .bind(meeting_id)
         .fetch_all(&self.pool)
@@ -579,8 +710,8 @@ impl Store {
     ) -> Result<bool> {
         let _writer = self.writer.lock().await;
         let r = sqlx::query(
-            "UPDATE meetings SET starts_at = ?, ends_at = ?, place = coalesce(?, place), sequence = sequence + 1, updated_at = ?
-             WHERE id = ? AND status = 'scheduled'",
+            "UPDATE meetings SET starts_at = $1, ends_at = $2, place = coalesce($3, place), sequence = sequence + 1, updated_at = $4
+             WHERE id = $5 AND status = 'scheduled'",
         )
         .bind(db(start))
         .bind(db(end))
@@ -594,19 +725,18 @@ impl Store {
 
     /// Admin: cancels a meeting (invitees get a CANCEL; its cases wait for a new meeting).
     pub async fn cancel_meeting(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
-        let _writer = self.writer.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin().await?;
         let r = sqlx::query(
-            "UPDATE meetings SET status = 'cancelled', sequence = sequence + 1, updated_at = ? WHERE id = ? AND status = 'scheduled'",
+            "UPDATE meetings SET status = 'cancelled', sequence = sequence + 1, updated_at = $1 WHERE id = $2 AND status = 'scheduled'",
         )
         .bind(db(now))
         .bind(id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        sqlx::query("UPDATE cases SET meeting_id = NULL, updated_at = ? WHERE meeting_id = ? AND status = 'submitted'")
+        sqlx::query("UPDATE cases SET meeting_id = NULL, updated_at = $1 WHERE meeting_id = $2 AND status = 'submitted'")
             .bind(db(now))
             .bind(id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
@@ -615,7 +745,7 @@ impl Store {
     /// The meeting with this calendar UID.
     pub async fn meeting_by_uid(&self, uid: &str) -> Result<Option<i64>> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM meetings WHERE uid = ? COLLATE NOCASE ORDER BY id DESC LIMIT 1")
+            sqlx::query_scalar("SELECT id FROM meetings WHERE lower(uid) = lower($1) ORDER BY id DESC LIMIT 1")
                 .bind(uid.trim())
                 .fetch_optional(&self.pool)
                 .await?,
@@ -625,7 +755,7 @@ impl Store {
     /// The meeting one of our mails with these Message-IDs was about, and that mail's recipients.
     pub async fn outbox_meeting(&self, message_ids: &[String]) -> Result<Option<(i64, Vec<String>)>> {
         let row = sqlx::query(
-            "SELECT meeting_id, env_to FROM outbox WHERE meeting_id IS NOT NULL AND message_id IN (SELECT value FROM json_each(?))
+            "SELECT meeting_id, env_to FROM outbox WHERE meeting_id IS NOT NULL AND message_id IN (SELECT value FROM json_each($1))
              ORDER BY id DESC LIMIT 1",
         )
         .bind(serde_json::to_string(message_ids)?)
@@ -636,7 +766,7 @@ impl Store {
 
     /// The SEQUENCE the invitee's recorded answer was to, if they answered.
     pub async fn answered_sequence(&self, meeting_id: i64, address: &str) -> Result<Option<u32>> {
-        let n: Option<i64> = sqlx::query_scalar("SELECT partstat_sequence FROM invitations WHERE meeting_id = ? AND address = ?")
+        let n: Option<i64> = sqlx::query_scalar("SELECT partstat_sequence FROM invitations WHERE meeting_id = $1 AND address = $2")
             .bind(meeting_id)
             .bind(address)
             .fetch_optional(&self.pool)
@@ -644,7 +774,7 @@ impl Store {
         Ok(n.filter(|n| *n >= 0).map(|n| n as u32))
     }
 
-    fn obligation_row(r: &sqlx::sqlite::SqliteRow) -> ObligationRow {
+    fn obligation_row(r: &AnyRow) -> ObligationRow {
         let list = |i: usize| serde_json::from_str::<Vec<String>>(&r.get::<String, _>(i)).unwrap_or_default();
         let t = |i: usize| from_db(&r.get::<String, _>(i));
         ObligationRow {
@@ -684,7 +814,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, reminded_at, escalated_at,
                     opened_at, data_json, request_message_id FROM obligations
-             WHERE closed_at = '' AND forum_id = ? AND request_message_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+             WHERE closed_at = '' AND forum_id = $1 AND request_message_id IN (SELECT value FROM json_each($2)) ORDER BY id",
         )
         .bind(forum_id)
         .bind(serde_json::to_string(ids)?)
@@ -697,7 +827,7 @@ impl Store {
     pub async fn case_by_no(&self, forum_id: &str, case_no: &str) -> Result<Option<CaseRow>> {
         let row = sqlx::query(
             "SELECT id, forum_id, case_no, status, submitter, units_json, sections_json, meeting_id, message_id, handover_json, transfer_on
-             FROM cases WHERE forum_id = ? AND case_no = ?",
+             FROM cases WHERE forum_id = $1 AND case_no = $2",
         )
         .bind(forum_id)
         .bind(case_no)
@@ -710,7 +840,7 @@ impl Store {
     pub async fn case_by_id(&self, id: i64) -> Result<Option<CaseRow>> {
         let row = sqlx::query(
             "SELECT id, forum_id, case_no, status, submitter, units_json, sections_json, meeting_id, message_id, handover_json, transfer_on
-             FROM cases WHERE id = ?",
+             FROM cases WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -718,7 +848,7 @@ impl Store {
         Ok(row.as_ref().map(Self::case_row))
     }
 
-    fn case_row(r: &sqlx::sqlite::SqliteRow) -> CaseRow {
+    fn case_row(r: &AnyRow) -> CaseRow {
         CaseRow {
             id: r.get(0),
             forum_id: r.get(1),
@@ -737,7 +867,7 @@ impl Store {
     /// Cases waiting for their follow-up meeting (UPPFÖLJNING, not yet on a meeting).
     pub async fn follow_ups_waiting(&self, forum_id: &str) -> Result<Vec<(i64, String)>> {
         Ok(
-            sqlx::query("SELECT id, follow_up_on FROM cases WHERE forum_id = ? AND status = 'follow_up' AND meeting_id IS NULL")
+            sqlx::query("SELECT id, follow_up_on FROM cases WHERE forum_id = $1 AND status = 'follow_up' AND meeting_id IS NULL")
                 .bind(forum_id)
                 .fetch_all(&self.pool)
                 .await?
@@ -751,7 +881,7 @@ impl Store {
     /// avstämningsmöte's inventory of upcoming transfers.
     pub async fn transfers_between(&self, forum_id: &str, from: &str, until: &str) -> Result<Vec<(String, String, String)>> {
         Ok(sqlx::query(
-            "SELECT case_no, transfer_on, submitter FROM cases WHERE forum_id = ? AND transfer_on != '' AND transfer_on >= ? AND transfer_on <= ?
+            "SELECT case_no, transfer_on, submitter FROM cases WHERE forum_id = $1 AND transfer_on != '' AND transfer_on >= $2 AND transfer_on <= $3
              AND status NOT IN ('withdrawn', 'closed') ORDER BY transfer_on",
         )
         .bind(forum_id)
@@ -767,7 +897,7 @@ impl Store {
     /// Mails from non-members (quarantined, never answered) that arrived since `since`.
     pub async fn not_member_since(&self, since: DateTime<Utc>) -> Result<i64> {
         Ok(
-            sqlx::query_scalar("SELECT count(*) FROM intake WHERE outcome = 'not_member' AND received_at >= ?")
+            sqlx::query_scalar("SELECT count(*) FROM intake WHERE outcome = 'not_member' AND received_at >= $1")
                 .bind(db(since))
                 .fetch_one(&self.pool)
                 .await?,
@@ -777,7 +907,7 @@ impl Store {
     /// Complete cases of the forum that are on no meeting (their meeting was cancelled).
     pub async fn cases_without_meeting(&self, forum_id: &str) -> Result<Vec<i64>> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = ? AND status = 'submitted' AND meeting_id IS NULL ORDER BY id")
+            sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = $1 AND status = 'submitted' AND meeting_id IS NULL ORDER BY id")
                 .bind(forum_id)
                 .fetch_all(&self.pool)
                 .await?,
@@ -787,7 +917,7 @@ impl Store {
     /// Puts cases on a meeting.
     pub async fn set_case_meeting(&self, ids: &[i64], meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
         let _writer = self.writer.lock().await;
-        sqlx::query("UPDATE cases SET meeting_id = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND meeting_id IS NULL")
+        sqlx::query("UPDATE cases SET meeting_id = $1, updated_at = $2 WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each($3)) AND meeting_id IS NULL")
             .bind(meeting_id)
             .bind(db(now))
             .bind(serde_json::to_string(ids)?)
@@ -812,7 +942,7 @@ impl Store {
         let _writer = self.writer.lock().await;
         Ok(sqlx::query_scalar(
             "INSERT INTO meetings (forum_id, occurrence, uid, kind, starts_at, ends_at, place, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(forum_id)
         .bind(occurrence)
@@ -830,8 +960,8 @@ impl Store {
     /// How many mails of these kinds went (or are queued) to `address` since `since`.
     pub async fn sent_to_since(&self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE kind IN (SELECT value FROM json_each(?)) AND created_at >= ?
-             AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = ?)",
+            "SELECT count(*) FROM outbox WHERE kind IN (SELECT value FROM json_each($1)) AND created_at >= $2
+             AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = $3)",
         )
         .bind(serde_json::to_string(kinds)?)
         .bind(db(since))
@@ -845,7 +975,7 @@ impl Store {
     pub async fn mark_moved(&self, mailbox: &str, uidvalidity: u32, uids: &[u32], now: DateTime<Utc>) -> Result<()> {
         let _writer = self.writer.lock().await;
         let json = serde_json::to_string(uids)?;
-        sqlx::query("UPDATE intake SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid IN (SELECT value FROM json_each(?))")
+        sqlx::query("UPDATE intake SET moved_at = $1 WHERE mailbox = $2 AND uidvalidity = $3 AND uid IN (SELECT CAST(value AS BIGINT) FROM json_each($4))")
             .bind(db(now))
             .bind(mailbox)
             .bind(i64::from(uidvalidity))
@@ -861,7 +991,7 @@ impl Store {
     pub async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
             "SELECT id, kind, env_from, env_to, mime, attempts FROM outbox
-             WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
         )
         .bind(db(now))
         .bind(i64::from(limit))
@@ -889,30 +1019,70 @@ impl Store {
         Ok(s.as_deref().and_then(from_db))
     }
 
-    /// Counts an attempt *before* it is made and pushes the row's due time to `retry_at`, so a
-    /// crash mid-send retries later instead of never, and a slow send is not picked up twice.
-    pub async fn claim_outbox(&self, id: i64, retry_at: DateTime<Utc>) -> Result<u32> {
+    /// Claims the next due outbox row for `instance` and counts the attempt *before* it is
+    /// made: its due time moves to `retry_at(attempt)` and it is marked as this instance's, so a
+    /// crash mid-send retries later instead of never, and no other instance takes it while this
+    /// one is alive. A row claimed by an instance that is gone (its `alive_until` past) is due
+    /// again at its retry time. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so instances claiming at
+    /// once take different rows instead of waiting for each other.
+    pub async fn claim_next_outbox(
+        &self,
+        now: DateTime<Utc>,
+        instance: &str,
+        retry_at: impl Fn(u32) -> DateTime<Utc>,
+    ) -> Result<Option<(OutboxRow, u32)>> {
         let _writer = self.writer.lock().await;
-        let n: i64 = sqlx::query_scalar(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND status = 'pending' RETURNING attempts",
-        )
-        .bind(db(retry_at))
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n as u32)
+        macro_rules! due {
+            ($lock:literal) => {
+                concat!(
+                    "SELECT id, kind, env_from, env_to, mime, attempts FROM outbox
+                     WHERE status = 'pending' AND next_attempt_at <= $1
+                       AND (claimed_by = '' OR claimed_by = $2
+                            OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = outbox.claimed_by AND i.alive_until > $1))
+                     ORDER BY next_attempt_at, id LIMIT 1",
+                    $lock
+                )
+            };
+        }
+        let (mut tx, sql) = match self.backend {
+            Backend::Sqlite => (self.pool.begin_with("BEGIN IMMEDIATE").await?, due!("")),
+            Backend::Postgres => (self.pool.begin().await?, due!(" FOR UPDATE SKIP LOCKED")),
+        };
+        let row = sqlx::query(sql).bind(db(now)).bind(instance).fetch_optional(&mut *tx).await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let row = OutboxRow {
+            id: r.get(0),
+            kind: r.get(1),
+            env_from: r.get(2),
+            env_to: serde_json::from_str(&r.get::<String, _>(3)).context("outbox env_to is not a JSON list")?,
+            mime: r.get(4),
+            attempts: r.get::<i64, _>(5) as u32,
+        };
+        let attempt = row.attempts + 1;
+        sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_by = $3 WHERE id = $4")
+            .bind(i64::from(attempt))
+            .bind(db(retry_at(attempt)))
+            .bind(instance)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some((row, attempt)))
     }
 
-    /// Makes rows that were claimed but never concluded (the daemon stopped or crashed while
+    /// Makes rows this instance claimed but never concluded (it stopped or crashed while
     /// sending them) due now, so the one mail in flight at a crash goes out at once on restart.
     /// Returns how many there were.
-    pub async fn release_inflight(&self, now: DateTime<Utc>) -> Result<u64> {
+    pub async fn release_inflight(&self, instance: &str, now: DateTime<Utc>) -> Result<u64> {
         let _writer = self.writer.lock().await;
         let r = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND attempts > 0 AND last_error = '' AND next_attempt_at > ?",
+            "UPDATE outbox SET next_attempt_at = $1, claimed_by = ''
+             WHERE status = 'pending' AND (claimed_by = $2 OR (claimed_by = '' AND attempts > 0 AND last_error = '' AND next_attempt_at > $1))",
         )
         .bind(db(now))
-        .bind(db(now))
+        .bind(instance)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())
@@ -920,7 +1090,7 @@ impl Store {
 
     pub async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
         let _writer = self.writer.lock().await;
-        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = '' WHERE id = ?")
+        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', claimed_by = '' WHERE id = $2")
             .bind(db(now))
             .bind(id)
             .execute(&self.pool)
@@ -930,7 +1100,7 @@ impl Store {
 
     /// What an outbox row is about: (kind, forum, meeting, recipients).
     pub async fn outbox_meta(&self, id: i64) -> Result<Option<(String, String, Option<i64>, Vec<String>)>> {
-        let row = sqlx::query("SELECT kind, forum_id, meeting_id, env_to FROM outbox WHERE id = ?")
+        let row = sqlx::query("SELECT kind, forum_id, meeting_id, env_to FROM outbox WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -947,10 +1117,80 @@ impl Store {
     /// Records a failed attempt; `permanent` marks the row failed for good.
     pub async fn outbox_failed(&self, id: i64, error: &str, permanent: bool) -> Result<()> {
         let _writer = self.writer.lock().await;
-        sqlx::query("UPDATE outbox SET last_error = ?, status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?")
-            .bind(error)
-            .bind(permanent)
-            .bind(id)
+        sqlx::query(
+            "UPDATE outbox SET last_error = $1, status = CASE WHEN $2 THEN 'failed' ELSE status END, claimed_by = '' WHERE id = $3",
+        )
+        .bind(error)
+        .bind(permanent)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // --- instances and leases -------------------------------------------------------------------
+
+    /// Records that `name` is running and will renew this before `until`.
+    pub async fn instance_alive(&self, name: &str, started_at: DateTime<Utc>, until: DateTime<Utc>, pid: u32) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        sqlx::query(
+            "INSERT INTO instances (name, started_at, alive_until, version, pid) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT(name) DO UPDATE SET started_at = excluded.started_at, alive_until = excluded.alive_until,
+                                             version = excluded.version, pid = excluded.pid",
+        )
+        .bind(name)
+        .bind(db(started_at))
+        .bind(db(until))
+        .bind(env!("CARGO_PKG_VERSION"))
+        .bind(i64::from(pid))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A clean stop: the instance is gone now and its leases are free at once.
+    pub async fn instance_stopped(&self, name: &str, now: DateTime<Utc>) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        sqlx::query("UPDATE instances SET alive_until = $1 WHERE name = $2")
+            .bind(db(now))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM leases WHERE holder = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `until`: granted when nobody holds
+    /// it, `holder` already does, or the holder let it expire. Returns whether `holder` has it.
+    /// One statement, so two instances asking at once cannot both get it.
+    pub async fn acquire_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let _writer = self.writer.lock().await;
+        let got: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT(name) DO UPDATE SET
+                 acquired_at = CASE WHEN leases.holder = excluded.holder THEN leases.acquired_at ELSE excluded.acquired_at END,
+                 holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= excluded.acquired_at
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(db(now))
+        .bind(db(until))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(got.as_deref() == Some(holder))
+    }
+
+    /// Gives a lease up (a clean stop), so another instance need not wait for it to expire.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -961,7 +1201,7 @@ impl Store {
     pub async fn status(&self, forum_ids: &[String]) -> Result<Status> {
         let mut forums = Vec::new();
         for id in forum_ids {
-            let rows = sqlx::query("SELECT status, count(*) FROM cases WHERE forum_id = ? GROUP BY status ORDER BY status")
+            let rows = sqlx::query("SELECT status, count(*) FROM cases WHERE forum_id = $1 GROUP BY status ORDER BY status")
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -973,7 +1213,7 @@ impl Store {
             });
         }
         let count = |status: &'static str| async move {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status = ?")
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status = $1")
                 .bind(status)
                 .fetch_one(&self.pool)
                 .await
@@ -1010,7 +1250,8 @@ impl Store {
                 .map(|r| (r.get(0), r.get(1)))
                 .collect(),
             unconfirmed_handovers: sqlx::query(
-                "SELECT o.forum_id, c.case_no, json_extract(o.data_json, '$.unit'), o.opened_at, o.reminded_at != '', o.escalated_at != ''
+                "SELECT o.forum_id, c.case_no, json_extract(o.data_json, '$.unit'), o.opened_at,
+                        CASE WHEN o.reminded_at != '' THEN 1 ELSE 0 END, CASE WHEN o.escalated_at != '' THEN 1 ELSE 0 END
                  FROM obligations o JOIN cases c ON c.id = o.case_id
                  WHERE o.kind IN ('handover_info', 'handover_confirm') AND o.closed_at = '' ORDER BY o.opened_at",
             )
@@ -1022,10 +1263,33 @@ impl Store {
                 case_no: r.get(1),
                 to_unit: r.get::<Option<String>, _>(2).unwrap_or_default(),
                 since: r.get(3),
-                reminded: r.get(4),
-                escalated: r.get(5),
+                reminded: r.get::<i64, _>(4) != 0,
+                escalated: r.get::<i64, _>(5) != 0,
             })
             .collect(),
+            instances: sqlx::query("SELECT name, started_at, alive_until, version, pid FROM instances ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| InstanceStatus {
+                    name: r.get(0),
+                    started_at: r.get(1),
+                    alive_until: r.get(2),
+                    version: r.get(3),
+                    pid: r.get(4),
+                })
+                .collect(),
+            leases: sqlx::query("SELECT name, holder, acquired_at, expires_at FROM leases ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| LeaseStatus {
+                    name: r.get(0),
+                    holder: r.get(1),
+                    since: r.get(2),
+                    expires_at: r.get(3),
+                })
+                .collect(),
         })
     }
 
@@ -1035,7 +1299,7 @@ impl Store {
     }
 
     /// Direct access for tests and reports that need an ad-hoc read.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 }
@@ -1044,7 +1308,7 @@ impl Store {
 pub struct Tx {
     // Declared first, dropped first: the transaction ends (commit or rollback) before the
     // in-process write lock is released.
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
     _writer: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -1052,8 +1316,8 @@ impl Tx {
     /// Allocates the next case number of the forum and year: `2026-0001`, `2026-0002`, ...
     pub async fn next_case_no(&mut self, forum_id: &str, year: i32) -> Result<String> {
         let n: i64 = sqlx::query_scalar(
-            "INSERT INTO case_counter (forum_id, year, last_number) VALUES (?, ?, 1)
-             ON CONFLICT(forum_id, year) DO UPDATE SET last_number = last_number + 1 RETURNING last_number",
+            "INSERT INTO case_counter (forum_id, year, last_number) VALUES ($1, $2, 1)
+             ON CONFLICT(forum_id, year) DO UPDATE SET last_number = case_counter.last_number + 1 RETURNING last_number",
         )
         .bind(forum_id)
         .bind(year)
@@ -1068,7 +1332,7 @@ impl Tx {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (forum_id, case_no, status, submitter, message_id, content_hash, sections_json,
                                 meeting_id, urgent, units_json, received_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(c.forum_id)
         .bind(&case_no)
@@ -1078,7 +1342,7 @@ impl Tx {
         .bind(c.content_hash)
         .bind(c.sections_json)
         .bind(c.meeting_id)
-        .bind(c.urgent)
+        .bind(i64::from(c.urgent))
         .bind(c.units_json)
         .bind(db(c.received_at))
         .bind(db(c.now))
@@ -1101,7 +1365,7 @@ impl Tx {
     ) -> Result<()> {
         for a in attendees {
             sqlx::query(
-                "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, created_at) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT(meeting_id, address) DO UPDATE SET active = 1, role = excluded.role",
             )
             .bind(meeting_id)
@@ -1114,9 +1378,9 @@ impl Tx {
             .await?;
         }
         sqlx::query(
-            "UPDATE meetings SET invited_at = CASE WHEN invited_at = '' THEN ?1 ELSE invited_at END,
-                summoned_at = CASE WHEN ?2 THEN ?1 ELSE summoned_at END,
-                note_taker = coalesce(?3, note_taker), updated_at = ?1 WHERE id = ?4",
+            "UPDATE meetings SET invited_at = CASE WHEN invited_at = '' THEN $1 ELSE invited_at END,
+                summoned_at = CASE WHEN $2 THEN $1 ELSE summoned_at END,
+                note_taker = coalesce($3, note_taker), updated_at = $1 WHERE id = $4",
         )
         .bind(db(now))
         .bind(summon)
@@ -1130,7 +1394,7 @@ impl Tx {
     /// Marks these invitees as cancelled for the meeting.
     pub async fn deactivate_invitations(&mut self, meeting_id: i64, addresses: &[String], sequence: u32) -> Result<()> {
         sqlx::query(
-            "UPDATE invitations SET active = 0, sequence_sent = ? WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))",
+            "UPDATE invitations SET active = 0, sequence_sent = $1 WHERE meeting_id = $2 AND address IN (SELECT value FROM json_each($3))",
         )
         .bind(i64::from(sequence))
         .bind(meeting_id)
@@ -1151,8 +1415,8 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE invitations SET partstat = ?, partstat_at = ?, partstat_source = ?,
-                    partstat_sequence = max(partstat_sequence, ?) WHERE meeting_id = ? AND address = ?",
+            "UPDATE invitations SET partstat = $1, partstat_at = $2, partstat_source = $3,
+                    partstat_sequence = CASE WHEN partstat_sequence > $4 THEN partstat_sequence ELSE $4 END WHERE meeting_id = $5 AND address = $6",
         )
         .bind(partstat.as_str())
         .bind(db(now))
@@ -1167,7 +1431,7 @@ impl Tx {
 
     /// Hands the note-taking duty to `address`.
     pub async fn set_note_taker(&mut self, meeting_id: i64, address: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE meetings SET note_taker = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE meetings SET note_taker = $1, updated_at = $2 WHERE id = $3")
             .bind(address)
             .bind(db(now))
             .bind(meeting_id)
@@ -1179,7 +1443,7 @@ impl Tx {
     /// Invites a delegate (kept on the meeting by the planner).
     pub async fn add_delegate(&mut self, meeting_id: i64, a: &Attendee, sequence: u32, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, delegate, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+            "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, delegate, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6)
              ON CONFLICT(meeting_id, address) DO UPDATE SET active = 1, delegate = 1",
         )
         .bind(meeting_id)
@@ -1196,7 +1460,7 @@ impl Tx {
     /// Marks invitees of a meeting as unreachable (a delivery report came back).
     pub async fn mark_undeliverable(&mut self, meeting_id: i64, addresses: &[String]) -> Result<u64> {
         let r =
-            sqlx::query("UPDATE invitations SET undeliverable = 1 WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
+            sqlx::query("UPDATE invitations SET undeliverable = 1 WHERE meeting_id = $1 AND address IN (SELECT value FROM json_each($2))")
                 .bind(meeting_id)
                 .bind(serde_json::to_string(addresses)?)
                 .execute(&mut *self.tx)
@@ -1208,7 +1472,7 @@ impl Tx {
     pub async fn open_obligation(&mut self, o: &NewObligation, now: DateTime<Utc>) -> Result<i64> {
         Ok(sqlx::query_scalar(
             "INSERT INTO obligations (forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, opened_at, data_json, request_message_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&o.forum_id)
         .bind(&o.kind)
@@ -1227,7 +1491,7 @@ impl Tx {
 
     /// Closes an obligation (`by`: who or what closed it).
     pub async fn close_obligation(&mut self, id: i64, by: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE obligations SET closed_at = ?, closed_by = ? WHERE id = ? AND closed_at = ''")
+        sqlx::query("UPDATE obligations SET closed_at = $1, closed_by = $2 WHERE id = $3 AND closed_at = ''")
             .bind(db(now))
             .bind(by)
             .bind(id)
@@ -1238,7 +1502,7 @@ impl Tx {
 
     /// Closes every open obligation of a case (it was decided again, withdrawn or closed).
     pub async fn close_case_obligations(&mut self, case_id: i64, by: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE obligations SET closed_at = ?, closed_by = ? WHERE case_id = ? AND closed_at = ''")
+        sqlx::query("UPDATE obligations SET closed_at = $1, closed_by = $2 WHERE case_id = $3 AND closed_at = ''")
             .bind(db(now))
             .bind(by)
             .bind(case_id)
@@ -1250,9 +1514,9 @@ impl Tx {
     /// Marks a reminder or escalation as sent; a reminder may start a new thread for answers.
     pub async fn obligation_step(&mut self, id: i64, escalation: bool, request_message_id: Option<&str>, now: DateTime<Utc>) -> Result<()> {
         let sql = if escalation {
-            "UPDATE obligations SET escalated_at = ?, request_message_id = coalesce(?, request_message_id) WHERE id = ?"
+            "UPDATE obligations SET escalated_at = $1, request_message_id = coalesce($2, request_message_id) WHERE id = $3"
         } else {
-            "UPDATE obligations SET reminded_at = ?, request_message_id = coalesce(?, request_message_id) WHERE id = ?"
+            "UPDATE obligations SET reminded_at = $1, request_message_id = coalesce($2, request_message_id) WHERE id = $3"
         };
         sqlx::query(sql)
             .bind(db(now))
@@ -1273,8 +1537,8 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE cases SET status = ?, meeting_id = ?, follow_up_on = coalesce(?, follow_up_on), updated_at = ?,
-                 closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END WHERE id = ?",
+            "UPDATE cases SET status = $1, meeting_id = $2, follow_up_on = coalesce($3, follow_up_on), updated_at = $4,
+                 closed_at = CASE WHEN $5 = 'closed' THEN $6 ELSE closed_at END WHERE id = $7",
         )
         .bind(status)
         .bind(meeting_id)
@@ -1290,7 +1554,7 @@ impl Tx {
 
     /// Stores the handover information of a case.
     pub async fn set_handover(&mut self, id: i64, handover: &serde_json::Value) -> Result<()> {
-        sqlx::query("UPDATE cases SET handover_json = ? WHERE id = ?")
+        sqlx::query("UPDATE cases SET handover_json = $1 WHERE id = $2")
             .bind(handover.to_string())
             .bind(id)
             .execute(&mut *self.tx)
@@ -1300,7 +1564,7 @@ impl Tx {
 
     /// Records the date a person turns 19 (or 21).
     pub async fn set_transfer(&mut self, id: i64, on: &str) -> Result<()> {
-        sqlx::query("UPDATE cases SET transfer_on = ? WHERE id = ?")
+        sqlx::query("UPDATE cases SET transfer_on = $1 WHERE id = $2")
             .bind(on)
             .bind(id)
             .execute(&mut *self.tx)
@@ -1310,7 +1574,7 @@ impl Tx {
 
     /// Marks a meeting's decisions as requested.
     pub async fn decisions_requested(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE meetings SET decisions_requested_at = ? WHERE id = ?")
+        sqlx::query("UPDATE meetings SET decisions_requested_at = $1 WHERE id = $2")
             .bind(db(now))
             .bind(meeting_id)
             .execute(&mut *self.tx)
@@ -1320,7 +1584,7 @@ impl Tx {
 
     /// Records that these invitees were reminded to answer.
     pub async fn mark_reminded(&mut self, meeting_id: i64, addresses: &[String], now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE invitations SET reminded_at = ? WHERE meeting_id = ? AND address IN (SELECT value FROM json_each(?))")
+        sqlx::query("UPDATE invitations SET reminded_at = $1 WHERE meeting_id = $2 AND address IN (SELECT value FROM json_each($3))")
             .bind(db(now))
             .bind(meeting_id)
             .bind(serde_json::to_string(addresses)?)
@@ -1332,9 +1596,9 @@ impl Tx {
     /// Records that a digest (`cutoff` or `morning`) was sent.
     pub async fn mark_digest(&mut self, meeting_id: i64, which: &str, now: DateTime<Utc>) -> Result<()> {
         let sql = if which == "cutoff" {
-            "UPDATE meetings SET digest_cutoff_at = ? WHERE id = ?"
+            "UPDATE meetings SET digest_cutoff_at = $1 WHERE id = $2"
         } else {
-            "UPDATE meetings SET digest_morning_at = ? WHERE id = ?"
+            "UPDATE meetings SET digest_morning_at = $1 WHERE id = $2"
         };
         sqlx::query(sql).bind(db(now)).bind(meeting_id).execute(&mut *self.tx).await?;
         Ok(())
@@ -1342,7 +1606,7 @@ impl Tx {
 
     /// Raises a meeting's SEQUENCE (a significant change); returns the new value.
     pub async fn bump_sequence(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<u32> {
-        let n: i64 = sqlx::query_scalar("UPDATE meetings SET sequence = sequence + 1, updated_at = ? WHERE id = ? RETURNING sequence")
+        let n: i64 = sqlx::query_scalar("UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2 RETURNING sequence")
             .bind(db(now))
             .bind(meeting_id)
             .fetch_one(&mut *self.tx)
@@ -1352,7 +1616,7 @@ impl Tx {
 
     /// Marks a samverkansmöte as not held (no cases at its cutoff).
     pub async fn meeting_not_held(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE meetings SET status = 'not_held', summoned_at = ?, invited_at = CASE WHEN invited_at = '' THEN ? ELSE invited_at END, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE meetings SET status = 'not_held', summoned_at = $1, invited_at = CASE WHEN invited_at = '' THEN $2 ELSE invited_at END, updated_at = $3 WHERE id = $4")
             .bind(db(now))
             .bind(db(now))
             .bind(db(now))
@@ -1365,7 +1629,7 @@ impl Tx {
     /// Records that the active invitees were sent `sequence`; `deactivate` when it was a CANCEL.
     pub async fn invitations_sent(&mut self, meeting_id: i64, sequence: u32, deactivate: bool) -> Result<()> {
         sqlx::query(
-            "UPDATE invitations SET sequence_sent = ?, active = CASE WHEN ? THEN 0 ELSE active END WHERE meeting_id = ? AND active = 1",
+            "UPDATE invitations SET sequence_sent = $1, active = CASE WHEN $2 THEN 0 ELSE active END WHERE meeting_id = $3 AND active = 1",
         )
         .bind(i64::from(sequence))
         .bind(deactivate)
@@ -1384,7 +1648,7 @@ impl Tx {
         meeting_id: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("UPDATE cases SET sections_json = ?, status = ?, meeting_id = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE cases SET sections_json = $1, status = $2, meeting_id = $3, updated_at = $4 WHERE id = $5")
             .bind(sections_json)
             .bind(status)
             .bind(meeting_id)
@@ -1399,7 +1663,7 @@ impl Tx {
     pub async fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "INSERT INTO outbox (message_id, kind, forum_id, case_id, meeting_id, env_from, env_to, mime, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(message_id) DO NOTHING",
         )
         .bind(&m.message_id)
         .bind(&m.kind)
@@ -1421,7 +1685,7 @@ impl Tx {
     pub async fn record_intake(&mut self, r: &IntakeRecord<'_>) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO intake (mailbox, uidvalidity, uid, message_id, received_at, processed_at, kind, outcome, destination, case_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING",
         )
         .bind(r.mailbox)
         .bind(i64::from(r.uidvalidity))
@@ -1438,6 +1702,11 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The transaction's connection, for statements outside this module's (admin purges).
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await.context("cannot commit database transaction")
     }
@@ -1446,13 +1715,6 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::testing::ts;
-
-    async fn temp_store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("t.db")).await.expect("open");
-        (dir, store)
-    }
 
     #[tokio::test]
     async fn database_file_is_private_and_world_readable_is_refused() {
@@ -1464,127 +1726,5 @@ mod tests {
         let err = Store::open(&p).await.expect_err("must refuse");
         assert!(err.to_string().contains("chmod 600"), "{err}");
     }
-
-    #[tokio::test]
-    async fn case_numbers_count_per_forum_and_year() {
-        let (_d, s) = temp_store().await;
-        let mut tx = s.begin().await.expect("tx");
-        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0001");
-        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0002");
-        assert_eq!(tx.next_case_no("b", 2026).await.expect("n"), "2026-0001");
-        assert_eq!(tx.next_case_no("a", 2027).await.expect("n"), "2027-0001");
-        tx.commit().await.expect("commit");
-    }
-
-    #[tokio::test]
-    async fn rolled_back_transaction_leaves_nothing() {
-        let (_d, s) = temp_store().await;
-        let now = ts("2026-05-01T10:00:00Z");
-        {
-            let mut tx = s.begin().await.expect("tx");
-            tx.insert_case(&NewCase {
-                forum_id: "a",
-                year: 2026,
-                status: "submitted",
-                submitter: "x@y",
-                message_id: "m1",
-                content_hash: "h",
-                sections_json: "{}",
-                meeting_id: None,
-                urgent: false,
-                units_json: "[]",
-                received_at: now,
-                now,
-            })
-            .await
-            .expect("insert");
-            // dropped without commit
-        }
-        let st = s.status(&["a".into()]).await.expect("status");
-        assert_eq!(st.forums[0].cases, 0);
-        let mut tx = s.begin().await.expect("tx");
-        assert_eq!(
-            tx.next_case_no("a", 2026).await.expect("n"),
-            "2026-0001",
-            "the number was not used up"
-        );
-    }
-
-    #[tokio::test]
-    async fn intake_is_recorded_once_per_uid() {
-        let (_d, s) = temp_store().await;
-        let now = ts("2026-05-01T10:00:00Z");
-        let rec = IntakeRecord {
-            mailbox: "INBOX",
-            uidvalidity: 7,
-            uid: 3,
-            message_id: "m@x",
-            received_at: now,
-            processed_at: now,
-            kind: "submission",
-            outcome: "case_created",
-            destination: "processed",
-            case_id: None,
-        };
-        let mut tx = s.begin().await.expect("tx");
-        assert!(tx.record_intake(&rec).await.expect("rec"));
-        assert!(!tx.record_intake(&rec).await.expect("rec"));
-        tx.commit().await.expect("commit");
-        assert!(s.message_id_seen("m@x").await.expect("seen"));
-        assert_eq!(
-            s.known_uids("INBOX", 7, &[1, 3, 5]).await.expect("known"),
-            vec![(3, "processed".to_string())]
-        );
-        assert!(s.known_uids("INBOX", 8, &[3]).await.expect("known").is_empty());
-    }
-
-    #[tokio::test]
-    async fn outbox_claims_retries_and_dedupes() {
-        let (_d, s) = temp_store().await;
-        let now = ts("2026-05-01T10:00:00Z");
-        let m = Outgoing {
-            message_id: "r1@x".into(),
-            kind: "receipt".into(),
-            forum_id: "a".into(),
-            case_id: None,
-            meeting_id: None,
-            env_from: "f@x".into(),
-            env_to: vec!["t@x".into()],
-            mime: b"Subject: x\r\n\r\nhej\r\n".to_vec(),
-        };
-        let mut tx = s.begin().await.expect("tx");
-        tx.enqueue(&m, now).await.expect("enqueue");
-        tx.enqueue(&m, now).await.expect("enqueue twice");
-        tx.commit().await.expect("commit");
-        let due = s.due_outbox(now, 10).await.expect("due");
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].env_to, vec!["t@x".to_string()]);
-        let later = ts("2026-05-01T10:00:30Z");
-        assert_eq!(s.claim_outbox(due[0].id, later).await.expect("claim"), 1);
-        assert!(
-            s.due_outbox(now, 10).await.expect("due").is_empty(),
-            "claimed row is not due again at once"
-        );
-        assert_eq!(s.next_outbox_due().await.expect("next"), Some(later));
-        s.outbox_failed(due[0].id, "421 try later", false).await.expect("fail");
-        assert_eq!(s.due_outbox(later, 10).await.expect("due").len(), 1);
-        s.outbox_sent(due[0].id, later).await.expect("sent");
-        assert!(s.due_outbox(later, 10).await.expect("due").is_empty());
-        assert_eq!(s.next_outbox_due().await.expect("next"), None);
-        let st = s.status(&[]).await.expect("status");
-        assert_eq!((st.outbox_pending, st.outbox_sent), (0, 1));
-    }
-
-    #[tokio::test]
-    async fn uidvalidity_change_resets_the_cursor() {
-        let (_d, s) = temp_store().await;
-        let now = ts("2026-05-01T10:00:00Z");
-        s.set_uidvalidity("INBOX", 1).await.expect("set");
-        s.mark_synced("INBOX", 40, now).await.expect("sync");
-        s.set_uidvalidity("INBOX", 1).await.expect("same");
-        assert_eq!(s.mailbox_state("INBOX").await.expect("st").map(|m| m.last_uid), Some(40));
-        s.set_uidvalidity("INBOX", 2).await.expect("changed");
-        let st = s.mailbox_state("INBOX").await.expect("st").expect("row");
-        assert_eq!((st.uidvalidity, st.last_uid), (2, 0));
-    }
+    // The scenarios that run on both engines are in tests/store.rs.
 }

@@ -82,6 +82,92 @@ pub fn stack() -> &'static Stack {
     }
 }
 
+/// The throwaway PostgreSQL server (`tests/pgstack/start`), started once per test binary on
+/// first use and stopped when the binary exits.
+pub struct Pg {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+}
+
+static PG: OnceLock<Result<Pg, String>> = OnceLock::new();
+
+pub fn pg() -> &'static Pg {
+    let r = PG.get_or_init(|| {
+        let dir = PathBuf::from(format!("/tmp/sv-pg-{}", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pgstack/start");
+        let out = Command::new(&script)
+            .arg(&dir)
+            .arg("--watch-pid")
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the throwaway PostgreSQL did not start ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+        Ok(Pg {
+            port: env.get("PG_PORT").and_then(|p| p.parse().ok()).ok_or("PG_PORT missing")?,
+            user: env.get("PG_USER").cloned().ok_or("PG_USER missing")?,
+            password: env.get("PG_PASSWORD").cloned().ok_or("PG_PASSWORD missing")?,
+        })
+    });
+    match r {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+impl Pg {
+    /// Creates an empty database and returns its URL (without the password).
+    pub fn fresh_database(&self, name: &str) -> String {
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "database name {name}");
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &self.user,
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+            ])
+            .arg(format!("CREATE DATABASE {name}"))
+            .env("PGPASSWORD", &self.password)
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("postgres://{}@127.0.0.1:{}/{name}", self.user, self.port)
+    }
+
+    /// The URL with the password, for the tests' own connections.
+    pub fn with_password(&self, url: &str) -> String {
+        url.replacen(&format!("{}@", self.user), &format!("{}:{}@", self.user, self.password), 1)
+    }
+}
+
+/// The database engine the end-to-end worlds use: `SAMVERKAN_TEST_DB=postgres` runs them on
+/// the throwaway PostgreSQL; the default is a SQLite file per world. `tests/run` runs the
+/// end-to-end suites once with each.
+pub fn postgres_worlds() -> bool {
+    std::env::var("SAMVERKAN_TEST_DB").is_ok_and(|v| v == "postgres")
+}
+
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A test's own mail users and configuration: every address carries a unique tag, so tests
@@ -94,7 +180,11 @@ pub struct World {
     pub meeting_day: chrono::NaiveDate,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
+    /// SQLite: the world's database file (its PostgreSQL worlds have none).
     pub db_path: PathBuf,
+    /// The URL the world's own connections use: `sqlite://...` or `postgres://...` with the
+    /// password.
+    pub db_url: String,
 }
 
 impl World {
@@ -130,6 +220,17 @@ impl World {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("password"), PASSWORD).expect("password file");
         let db_path = dir.path().join("samverkan.db");
+        let (database, db_url) = if postgres_worlds() {
+            let pg = pg();
+            std::fs::write(dir.path().join("pgpassword"), &pg.password).expect("pg password file");
+            let url = pg.fresh_database(&format!("sv_{tag}"));
+            (
+                format!("url = \"{url}\"\npassword_file = \"pgpassword\"\ninstance = \"test-{tag}\"\nlease = \"4s\""),
+                pg.with_password(&url),
+            )
+        } else {
+            ("path = \"samverkan.db\"".to_string(), format!("sqlite://{}", db_path.display()))
+        };
         let (imap, smtp) = if tls {
             (
                 format!("port = {}\ntls = \"starttls\"\nca_file = \"{}\"", s.imap_port, s.ca_file.display()),
@@ -153,7 +254,7 @@ reconnect_max_backoff = "2s"
 {daemon_extra}
 
 [database]
-path = "samverkan.db"
+{database}
 
 [templates]
 dir = "{templates}"
@@ -211,6 +312,7 @@ unit = "Vuxenenheten"
             meeting_day,
             config_path,
             db_path,
+            db_url,
             dir,
         }
     }
@@ -265,9 +367,12 @@ unit = "Vuxenenheten"
         )
     }
 
-    /// Opens the world's database read-only-ish for assertions.
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!("sqlite:{}", self.db_path.display()))
+    /// Opens the world's database for assertions (either engine: write `$1` parameters).
+    pub async fn db(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.db_url)
             .await
             .expect("open test db")
     }

@@ -1,0 +1,282 @@
+//! The store on both engines: every scenario runs on a SQLite file and on the throwaway
+//! PostgreSQL (`tests/pgstack`), so one set of statements is checked against both dialects.
+//! Plus what only matters with several instances: leases and outbox claims.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use samverkan::store::{IntakeRecord, NewCase, Outgoing, Store, Target};
+
+fn ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("timestamp").with_timezone(&Utc)
+}
+
+static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A fresh store of each engine: (name, keep-alive, store).
+async fn stores() -> Vec<(&'static str, Option<tempfile::TempDir>, Store)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = Store::open(&dir.path().join("t.db")).await.expect("open sqlite");
+    let pg = common::pg();
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let url = pg.fresh_database(&format!("st_{}_{n}", std::process::id()));
+    let postgres = Store::connect(Target::Postgres {
+        url: &url,
+        password: Some(&pg.password),
+    })
+    .await
+    .expect("open postgres");
+    vec![("sqlite", Some(dir), sqlite), ("postgres", None, postgres)]
+}
+
+fn outgoing(id: &str) -> Outgoing {
+    Outgoing {
+        message_id: id.into(),
+        kind: "receipt".into(),
+        forum_id: "a".into(),
+        case_id: None,
+        meeting_id: None,
+        env_from: "f@x".into(),
+        env_to: vec!["t@x".into()],
+        mime: b"Subject: x\r\n\r\nhej\r\n".to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn case_numbers_count_per_forum_and_year() {
+    for (name, _d, s) in stores().await {
+        let mut tx = s.begin().await.expect("tx");
+        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0001", "{name}");
+        assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0002", "{name}");
+        assert_eq!(tx.next_case_no("b", 2026).await.expect("n"), "2026-0001", "{name}");
+        assert_eq!(tx.next_case_no("a", 2027).await.expect("n"), "2027-0001", "{name}");
+        tx.commit().await.expect("commit");
+    }
+}
+
+#[tokio::test]
+async fn rolled_back_transaction_leaves_nothing() {
+    for (name, _d, s) in stores().await {
+        let now = ts("2026-05-01T10:00:00Z");
+        {
+            let mut tx = s.begin().await.expect("tx");
+            tx.next_case_no("a", 2026).await.expect("n");
+            tx.insert_case(&NewCase {
+                forum_id: "a",
+                year: 2026,
+                status: "submitted",
+                submitter: "x@y",
+                message_id: "m1",
+                content_hash: "h",
+                sections_json: "{}",
+                meeting_id: None,
+                urgent: false,
+                units_json: "[]",
+                received_at: now,
+                now,
+            })
+            .await
+            .expect("insert");
+            // dropped without commit
+        }
+        let st = s.status(&["a".into()]).await.expect("status");
+        assert_eq!(st.forums[0].cases, 0, "{name}");
+        let mut tx = s.begin().await.expect("tx");
+        assert_eq!(
+            tx.next_case_no("a", 2026).await.expect("n"),
+            "2026-0001",
+            "{name}: the number was not used up"
+        );
+    }
+}
+
+#[tokio::test]
+async fn intake_is_recorded_once_per_uid() {
+    for (name, _d, s) in stores().await {
+        let now = ts("2026-05-01T10:00:00Z");
+        let rec = IntakeRecord {
+            mailbox: "INBOX",
+            uidvalidity: 7,
+            uid: 3,
+            message_id: "m@x",
+            received_at: now,
+            processed_at: now,
+            kind: "submission",
+            outcome: "case_created",
+            destination: "processed",
+            case_id: None,
+        };
+        let mut tx = s.begin().await.expect("tx");
+        assert!(tx.record_intake(&rec).await.expect("rec"), "{name}");
+        assert!(!tx.record_intake(&rec).await.expect("rec"), "{name}");
+        tx.commit().await.expect("commit");
+        assert!(s.message_id_seen("m@x").await.expect("seen"), "{name}");
+        assert_eq!(
+            s.known_uids("INBOX", 7, &[1, 3, 5]).await.expect("known"),
+            vec![(3, "processed".to_string())],
+            "{name}"
+        );
+        assert!(s.known_uids("INBOX", 8, &[3]).await.expect("known").is_empty(), "{name}");
+        s.mark_moved("INBOX", 7, &[3], now).await.expect("moved");
+    }
+}
+
+#[tokio::test]
+async fn outbox_claims_retries_and_dedupes() {
+    for (name, _d, s) in stores().await {
+        let now = ts("2026-05-01T10:00:00Z");
+        let later = ts("2026-05-01T10:00:30Z");
+        s.instance_alive("a", now, ts("2026-05-01T11:00:00Z"), 1).await.expect("alive");
+        let mut tx = s.begin().await.expect("tx");
+        tx.enqueue(&outgoing("r1@x"), now).await.expect("enqueue");
+        tx.enqueue(&outgoing("r1@x"), now).await.expect("enqueue twice");
+        tx.commit().await.expect("commit");
+        let (row, attempt) = s.claim_next_outbox(now, "a", |_| later).await.expect("claim").expect("a row");
+        assert_eq!((attempt, row.env_to.clone()), (1, vec!["t@x".to_string()]), "{name}");
+        assert_eq!(
+            row.mime,
+            b"Subject: x\r\n\r\nhej\r\n".to_vec(),
+            "{name}: the bytes come back as stored"
+        );
+        assert!(
+            s.claim_next_outbox(now, "a", |_| later).await.expect("claim").is_none(),
+            "{name}: not due again at once"
+        );
+        assert!(
+            s.claim_next_outbox(later, "b", |_| later).await.expect("claim").is_none(),
+            "{name}: another instance does not take a live instance's claim"
+        );
+        assert_eq!(s.next_outbox_due().await.expect("next"), Some(later), "{name}");
+        s.outbox_failed(row.id, "421 try later", false).await.expect("fail");
+        let (row, attempt) = s.claim_next_outbox(later, "b", |_| later).await.expect("claim").expect("due again");
+        assert_eq!(attempt, 2, "{name}");
+        s.outbox_sent(row.id, later).await.expect("sent");
+        assert!(s.due_outbox(later, 10).await.expect("due").is_empty(), "{name}");
+        let st = s.status(&[]).await.expect("status");
+        assert_eq!((st.outbox_pending, st.outbox_sent), (0, 1), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_gone_instances_claim_is_taken_over_and_a_restart_releases_its_own() {
+    for (name, _d, s) in stores().await {
+        let t0 = ts("2026-05-01T10:00:00Z");
+        let retry = ts("2026-05-01T10:00:30Z");
+        s.instance_alive("a", t0, ts("2026-05-01T10:00:10Z"), 1).await.expect("alive");
+        let mut tx = s.begin().await.expect("tx");
+        tx.enqueue(&outgoing("r1@x"), t0).await.expect("enqueue");
+        tx.enqueue(&outgoing("r2@x"), t0).await.expect("enqueue");
+        tx.commit().await.expect("commit");
+        let (r1, _) = s.claim_next_outbox(t0, "a", |_| retry).await.expect("claim").expect("row");
+        // "a" dies mid-send: after its retry time *and* its alive_until, "b" takes the row.
+        assert!(
+            s.claim_next_outbox(t0, "b", |_| retry)
+                .await
+                .expect("claim")
+                .is_some_and(|(r, _)| r.id != r1.id),
+            "{name}"
+        );
+        let (taken, attempt) = s
+            .claim_next_outbox(retry, "b", |_| retry)
+            .await
+            .expect("claim")
+            .expect("taken over");
+        assert_eq!((taken.id, attempt), (r1.id, 2), "{name}");
+        // An instance restarting under its own name makes its unfinished claims due at once.
+        s.instance_alive("b", retry, ts("2026-05-01T11:00:00Z"), 2).await.expect("alive");
+        assert_eq!(s.release_inflight("b", retry).await.expect("release"), 2, "{name}");
+        assert_eq!(s.due_outbox(retry, 10).await.expect("due").len(), 2, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn leases_go_to_one_holder_until_they_expire_or_are_released() {
+    for (name, _d, s) in stores().await {
+        let t0 = ts("2026-05-01T10:00:00Z");
+        let t1 = ts("2026-05-01T10:00:10Z");
+        let t2 = ts("2026-05-01T10:00:31Z");
+        let exp = |t: DateTime<Utc>| t + chrono::Duration::seconds(30);
+        assert!(s.acquire_lease("intake:x", "a", t0, exp(t0)).await.expect("a"), "{name}");
+        assert!(
+            !s.acquire_lease("intake:x", "b", t1, exp(t1)).await.expect("b"),
+            "{name}: held by a"
+        );
+        assert!(s.acquire_lease("intake:x", "a", t1, exp(t1)).await.expect("renew"), "{name}");
+        assert!(
+            !s.acquire_lease("intake:x", "b", t2, exp(t2)).await.expect("b"),
+            "{name}: renewed at t1"
+        );
+        let t3 = ts("2026-05-01T10:00:41Z");
+        assert!(s.acquire_lease("intake:x", "b", t3, exp(t3)).await.expect("b"), "{name}: expired");
+        assert!(
+            !s.acquire_lease("intake:x", "a", t3, exp(t3)).await.expect("a"),
+            "{name}: a lost it"
+        );
+        let st = s.status(&[]).await.expect("status");
+        assert_eq!(st.leases.len(), 1, "{name}");
+        assert_eq!(
+            (st.leases[0].holder.as_str(), st.leases[0].since.as_str()),
+            ("b", "2026-05-01T10:00:41.000Z"),
+            "{name}"
+        );
+        s.release_lease("intake:x", "b").await.expect("release");
+        assert!(s.acquire_lease("intake:x", "a", t3, exp(t3)).await.expect("a"), "{name}: released");
+        s.instance_stopped("a", t3).await.expect("stopped");
+        assert!(
+            s.status(&[]).await.expect("status").leases.is_empty(),
+            "{name}: a clean stop frees its leases"
+        );
+    }
+}
+
+#[tokio::test]
+async fn uidvalidity_change_resets_the_cursor() {
+    for (name, _d, s) in stores().await {
+        let now = ts("2026-05-01T10:00:00Z");
+        s.set_uidvalidity("INBOX", 1).await.expect("set");
+        s.mark_synced("INBOX", 40, now).await.expect("sync");
+        s.mark_synced("INBOX", 30, now).await.expect("sync never goes back");
+        s.set_uidvalidity("INBOX", 1).await.expect("same");
+        assert_eq!(s.mailbox_state("INBOX").await.expect("st").map(|m| m.last_uid), Some(40), "{name}");
+        s.set_uidvalidity("INBOX", 2).await.expect("changed");
+        let st = s.mailbox_state("INBOX").await.expect("st").expect("row");
+        assert_eq!((st.uidvalidity, st.last_uid), (2, 0), "{name}");
+    }
+}
+
+/// Two instances claiming from one PostgreSQL outbox at once never get the same row, and
+/// together they get every row (SKIP LOCKED: nobody waits for the other's claim).
+#[tokio::test]
+async fn concurrent_claims_on_postgres_split_the_outbox() {
+    let pg = common::pg();
+    let url = pg.fresh_database(&format!("st_{}_claims", std::process::id()));
+    let open = || {
+        Store::connect(Target::Postgres {
+            url: &url,
+            password: Some(&pg.password),
+        })
+    };
+    let (a, b) = (open().await.expect("a"), open().await.expect("b"));
+    let now = ts("2026-05-01T10:00:00Z");
+    let until = ts("2026-05-01T11:00:00Z");
+    a.instance_alive("a", now, until, 1).await.expect("alive");
+    a.instance_alive("b", now, until, 2).await.expect("alive");
+    let mut tx = a.begin().await.expect("tx");
+    for i in 0..200 {
+        tx.enqueue(&outgoing(&format!("m{i}@x")), now).await.expect("enqueue");
+    }
+    tx.commit().await.expect("commit");
+    let claim_all = |s: Store, me: &'static str| async move {
+        let mut got = Vec::new();
+        while let Some((row, _)) = s.claim_next_outbox(now, me, |_| until).await.expect("claim") {
+            got.push(row.id);
+        }
+        got
+    };
+    let (ga, gb) = tokio::join!(claim_all(a.clone(), "a"), claim_all(b.clone(), "b"));
+    let mut all: Vec<i64> = ga.iter().chain(gb.iter()).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), ga.len() + gb.len(), "no row was claimed twice");
+    assert_eq!(all.len(), 200, "every row was claimed");
+}
