@@ -24,6 +24,8 @@ pub struct App {
     /// The systemd watchdog is fed only while every promise holds, so a wedged loop gets the
     /// daemon restarted.
     pub heartbeats: [AtomicI64; 3],
+    /// The leases this instance holds (see `cluster`).
+    pub leases: crate::cluster::Leases,
 }
 
 /// The long-running tasks watched by the watchdog.
@@ -71,6 +73,7 @@ impl App {
             smtp_password,
             outbox_wake: Notify::new(),
             heartbeats: Default::default(),
+            leases: Default::default(),
         }))
     }
 
@@ -87,6 +90,7 @@ impl App {
             smtp_password: None,
             outbox_wake: Notify::new(),
             heartbeats: Default::default(),
+            leases: Default::default(),
         }))
     }
 

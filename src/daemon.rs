@@ -23,6 +23,11 @@ async fn retention_loop(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
+        if !*app.leases.scheduler.borrow() {
+            // Another instance runs the planner and the purge.
+            wait = Duration::from_secs(3600);
+            continue;
+        }
         if let Err(e) = crate::admin::purge(&app, app.now(), false).await {
             warn!(error = %format!("{e:#}"), "daily purge failed; retrying tomorrow");
         }
@@ -42,6 +47,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         );
     }
 
+    let cluster = tokio::spawn(crate::cluster::run(Arc::clone(&app), stop_rx.clone()));
     let intake = tokio::spawn(crate::intake::run(Arc::clone(&app), stop_rx.clone()));
     let sender = tokio::spawn(crate::sender::run(Arc::clone(&app), transport, stop_rx.clone()));
     let scheduler = tokio::spawn(crate::scheduler::run(Arc::clone(&app), stop_rx.clone()));
@@ -87,6 +93,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         retention.await.ok();
         metrics.await.ok();
         sender.await.ok();
+        cluster.await.ok();
     };
     if tokio::time::timeout(STOP_GRACE, both).await.is_err() {
         warn!(

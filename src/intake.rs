@@ -38,13 +38,24 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             return;
         }
+        // Only the instance holding the mailbox's lease reads it (always this one on SQLite).
+        if !*app.leases.intake.borrow() {
+            let standby = crate::cluster::renew_every(app.cfg.database.lease);
+            app.alive(crate::app::Task::Intake, standby + Duration::from_secs(60));
+            let _ = tokio::time::timeout(standby, crate::cluster::wait_for(&app.leases.intake, &mut shutdown)).await;
+            continue;
+        }
         app.alive(
             crate::app::Task::Intake,
             app.cfg.daemon.reconnect_max_backoff + Duration::from_secs(60),
         );
         let result = session(&app, &mut shutdown, &mut down_since).await;
         match result {
-            Ok(()) => return,
+            Ok(()) if *shutdown.borrow() => return,
+            Ok(()) => {
+                info!("stopped reading the mailbox: this instance no longer holds its lease");
+                continue;
+            }
             Err(e) => {
                 if down_since.is_none() {
                     down_since = Some(app.now());
@@ -63,6 +74,8 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// One IMAP session. Returns `Ok` when `shutdown` turned true or this instance lost the
+/// mailbox's lease; the caller tells which.
 async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &mut Option<DateTime<Utc>>) -> Result<()> {
     let cfg = &app.cfg.imap;
     let mut s = imap_connect(cfg, &app.imap_password).await?;
@@ -87,9 +100,10 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
     let mover = Mover { has_move, has_uidplus };
 
     let mut last_full = tokio::time::Instant::now();
+    let mut lease = app.leases.intake.subscribe();
     sync_until_quiet(app, &mut s, uidvalidity, &mover).await?;
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || !*lease.borrow_and_update() {
             s.logout().await.ok();
             return Ok(());
         }
@@ -103,6 +117,7 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
             let outcome = tokio::select! {
                 r = wait => Some(r),
                 _ = shutdown.changed() => None,
+                _ = lease.changed() => None,
             };
             drop(stop);
             if let Some(r) = outcome {
@@ -113,9 +128,10 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
             tokio::select! {
                 _ = tokio::time::sleep(until_full.min(Duration::from_secs(30))) => {}
                 _ = shutdown.changed() => {}
+                _ = lease.changed() => {}
             }
         }
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || !*lease.borrow() {
             s.logout().await.ok();
             return Ok(());
         }

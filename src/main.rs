@@ -139,6 +139,11 @@ enum Command {
         #[arg(long, default_value_t = 14)]
         days: u32,
     },
+    /// Database administration: copy an installation's state to another database.
+    Db {
+        #[command(subcommand)]
+        action: DbCmd,
+    },
     /// Print shell completions (bash, zsh, fish) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -155,6 +160,88 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCmd {
+    /// Copy every case, meeting, invitation, obligation, outbox row and intake record from one
+    /// database into a new, empty one (SQLite to PostgreSQL for several instances, or back).
+    ///
+    /// Stop the daemon first: the copy refuses a source that an instance renewed in the last
+    /// minute, unless --force. Then point `[database]` at the destination and start the daemon
+    /// (see docs/operations.md, "Moving to PostgreSQL").
+    Copy {
+        /// The source: `sqlite:PATH` (or a path) or `postgres://USER@HOST:PORT/DB`.
+        #[arg(long)]
+        from: String,
+        /// The destination, empty: `postgres://USER@HOST:PORT/DB` (or `sqlite:PATH`).
+        /// A PostgreSQL password comes from $PGPASSWORD, never from the command line.
+        #[arg(long)]
+        to: String,
+        /// Copy even though an instance seems to be running on the source.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Opens a database named on the command line: `sqlite:PATH`, a path, or a `postgres://` URL
+/// whose password comes from $PGPASSWORD.
+async fn open_arg(arg: &str) -> Result<Store> {
+    use samverkan::store::Target;
+    if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+        let u = url::Url::parse(arg).map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", samverkan::config::redact_url(arg)))?;
+        if u.password().is_some() {
+            anyhow::bail!("put the password in $PGPASSWORD, not in the URL (command lines are visible to other users)");
+        }
+        let pw = std::env::var("PGPASSWORD").ok();
+        Store::connect(Target::Postgres {
+            url: arg,
+            password: pw.as_deref(),
+        })
+        .await
+    } else {
+        let path = arg.strip_prefix("sqlite://").or_else(|| arg.strip_prefix("sqlite:")).unwrap_or(arg);
+        Store::open(Path::new(path)).await
+    }
+}
+
+async fn db_cmd(action: DbCmd) -> Result<ExitCode> {
+    match action {
+        DbCmd::Copy { from, to, force } => {
+            let sqlite_path = from
+                .strip_prefix("sqlite://")
+                .or_else(|| from.strip_prefix("sqlite:"))
+                .unwrap_or(&from);
+            if !from.contains("postgres") && !Path::new(sqlite_path).exists() {
+                anyhow::bail!("no database at {sqlite_path}");
+            }
+            let src = open_arg(&from).await?;
+            let now = chrono::Utc::now();
+            let st = src.status(&[]).await?;
+            let running: Vec<&str> = st
+                .instances
+                .iter()
+                .filter(|i| i.alive_until > samverkan::core::time::db(now - chrono::Duration::minutes(1)))
+                .map(|i| i.name.as_str())
+                .collect();
+            if !running.is_empty() && !force {
+                eprintln!(
+                    "error: instance(s) {} renewed the source within the last minute: stop the daemon first (or --force)",
+                    running.join(", ")
+                );
+                return Ok(ExitCode::from(1));
+            }
+            let dest = open_arg(&to).await?;
+            let report = src.copy_into(&dest).await?;
+            for (table, n) in &report {
+                out!("{table}: {n} row(s)");
+            }
+            out!("copied; now set [database] to the destination and start the daemon");
+            src.close().await;
+            dest.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// Prints to stdout; a closed pipe (`| head`) ends the output quietly instead of panicking.
@@ -729,6 +816,7 @@ fn main() -> ExitCode {
             store_only,
         } => rt.block_on(purge_cmd(&config, dry_run, store_only)),
         Command::Quarantine { config, action } => rt.block_on(quarantine_cmd(&config, action)),
+        Command::Db { action } => rt.block_on(db_cmd(action)),
         Command::Preview { config, days } => rt.block_on(preview(&config, days)),
         Command::Status { config, json } => rt.block_on(status(&config, json)),
         Command::Run { config } => match load(&config) {

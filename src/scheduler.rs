@@ -32,6 +32,13 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         }
         let reread = app.cfg.daemon.scheduler_interval;
         app.alive(crate::app::Task::Scheduler, Duration::from_secs(300));
+        // Only the instance holding the scheduler lease plans (always this one on SQLite).
+        if !*app.leases.scheduler.borrow() {
+            let standby = crate::cluster::renew_every(app.cfg.database.lease);
+            app.alive(crate::app::Task::Scheduler, standby);
+            let _ = tokio::time::timeout(standby, crate::cluster::wait_for(&app.leases.scheduler, &mut shutdown)).await;
+            continue;
+        }
         let wait = match tick(&app).await {
             Ok(next) => {
                 if failing {

@@ -122,7 +122,8 @@ async fn a_locked_database_delays_a_mail_but_loses_and_doubles_nothing() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let w = World::new(false);
+    // SQLite's own lock: another process holding the file's write lock.
+    let w = World::on_sqlite();
     let _d = w.start();
     let (anna, mb) = (w.addr("anna"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;

@@ -32,6 +32,8 @@ use crate::core::plan::{AgendaCase, Invitation, MeetingView};
 use crate::core::schedule::{Meeting, MeetingKind, Occurrence};
 use crate::core::time::{db, from_db};
 
+pub mod copy;
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -192,35 +192,45 @@ impl World {
     /// verifying the stack's certificate; otherwise plain loopback connections.
     /// A world without a meeting schedule.
     pub fn new(tls: bool) -> World {
-        Self::build(tls, "", None)
+        Self::build(tls, "", None, postgres_worlds())
     }
 
     /// A world with a weekly schedule: meetings on `meeting_day`'s weekday at 13:00.
     pub fn weekly(tls: bool) -> World {
-        Self::build(tls, "", Some(String::new()))
+        Self::build(tls, "", Some(String::new()), postgres_worlds())
     }
 
     /// A world with the given `[forum.schedule]` body and extra `[daemon]` keys.
     pub fn with_schedule(daemon_extra: &str, schedule: &str) -> World {
-        Self::build(false, daemon_extra, Some(schedule.to_string()))
+        Self::build(false, daemon_extra, Some(schedule.to_string()), postgres_worlds())
     }
 
     /// Like [`World::with_schedule`], with more TOML appended to the forum (units, members);
     /// `{tag}` in it is replaced by the world's tag.
     pub fn with_tail(daemon_extra: &str, schedule: &str, tail: &str) -> World {
-        let w = Self::build(false, daemon_extra, Some(schedule.to_string()));
+        let w = Self::build(false, daemon_extra, Some(schedule.to_string()), postgres_worlds());
         let cfg = std::fs::read_to_string(&w.config_path).expect("config");
         std::fs::write(&w.config_path, format!("{cfg}\n{}\n", tail.replace("{tag}", &w.tag))).expect("config");
         w
     }
 
-    fn build(tls: bool, daemon_extra: &str, schedule: Option<String>) -> World {
+    /// A world on a SQLite file whatever `SAMVERKAN_TEST_DB` says (tests of SQLite's own locking).
+    pub fn on_sqlite() -> World {
+        Self::build(false, "", None, false)
+    }
+
+    /// A world on PostgreSQL whatever `SAMVERKAN_TEST_DB` says (for the several-instance tests).
+    pub fn on_postgres(daemon_extra: &str, schedule: Option<&str>) -> World {
+        Self::build(false, daemon_extra, schedule.map(str::to_string), true)
+    }
+
+    fn build(tls: bool, daemon_extra: &str, schedule: Option<String>, on_pg: bool) -> World {
         let s = stack();
         let tag = format!("{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("password"), PASSWORD).expect("password file");
         let db_path = dir.path().join("samverkan.db");
-        let (database, db_url) = if postgres_worlds() {
+        let (database, db_url) = if on_pg {
             let pg = pg();
             std::fs::write(dir.path().join("pgpassword"), &pg.password).expect("pg password file");
             let url = pg.fresh_database(&format!("sv_{tag}"));
@@ -328,14 +338,30 @@ unit = "Vuxenenheten"
 
     /// Starts the daemon; its log goes to `daemon.log` in the world's directory.
     pub fn start(&self) -> Daemon {
+        self.start_instance(None)
+    }
+
+    /// Starts another daemon on the same database and mailbox under the instance name
+    /// `name` (PostgreSQL worlds); its log goes to `daemon-NAME.log`.
+    pub fn start_instance(&self, name: Option<&str>) -> Daemon {
+        let (config, log_name) = match name {
+            None => (self.config_path.clone(), "daemon.log".to_string()),
+            Some(n) => {
+                let cfg = std::fs::read_to_string(&self.config_path).expect("config");
+                let cfg = cfg.replace(&format!("instance = \"test-{}\"", self.tag), &format!("instance = \"{n}\""));
+                let p = self.dir.path().join(format!("samverkan-{n}.toml"));
+                std::fs::write(&p, cfg).expect("instance config");
+                (p, format!("daemon-{n}.log"))
+            }
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.path().join("daemon.log"))
+            .open(self.dir.path().join(log_name))
             .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_samverkan"))
             .args(["run", "--config"])
-            .arg(&self.config_path)
+            .arg(&config)
             .env(
                 "SAMVERKAN_LOG",
                 std::env::var("SAMVERKAN_TEST_LOG").unwrap_or_else(|_| "debug".into()),
@@ -348,8 +374,30 @@ unit = "Vuxenenheten"
         Daemon { child: Some(child) }
     }
 
+    /// Every daemon log of this world (all instances).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.retain(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("daemon") && n.ends_with(".log"))
+        });
+        names.sort();
+        names
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// One text from the world's database (`None` while there is no such row or no schema).
+    pub async fn text(&self, sql: &'static str) -> Option<String> {
+        let pool = self.db().await;
+        let v: Option<String> = sqlx::query_scalar(sql).fetch_optional(&pool).await.ok().flatten();
+        pool.close().await;
+        v
     }
 
     /// Runs a CLI subcommand against this world's config and returns stdout.
