@@ -1449,6 +1449,50 @@ unit = "Barn och unga"
     }
 
     #[test]
+    fn postgres_database_is_configured_by_url_and_a_password_source() {
+        let text = MINIMAL.replace(
+            "[database]\npath = \"x.db\"",
+            "[database]\nurl = \"postgres://sv@db.kommun.test:5432/samverkan\"\npassword_env = \"SV_DB_PW\"\ninstance = \"node-1\"\nlease = \"10s\"",
+        );
+        assert_ne!(text, MINIMAL);
+        let c = parse(&text, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
+        assert_eq!(
+            c.database.backend,
+            Database::Postgres {
+                url: "postgres://sv@db.kommun.test:5432/samverkan".into(),
+                password: Some(SecretSource::Env("SV_DB_PW".into()))
+            }
+        );
+        assert_eq!(
+            (c.database.instance.as_str(), c.database.lease),
+            ("node-1", Duration::from_secs(10))
+        );
+        assert!(c.secrets().iter().any(|(k, _)| *k == "database.password"));
+        assert_eq!(c.database.display(), "postgres://sv@db.kommun.test:5432/samverkan");
+    }
+
+    #[test]
+    fn database_mistakes_are_named_by_key() {
+        let with = |db: &str| problems(&MINIMAL.replace("[database]\npath = \"x.db\"", &format!("[database]\n{db}")));
+        let has = |p: &[Problem], key: &str, words: &str| p.iter().any(|p| p.key == key && p.message.contains(words));
+        let p = with("url = \"postgres://sv:hemligt@db/samverkan\"");
+        assert!(has(&p, "database.url", "must not contain the password"), "{p:?}");
+        let p = with("url = \"mysql://sv@db/samverkan\"");
+        assert!(has(&p, "database.url", "not supported"), "{p:?}");
+        let p = with("url = \"postgres://sv@db\"");
+        assert!(has(&p, "database.url", "names no database"), "{p:?}");
+        let p = with("path = \"x.db\"\nurl = \"postgres://sv@db/s\"");
+        assert!(has(&p, "database.path", "not both"), "{p:?}");
+        let p = with("instance = \"a b\"");
+        assert!(has(&p, "database.path", "is required"), "{p:?}");
+        assert!(has(&p, "database.instance", "letters"), "{p:?}");
+        let p = with("path = \"x.db\"\npassword_file = \"pw\"");
+        assert!(has(&p, "database.password_file", "only used with database.url"), "{p:?}");
+        let p = with("path = \"x.db\"\nlease = \"1s\"");
+        assert!(has(&p, "database.lease", "between 2s and 1h"), "{p:?}");
+    }
+
+    #[test]
     fn minimal_config_is_valid_with_defaults() {
         let c = parse(MINIMAL, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
         assert_eq!(c.imap.port, 993);

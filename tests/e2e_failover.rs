@@ -48,7 +48,7 @@ async fn the_standby_takes_over_the_mailbox_when_the_reader_is_killed() {
         let (reader, standby) = if round % 2 == 0 { (0, 1) } else { (1, 0) };
         let before = w.scalar("SELECT count(*) FROM cases").await;
         for _ in 0..per_round {
-            let from = if sent % 2 == 0 { &anna } else { &lars };
+            let from = if sent.is_multiple_of(2) { &anna } else { &lars };
             send_raw(from, &[&mb], &submission(from, &mb, sent)).await;
             sent += 1;
         }
