@@ -148,6 +148,16 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "gauge",
         grouped(overdue, "kind"),
     );
+    let held = |h: bool| if h { 1.0 } else { 0.0 };
+    metric(
+        "lease_held",
+        "Whether this instance holds the lease: intake (reads the mailbox) or scheduler (plans meetings). With several instances on PostgreSQL, exactly one should hold each.",
+        "gauge",
+        vec![
+            ("{lease=\"intake\"}".into(), held(*app.leases.intake.borrow())),
+            ("{lease=\"scheduler\"}".into(), held(*app.leases.scheduler.borrow())),
+        ],
+    );
     Ok(out)
 }
 

@@ -88,6 +88,21 @@ async fn the_standby_takes_over_the_mailbox_when_the_reader_is_killed() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // `status` names the instances and who reads the mailbox.
+    let holder_now = holder().await.expect("a holder");
+    let standby_cfg = w.dir.path().join(format!("samverkan-{holder_now}.toml"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samverkan"))
+        .args(["status", "--config"])
+        .arg(&standby_cfg)
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("instance node-a: running") && text.contains("instance node-b: running"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("lease: {holder_now} reads ")), "{text}");
+    assert!(text.contains(" runs the scheduler since "), "{text}");
     for d in daemons.iter_mut().flatten() {
         d.stop();
     }
@@ -103,12 +118,17 @@ async fn the_standby_takes_over_the_mailbox_when_the_reader_is_killed() {
         "one receipt per case"
     );
     let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut other = Vec::new();
     for who in [&anna, &lars] {
         for raw in fetch_folder(who, "INBOX").await {
             let id = header_of(&raw, "Message-ID").unwrap_or_default();
+            if !subject_of(&raw).starts_with("Kvittens") {
+                other.push(format!("{id}: {}", subject_of(&raw)));
+            }
             *seen.entry((who.to_string(), id)).or_default() += 1;
         }
     }
+    assert!(other.is_empty(), "mails other than receipts: {other:?}");
     let doubled: usize = seen.values().filter(|n| **n > 1).map(|n| n - 1).sum();
     println!("failover report: {rounds} kills, {sent} submissions, takeovers after {takeovers:?}, {doubled} duplicate deliveries");
     assert_eq!(seen.len(), sent as usize, "every receipt was delivered");

@@ -573,6 +573,8 @@ async fn metrics_and_health_are_served_on_loopback() {
         "samverkan_outbox_pending 0",
         "samverkan_quarantined 0",
         "# TYPE samverkan_last_sync_timestamp_seconds gauge",
+        "samverkan_lease_held{lease=\"intake\"} 1",
+        "samverkan_lease_held{lease=\"scheduler\"} 1",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }

@@ -30,11 +30,17 @@ pub struct Stack {
 
 static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
 
-/// True when the documented opt-out is set; the caller returns early.
+/// True when the documented opt-out is set; the caller returns early. Otherwise starts the
+/// servers the test's worlds need now, before the test computes its times (a test that puts a
+/// cutoff seconds ahead must not spend those seconds starting PostgreSQL).
 pub fn skip() -> bool {
     if std::env::var("SAMVERKAN_SKIP_MAILSTACK").is_ok_and(|v| v == "1") {
         eprintln!("SAMVERKAN_SKIP_MAILSTACK=1: skipping a real-mail-stack test");
         return true;
+    }
+    stack();
+    if postgres_worlds() {
+        pg();
     }
     false
 }
@@ -463,6 +469,11 @@ impl Drop for World {
     /// Every test's daemon log is checked for personal data when the test otherwise passed.
     fn drop(&mut self) {
         if std::thread::panicking() {
+            // Keep the daemon's log for the diagnosis (the world's directory goes).
+            let keep = std::env::temp_dir().join(format!("samverkan-failed-{}.log", self.tag));
+            if std::fs::write(&keep, self.log()).is_ok() {
+                eprintln!("the daemon log of the failed test: {}", keep.display());
+            }
             return;
         }
         let log = self.log();
