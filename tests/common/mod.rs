@@ -45,33 +45,35 @@ pub fn skip() -> bool {
     false
 }
 
+/// Runs one of the project's server scripts (`tests/mailstack/start`, `tests/pgstack/start`)
+/// on `dir`, stopped again when this test binary exits, and returns the `dir/env` it wrote.
+fn start_servers(script: &str, dir: &Path, what: &str) -> Result<HashMap<String, String>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new(&script)
+        .arg(dir)
+        .arg("--watch-pid")
+        .arg(std::process::id().to_string())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{what} did not start ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(std::fs::read_to_string(dir.join("env"))
+        .map_err(|e| format!("no env file: {e}"))?
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+        })
+        .collect())
+}
+
 /// The shared stack, started on first use.
 pub fn stack() -> &'static Stack {
     let r = STACK.get_or_init(|| {
         let dir = PathBuf::from(format!("/tmp/sv-test-{}", std::process::id()));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mailstack/start");
-        let out = Command::new(&script)
-            .arg(&dir)
-            .arg("--watch-pid")
-            .arg(std::process::id().to_string())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the loopback mail stack did not start ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let env: HashMap<String, String> = std::fs::read_to_string(dir.join("env"))
-            .map_err(|e| format!("no env file: {e}"))?
-            .lines()
-            .filter_map(|l| {
-                l.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-            })
-            .collect();
+        let env = start_servers("tests/mailstack/start", &dir, "the loopback mail stack")?;
         let port = |k: &str| env.get(k).and_then(|v| v.parse().ok()).ok_or(format!("{k} missing from env"));
         Ok(Stack {
             imap_port: port("IMAP_PORT")?,
@@ -101,25 +103,7 @@ static PG: OnceLock<Result<Pg, String>> = OnceLock::new();
 pub fn pg() -> &'static Pg {
     let r = PG.get_or_init(|| {
         let dir = PathBuf::from(format!("/tmp/sv-pg-{}", std::process::id()));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pgstack/start");
-        let out = Command::new(&script)
-            .arg(&dir)
-            .arg("--watch-pid")
-            .arg(std::process::id().to_string())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "the throwaway PostgreSQL did not start ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-            .collect();
+        let env = start_servers("tests/pgstack/start", &dir, "the throwaway PostgreSQL")?;
         Ok(Pg {
             port: env.get("PG_PORT").and_then(|p| p.parse().ok()).ok_or("PG_PORT missing")?,
             user: env.get("PG_USER").cloned().ok_or("PG_USER missing")?,
