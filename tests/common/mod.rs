@@ -226,6 +226,11 @@ unit = "Vuxenenheten"
 
     /// Starts the daemon; its log goes to `daemon.log` in the world's directory.
     pub fn start(&self) -> Daemon {
+        self.start_with_env(&[])
+    }
+
+    /// Starts the daemon with extra environment variables (e.g. systemd's `NOTIFY_SOCKET`).
+    pub fn start_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -238,12 +243,19 @@ unit = "Vuxenenheten"
                 "SAMVERKAN_LOG",
                 std::env::var("SAMVERKAN_TEST_LOG").unwrap_or_else(|_| "debug".into()),
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("start samverkan");
         Daemon { child: Some(child) }
+    }
+
+    /// Edits the world's configuration file (`f` gets the text and returns the new text).
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config_path).expect("config");
+        std::fs::write(&self.config_path, f(text)).expect("config");
     }
 
     pub fn log(&self) -> String {
