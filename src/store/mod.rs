@@ -255,6 +255,12 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A write that fails with SQLITE_FULL or an I/O error makes SQLite roll the
+            // transaction back itself; sqlx's ROLLBACK on drop then fails and leaves the
+            // connection counting an open transaction, so every later BEGIN on it fails
+            // ("begin_with at non-zero transaction depth"). Such a connection is closed
+            // instead of reused (found by tests/e2e_diskfull.rs).
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
             .connect_with(opts)
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
