@@ -194,6 +194,9 @@ async fn a_full_disk_loses_and_doubles_nothing_and_is_retried() {
         metrics.contains("samverkan_intake_database_failing{condition=\"disk_full\"} 1"),
         "{metrics}"
     );
+    let (ok, status, err) = w.cli(&["status"]);
+    assert!(ok, "samverkan status works while the disk is full: {err}");
+    assert!(status.contains(&format!(": {cases} case(s)")), "{status}");
     let full_cases = cases;
 
     // Space again: everything is handled, by the same daemon process.
