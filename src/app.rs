@@ -26,6 +26,11 @@ pub struct App {
     pub heartbeats: [AtomicI64; 3],
     /// The leases this instance holds (see `cluster`).
     pub leases: crate::cluster::Leases,
+    /// How far a task may overrun its promise before it counts as stalled (see [`heartbeat_slack`]).
+    pub heartbeat_slack: std::time::Duration,
+    /// Set while intake is interrupted because the database cannot be written (since when, and
+    /// why), for /healthz and /metrics.
+    pub intake_trouble: std::sync::Mutex<Option<(DateTime<Utc>, Failure)>>,
 }
 
 /// The long-running tasks watched by the watchdog.
@@ -49,6 +54,79 @@ impl Task {
 
 /// Slack on top of what a task expects to take before it reports again.
 pub const HEARTBEAT_SLACK: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The slack for the watchdog period systemd gives (`WATCHDOG_USEC`): two periods, at most
+/// [`HEARTBEAT_SLACK`] (so `WatchdogSec=60s` keeps 120 s), at least one second. A short
+/// watchdog thus notices a wedged task within seconds of its broken promise.
+pub fn heartbeat_slack(watchdog: Option<std::time::Duration>) -> std::time::Duration {
+    match watchdog {
+        Some(d) => (d * 2).clamp(std::time::Duration::from_secs(1), HEARTBEAT_SLACK),
+        None => HEARTBEAT_SLACK,
+    }
+}
+
+/// What made a pass fail: the database (its disk full, an I/O error, a lock held past the busy
+/// timeout, a read-only file) or anything else (the mail server, the network). A database
+/// failure says nothing about the mail being read: it stays in the inbox and is tried again,
+/// never quarantined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    DiskFull,
+    DiskIo,
+    DatabaseLocked,
+    DatabaseReadOnly,
+    Other,
+}
+
+impl Failure {
+    /// From a database error code: SQLite's (extended) result code, or a PostgreSQL SQLSTATE.
+    pub fn from_code(code: &str) -> Failure {
+        if let Ok(n) = code.parse::<i64>()
+            && code.len() != 5
+        {
+            return match n & 0xff {
+                13 => Failure::DiskFull,          // SQLITE_FULL
+                10 => Failure::DiskIo,            // SQLITE_IOERR and its extended codes
+                5 | 6 => Failure::DatabaseLocked, // SQLITE_BUSY, SQLITE_LOCKED
+                8 => Failure::DatabaseReadOnly,   // SQLITE_READONLY
+                _ => Failure::Other,
+            };
+        }
+        match code {
+            "53100" => Failure::DiskFull, // disk_full
+            "58030" => Failure::DiskIo,   // io_error
+            "55P03" | "40P01" => Failure::DatabaseLocked,
+            "25006" => Failure::DatabaseReadOnly,
+            _ => Failure::Other,
+        }
+    }
+
+    /// The first database failure in an error's chain of causes.
+    pub fn of(e: &anyhow::Error) -> Failure {
+        e.chain()
+            .filter_map(|c| match c.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) => db.code().map(|c| Failure::from_code(&c)),
+                _ => None,
+            })
+            .find(|f| *f != Failure::Other)
+            .unwrap_or(Failure::Other)
+    }
+
+    pub fn is_storage(self) -> bool {
+        self != Failure::Other
+    }
+
+    /// A short label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Failure::DiskFull => "disk_full",
+            Failure::DiskIo => "disk_io_error",
+            Failure::DatabaseLocked => "database_locked",
+            Failure::DatabaseReadOnly => "database_read_only",
+            Failure::Other => "other",
+        }
+    }
+}
 
 impl App {
     /// Opens everything `run` needs, failing with every environment problem named.
@@ -74,6 +152,8 @@ impl App {
             outbox_wake: Notify::new(),
             heartbeats: Default::default(),
             leases: Default::default(),
+            heartbeat_slack: heartbeat_slack(sd_notify::watchdog_enabled()),
+            intake_trouble: Default::default(),
         }))
     }
 
@@ -91,12 +171,14 @@ impl App {
             outbox_wake: Notify::new(),
             heartbeats: Default::default(),
             leases: Default::default(),
+            heartbeat_slack: HEARTBEAT_SLACK,
+            intake_trouble: Default::default(),
         }))
     }
 
     /// A task promises to report again within `expect` (plus slack).
     pub fn alive(&self, task: Task, expect: std::time::Duration) {
-        let until = self.now() + chrono::Duration::from_std(expect + HEARTBEAT_SLACK).unwrap_or(chrono::Duration::hours(1));
+        let until = self.now() + chrono::Duration::from_std(expect + self.heartbeat_slack).unwrap_or(chrono::Duration::hours(1));
         self.heartbeats[task as usize].store(until.timestamp(), Ordering::Relaxed);
     }
 
@@ -115,5 +197,61 @@ impl App {
     /// The clock: the only place the shell reads the time.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn database_failures_are_told_from_bad_mail() {
+        assert_eq!(Failure::from_code("13"), Failure::DiskFull);
+        assert_eq!(Failure::from_code("10"), Failure::DiskIo);
+        assert_eq!(Failure::from_code("778"), Failure::DiskIo, "SQLITE_IOERR_WRITE");
+        assert_eq!(Failure::from_code("4874"), Failure::DiskIo, "SQLITE_IOERR_SHMSIZE");
+        assert_eq!(Failure::from_code("5"), Failure::DatabaseLocked);
+        assert_eq!(Failure::from_code("517"), Failure::DatabaseLocked, "SQLITE_BUSY_SNAPSHOT");
+        assert_eq!(Failure::from_code("6"), Failure::DatabaseLocked);
+        assert_eq!(Failure::from_code("8"), Failure::DatabaseReadOnly);
+        assert_eq!(Failure::from_code("53100"), Failure::DiskFull, "PostgreSQL disk_full");
+        // Constraint violations and the like are not a bad disk.
+        assert_eq!(Failure::from_code("2067"), Failure::Other, "SQLITE_CONSTRAINT_UNIQUE");
+        assert_eq!(Failure::from_code("1"), Failure::Other);
+        assert_eq!(Failure::from_code("23505"), Failure::Other, "PostgreSQL unique_violation");
+        let plain = anyhow::anyhow!("IMAP server closed the connection");
+        assert_eq!(Failure::of(&plain), Failure::Other);
+        assert!(!Failure::of(&plain).is_storage());
+    }
+
+    /// A real SQLite "database or disk is full" (a page limit stands in for the disk) is told
+    /// apart from a constraint violation through anyhow's context chain.
+    #[tokio::test]
+    async fn a_full_sqlite_database_is_a_disk_failure() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("db");
+        for q in ["CREATE TABLE t (k INTEGER PRIMARY KEY, x BLOB)", "INSERT INTO t VALUES (1, x'00')"] {
+            sqlx::query(q).execute(&pool).await.expect(q);
+        }
+        let dup = sqlx::query("INSERT INTO t VALUES (1, x'00')").execute(&pool).await;
+        let dup = anyhow::Error::from(dup.expect_err("duplicate key")).context("storing");
+        assert_eq!(Failure::of(&dup), Failure::Other, "{dup:#}");
+        sqlx::query("PRAGMA max_page_count = 4").execute(&pool).await.expect("pragma");
+        let full = sqlx::query("INSERT INTO t VALUES (2, zeroblob(100000))").execute(&pool).await;
+        let full = anyhow::Error::from(full.expect_err("full")).context("cannot store the case");
+        assert_eq!(Failure::of(&full), Failure::DiskFull, "{full:#}");
+    }
+
+    #[test]
+    fn heartbeat_slack_follows_the_watchdog() {
+        assert_eq!(heartbeat_slack(None), HEARTBEAT_SLACK);
+        assert_eq!(heartbeat_slack(Some(Duration::from_secs(60))), Duration::from_secs(120));
+        assert_eq!(heartbeat_slack(Some(Duration::from_secs(600))), HEARTBEAT_SLACK);
+        assert_eq!(heartbeat_slack(Some(Duration::from_secs(2))), Duration::from_secs(4));
+        assert_eq!(heartbeat_slack(Some(Duration::from_millis(100))), Duration::from_secs(1));
     }
 }

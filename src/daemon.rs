@@ -74,12 +74,19 @@ pub async fn run(cfg: Config) -> Result<()> {
             _ = tick => {
                 let stalled = app.stalled();
                 if stalled.is_empty() {
+                    if wedged_reported {
+                        wedged_reported = false;
+                        info!("every task is making progress again; feeding the watchdog");
+                        sd_notify::notify(&[sd_notify::NotifyState::Status("running")]).ok();
+                    }
                     sd_notify::notify(&[sd_notify::NotifyState::Watchdog]).ok();
-                    wedged_reported = false;
                 } else if !wedged_reported {
                     wedged_reported = true;
                     let names: Vec<&str> = stalled.iter().map(|t| t.name()).collect();
                     tracing::error!(tasks = %names.join(","), "a task stopped making progress; no longer feeding the watchdog so systemd restarts the daemon");
+                    // Shown by `systemctl status` until the restart.
+                    let status = format!("stalled: {} (watchdog no longer fed)", names.join(","));
+                    sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]).ok();
                 }
             }
         }

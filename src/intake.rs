@@ -57,9 +57,24 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 continue;
             }
             Err(e) => {
+                // A database failure (disk full, I/O error, lock) is not the mail's fault: the
+                // pass stops before anything is moved, so every mail whose transaction failed
+                // stays in the inbox and is read again on the next try.
+                let failure = crate::app::Failure::of(&e);
+                if failure.is_storage() {
+                    let mut trouble = app.intake_trouble.lock().unwrap_or_else(|p| p.into_inner());
+                    if trouble.is_none() {
+                        *trouble = Some((app.now(), failure));
+                    }
+                }
                 if down_since.is_none() {
                     down_since = Some(app.now());
-                    warn!(error = %format!("{e:#}"), "intake interrupted (mail server or database); retrying with backoff");
+                    backoff = Duration::from_secs(1);
+                    if failure.is_storage() {
+                        warn!(error = %format!("{e:#}"), condition = failure.label(), "intake interrupted: the database cannot be written; mails stay in the inbox; retrying with backoff");
+                    } else {
+                        warn!(error = %format!("{e:#}"), "intake interrupted (mail server or database); retrying with backoff");
+                    }
                 } else {
                     debug!(error = %format!("{e:#}"), "intake still interrupted");
                 }
@@ -92,9 +107,7 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
     let mailbox = s.select(&cfg.inbox).await.with_context(|| format!("cannot select {}", cfg.inbox))?;
     let uidvalidity = mailbox.uid_validity.unwrap_or(0);
     app.store.set_uidvalidity(&cfg.inbox, uidvalidity).await?;
-    if let Some(since) = down_since.take() {
-        info!(down_for_s = (app.now() - since).num_seconds(), "intake resumed");
-    } else {
+    if down_since.is_none() {
         info!(idle = has_idle, r#move = has_move, "IMAP intake connected");
     }
     let mover = Mover { has_move, has_uidplus };
@@ -102,6 +115,12 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
     let mut last_full = tokio::time::Instant::now();
     let mut lease = app.leases.intake.subscribe();
     sync_until_quiet(app, &mut s, uidvalidity, &mover).await?;
+    // Resumed only once a whole pass went through (not at connect: a full disk lets the
+    // connection succeed and the first write fail, which would log a line per retry).
+    if let Some(since) = down_since.take() {
+        *app.intake_trouble.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        info!(down_for_s = (app.now() - since).num_seconds(), "intake resumed");
+    }
     loop {
         if *shutdown.borrow() || !*lease.borrow_and_update() {
             s.logout().await.ok();
@@ -109,7 +128,9 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
         }
         let until_full = app.cfg.daemon.full_check_interval.saturating_sub(last_full.elapsed());
         let wait = app.cfg.daemon.idle_timeout.min(until_full.max(Duration::from_secs(1)));
-        app.alive(crate::app::Task::Intake, wait + Duration::from_secs(60));
+        // Back within `wait` (plus the slack, which covers starting and ending IDLE): a server
+        // that stops answering DONE wedges this loop, and the watchdog must notice.
+        app.alive(crate::app::Task::Intake, wait);
         if has_idle {
             let mut idle = s.idle();
             idle.init().await.context("IMAP IDLE")?;
@@ -125,6 +146,7 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
             }
             s = idle.done().await.context("ending IMAP IDLE")?;
         } else {
+            app.alive(crate::app::Task::Intake, until_full.min(Duration::from_secs(30)));
             tokio::select! {
                 _ = tokio::time::sleep(until_full.min(Duration::from_secs(30))) => {}
                 _ = shutdown.changed() => {}

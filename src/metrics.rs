@@ -135,6 +135,16 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "gauge",
         vec![(String::new(), quarantined as f64)],
     );
+    let trouble = *app.intake_trouble.lock().unwrap_or_else(|p| p.into_inner());
+    metric(
+        "intake_database_failing",
+        "1 while intake cannot write to the database (label: disk_full, disk_io_error, database_locked, database_read_only).",
+        "gauge",
+        vec![match trouble {
+            Some((_, f)) => (format!("{{condition=\"{}\"}}", f.label()), 1.0),
+            None => (String::new(), 0.0),
+        }],
+    );
     let overdue = sqlx::query(
         "SELECT kind, count(*) FROM obligations WHERE closed_at = '' AND ((remind_at != '' AND remind_at <= $1) OR (escalate_at != '' AND escalate_at <= $1))
          GROUP BY kind ORDER BY kind",
@@ -185,6 +195,13 @@ pub async fn problems(app: &App, now: DateTime<Utc>) -> Result<Vec<String>> {
     }
     for t in app.stalled() {
         out.push(format!("the {} task stopped making progress", t.name()));
+    }
+    if let Some((since, f)) = *app.intake_trouble.lock().unwrap_or_else(|p| p.into_inner()) {
+        out.push(format!(
+            "intake cannot write to the database ({}) for {} s; mails wait in the inbox",
+            f.label(),
+            (now - since).num_seconds()
+        ));
     }
     Ok(out)
 }

@@ -224,15 +224,28 @@ const SMTP_DOWN_PROBE: Duration = Duration::from_secs(5);
 
 pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Receiver<bool>) {
     let mut smtp_down = false;
+    let mut failing = false;
     loop {
         if *shutdown.borrow() {
             return;
         }
         app.alive(crate::app::Task::Sender, Duration::from_secs(300));
         let sent = match pass(&app, &transport, &mut smtp_down, &shutdown).await {
-            Ok(n) => n,
+            Ok(n) => {
+                if failing {
+                    failing = false;
+                    info!("outbox passes work again");
+                }
+                n
+            }
             Err(e) => {
-                warn!(error = %format!("{e:#}"), "outbox pass failed; retrying");
+                // Logged once per failure (a full disk fails every pass until it is freed).
+                if !failing {
+                    failing = true;
+                    warn!(error = %format!("{e:#}"), condition = crate::app::Failure::of(&e).label(), "outbox pass failed; retrying");
+                } else {
+                    debug!(error = %format!("{e:#}"), "outbox pass still failing");
+                }
                 0
             }
         };

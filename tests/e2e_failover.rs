@@ -29,13 +29,13 @@ async fn the_standby_takes_over_the_mailbox_when_the_reader_is_killed() {
     let w = World::on_postgres("", None);
     let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
     let names = ["node-a", "node-b"];
-    let mut daemons = [Some(w.start_instance(Some(names[0]))), None];
+    let mut daemons = [Some(w.start_instance(Some(names[0]), &[])), None];
     let holder = || async { w.text("SELECT holder FROM leases WHERE name LIKE 'intake:%'").await };
     wait_for(Duration::from_secs(20), "node-a reads the mailbox", || async {
         (holder().await.as_deref() == Some("node-a")).then_some(())
     })
     .await;
-    daemons[1] = Some(w.start_instance(Some(names[1])));
+    daemons[1] = Some(w.start_instance(Some(names[1]), &[]));
     wait_for(Duration::from_secs(20), "node-b is up (standby)", || async {
         (w.scalar("SELECT count(*) FROM instances WHERE name = 'node-b'").await == 1).then_some(())
     })
@@ -71,7 +71,7 @@ async fn the_standby_takes_over_the_mailbox_when_the_reader_is_killed() {
             "round {round}: took over after {took:?}, lease {LEASE:?}"
         );
         // The killed one comes back as the new standby.
-        daemons[reader] = Some(w.start_instance(Some(names[reader])));
+        daemons[reader] = Some(w.start_instance(Some(names[reader]), &[]));
     }
 
     let t = Duration::from_secs(90);

@@ -342,6 +342,12 @@ impl Store {
                 ensure_private_file(path)?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(4)
+                    // A write that fails with SQLITE_FULL or an I/O error makes SQLite roll the
+                    // transaction back itself; sqlx's ROLLBACK on drop then fails and leaves the
+                    // connection counting an open transaction, so every later BEGIN on it fails
+                    // ("begin_with at non-zero transaction depth"). Such a connection is closed
+                    // instead of reused (found by tests/e2e_diskfull.rs).
+                    .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(
@@ -366,6 +372,7 @@ impl Store {
                 let shown = crate::config::redact_url(url);
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)
+                    .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(u.as_str())
                     .await

@@ -57,7 +57,11 @@ fn start_servers(script: &str, dir: &Path, what: &str) -> Result<HashMap<String,
         .output()
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     if !out.status.success() {
-        return Err(format!("{what} did not start ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "{what} did not start ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(std::fs::read_to_string(dir.join("env"))
         .map_err(|e| format!("no env file: {e}"))?
@@ -328,12 +332,17 @@ unit = "Vuxenenheten"
 
     /// Starts the daemon; its log goes to `daemon.log` in the world's directory.
     pub fn start(&self) -> Daemon {
-        self.start_instance(None)
+        self.start_instance(None, &[])
     }
 
-    /// Starts another daemon on the same database and mailbox under the instance name
-    /// `name` (PostgreSQL worlds); its log goes to `daemon-NAME.log`.
-    pub fn start_instance(&self, name: Option<&str>) -> Daemon {
+    /// Starts the daemon with extra environment variables (e.g. systemd's `NOTIFY_SOCKET`).
+    pub fn start_with_env(&self, env: &[(&str, &str)]) -> Daemon {
+        self.start_instance(None, env)
+    }
+
+    /// Starts a daemon on the world's database and mailbox; with a `name`, another instance
+    /// under that name (PostgreSQL worlds), logging to `daemon-NAME.log`.
+    pub fn start_instance(&self, name: Option<&str>, env: &[(&str, &str)]) -> Daemon {
         let (config, log_name) = match name {
             None => (self.config_path.clone(), "daemon.log".to_string()),
             Some(n) => {
@@ -356,12 +365,19 @@ unit = "Vuxenenheten"
                 "SAMVERKAN_LOG",
                 std::env::var("SAMVERKAN_TEST_LOG").unwrap_or_else(|_| "debug".into()),
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("start samverkan");
         Daemon { child: Some(child) }
+    }
+
+    /// Edits the world's configuration file (`f` gets the text and returns the new text).
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config_path).expect("config");
+        std::fs::write(&self.config_path, f(text)).expect("config");
     }
 
     /// Every daemon log of this world (all instances).
