@@ -168,17 +168,24 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
 /// the pass: such an announcement is not repeated once IDLE starts, so a mail delivered during
 /// a sync would otherwise wait for the next full check.
 async fn sync_until_quiet(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -> Result<()> {
-    use async_imap::types::UnsolicitedResponse;
     while s.unsolicited_responses.try_recv().is_ok() {}
     loop {
-        sync(app, s, uidvalidity, mover).await?;
         let mut news = false;
-        while let Ok(r) = s.unsolicited_responses.try_recv() {
-            news |= matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
-        }
+        sync(app, s, uidvalidity, mover, &mut news).await?;
+        drain_news(s, &mut news);
         if !news {
             return Ok(());
         }
+    }
+}
+
+/// Empties the session's queue of untagged responses, noting whether new mail was announced.
+/// The queue holds 100 and drops what comes after (async-imap), so a long sync empties it after
+/// every batch: otherwise the EXPUNGEs of the moves fill it and a later EXISTS is lost.
+fn drain_news(s: &mut ImapSession, news: &mut bool) {
+    use async_imap::types::UnsolicitedResponse;
+    while let Ok(r) = s.unsolicited_responses.try_recv() {
+        *news |= matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
     }
 }
 
@@ -235,40 +242,60 @@ pub fn uid_set(uids: &[u32]) -> String {
 
 /// One pass over the inbox: every message still there is either new (fetched and handled) or
 /// already recorded (only moved, its effects committed before).
-async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover) -> Result<()> {
-    let cfg = &app.cfg.imap;
+///
+/// Batches are pipelined on the one connection: while the messages of batch i are handled
+/// (database only), the connection moves batch i-1, whose effects have all committed, and
+/// fetches batch i+1. The server's MOVE and FETCH work no longer stands between two batches.
+async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover, news: &mut bool) -> Result<()> {
     materialize_meetings(app).await?;
     let mut uids: Vec<u32> = s.uid_search("ALL").await.context("UID SEARCH")?.into_iter().collect();
     uids.sort_unstable();
+    let batches: Vec<&[u32]> = uids.chunks(app.cfg.imap.batch_size as usize).collect();
+    let mut next = match batches.first() {
+        Some(b) => Some(fetch_batch(app, s, uidvalidity, b).await?),
+        None => None,
+    };
+    // Messages whose effects have committed, by destination, not yet moved.
+    let mut unmoved: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut max_uid = 0;
-    for batch in uids.chunks(cfg.batch_size as usize) {
+    for (i, batch) in batches.iter().enumerate() {
         app.alive(crate::app::Task::Intake, Duration::from_secs(300));
-        let known = app.store.known_uids(&cfg.inbox, uidvalidity, batch).await?;
-        let mut dest: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        for (uid, d) in &known {
-            dest.entry(d.clone()).or_default().push(*uid);
-        }
-        let new: Vec<u32> = batch.iter().copied().filter(|u| !known.iter().any(|(k, _)| k == u)).collect();
-        if !known.is_empty() {
-            debug!(count = known.len(), "moving messages recorded before");
-        }
-        if !new.is_empty() {
-            for (uid, d) in fetch_and_handle(app, s, uidvalidity, &new).await? {
-                dest.entry(d.to_string()).or_default().push(uid);
+        let current = next.take().context("batch not fetched")?;
+        let following = batches.get(i + 1);
+        let imap = async {
+            move_all(app, s, uidvalidity, mover, &unmoved).await?;
+            drain_news(s, news);
+            match following {
+                Some(b) => Ok::<_, anyhow::Error>(Some(fetch_batch(app, s, uidvalidity, b).await?)),
+                None => Ok(None),
             }
-        }
-        for (d, list) in &dest {
-            let folder = if d == QUARANTINE {
-                &cfg.quarantine_folder
-            } else {
-                &cfg.processed_folder
-            };
-            mover.mv(s, list, folder).await?;
-            app.store.mark_moved(&cfg.inbox, uidvalidity, list, app.now()).await?;
+        };
+        let (handled, fetched) = tokio::join!(handle_batch(app, uidvalidity, &current), imap);
+        let handled = handled?;
+        next = fetched?;
+        unmoved = current.known;
+        for (uid, d) in handled {
+            unmoved.entry(d.to_string()).or_default().push(uid);
         }
         max_uid = max_uid.max(batch.iter().copied().max().unwrap_or(0));
     }
-    app.store.mark_synced(&cfg.inbox, max_uid, app.now()).await?;
+    move_all(app, s, uidvalidity, mover, &unmoved).await?;
+    app.store.mark_synced(&app.cfg.imap.inbox, max_uid, app.now()).await?;
+    Ok(())
+}
+
+/// Moves messages whose effects have committed to their folders, by destination.
+async fn move_all(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover, dest: &BTreeMap<String, Vec<u32>>) -> Result<()> {
+    let cfg = &app.cfg.imap;
+    for (d, list) in dest {
+        let folder = if d == QUARANTINE {
+            &cfg.quarantine_folder
+        } else {
+            &cfg.processed_folder
+        };
+        mover.mv(s, list, folder).await?;
+        app.store.mark_moved(&cfg.inbox, uidvalidity, list, app.now()).await?;
+    }
     Ok(())
 }
 
@@ -286,20 +313,47 @@ pub async fn materialize_meetings(app: &App) -> Result<()> {
     Ok(())
 }
 
-/// Fetches the new messages of a batch and handles each. Returns (uid, destination) for those
-/// whose effects committed.
-async fn fetch_and_handle(app: &App, s: &mut ImapSession, uidvalidity: u32, uids: &[u32]) -> Result<Vec<(u32, &'static str)>> {
-    let set = uid_set(uids);
-    // Sizes first, so an oversized message is never loaded into memory.
-    let sizes: Vec<_> = s.uid_fetch(&set, "(UID RFC822.SIZE INTERNALDATE)").await?.try_collect().await?;
+/// One batch read from the server, not yet handled.
+struct Fetched {
+    /// Messages recorded before (only to be moved), by destination.
+    known: BTreeMap<String, Vec<u32>>,
+    /// New messages over the size limit (never loaded), with their arrival time.
+    too_large: Vec<(u32, DateTime<Utc>)>,
+    /// The other new messages, with their bodies.
+    bodies: Vec<async_imap::types::Fetch>,
+}
+
+/// Reads a batch: which UIDs were recorded before, then sizes, then the bodies of the new
+/// messages within the size limit (so an oversized message is never loaded into memory).
+async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[u32]) -> Result<Fetched> {
+    let recorded = app.store.known_uids(&app.cfg.imap.inbox, uidvalidity, batch).await?;
+    let mut known: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (uid, d) in &recorded {
+        known.entry(d.clone()).or_default().push(*uid);
+    }
+    if !recorded.is_empty() {
+        debug!(count = recorded.len(), "moving messages recorded before");
+    }
+    let new: Vec<u32> = batch.iter().copied().filter(|u| !recorded.iter().any(|(k, _)| k == u)).collect();
+    let mut out = Fetched {
+        known,
+        too_large: Vec::new(),
+        bodies: Vec::new(),
+    };
+    if new.is_empty() {
+        return Ok(out);
+    }
+    let sizes: Vec<_> = s
+        .uid_fetch(uid_set(&new), "(UID RFC822.SIZE INTERNALDATE)")
+        .await?
+        .try_collect()
+        .await?;
     let mut small = Vec::new();
-    let mut out = Vec::new();
     for f in &sizes {
         let Some(uid) = f.uid else { continue };
-        let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
         if u64::from(f.size.unwrap_or(0)) > app.cfg.daemon.max_message_size {
-            let d = handle(app, uidvalidity, uid, received, None, true).await?;
-            out.push((uid, d));
+            let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
+            out.too_large.push((uid, received));
         } else {
             small.push(uid);
         }
@@ -313,14 +367,25 @@ async fn fetch_and_handle(app: &App, s: &mut ImapSession, uidvalidity: u32, uids
         .try_collect()
         .await
         .context("UID FETCH")?;
-    for f in &bodies {
+    // "N:*" style answers can include a message outside the set.
+    out.bodies = bodies.into_iter().filter(|f| f.uid.is_some_and(|u| small.contains(&u))).collect();
+    Ok(out)
+}
+
+/// Handles the new messages of a fetched batch, each in its own transaction. Returns (uid,
+/// destination) for those whose effects committed.
+async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u32, &'static str)>> {
+    let mut out = Vec::new();
+    for &(uid, received) in &b.too_large {
+        out.push((uid, handle(app, uidvalidity, uid, received, None, true).await?));
+    }
+    for f in &b.bodies {
         let Some(uid) = f.uid else { continue };
-        if !small.contains(&uid) {
-            continue; // "N:*" style answers can include a message outside the set
-        }
         let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
-        let d = handle(app, uidvalidity, uid, received, Some(f.body().unwrap_or_default()), false).await?;
-        out.push((uid, d));
+        out.push((
+            uid,
+            handle(app, uidvalidity, uid, received, Some(f.body().unwrap_or_default()), false).await?,
+        ));
     }
     Ok(out)
 }

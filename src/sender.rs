@@ -281,20 +281,23 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
 async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::Receiver<bool>) -> Result<usize> {
     let instance = &app.cfg.database.instance;
     let mut attempted = 0;
+    // A mail sent whose outcome is recorded in the transaction that claims the next one.
+    let mut sent: Option<i64> = None;
     while attempted < 200 && !*shutdown.borrow() {
         app.alive(crate::app::Task::Sender, Duration::from_secs(120));
         let now = app.now();
-        let Some((row, attempt)) = app
-            .store
-            .claim_next_outbox(now, instance, |attempt| next_attempt(now, attempt, rand::random::<f64>()))
-            .await?
-        else {
+        let retry_at = |attempt| next_attempt(now, attempt, rand::random::<f64>());
+        let claimed = match sent.take() {
+            Some(id) => app.store.outbox_sent_claim_next(id, now, instance, retry_at).await?,
+            None => app.store.claim_next_outbox(now, instance, retry_at).await?,
+        };
+        let Some((row, attempt)) = claimed else {
             break;
         };
         attempted += 1;
         match send_one(t, &row).await {
             Outcome::Sent => {
-                app.store.outbox_sent(row.id, app.now()).await?;
+                sent = Some(row.id);
                 if *smtp_down {
                     *smtp_down = false;
                     info!("SMTP delivery recovered");
@@ -320,6 +323,9 @@ async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::
                 break;
             }
         }
+    }
+    if let Some(id) = sent {
+        app.store.outbox_sent(id, app.now()).await?;
     }
     Ok(attempted)
 }
