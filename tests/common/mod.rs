@@ -424,11 +424,21 @@ unit = "Vuxenenheten"
     /// Opens the world's database for assertions (either engine: write `$1` parameters).
     pub async fn db(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
-        sqlx::any::AnyPoolOptions::new()
-            .max_connections(2)
-            .connect(&self.db_url)
-            .await
-            .expect("open test db")
+        // Retried briefly: once in a full run under load, opening the SQLite file right after
+        // the daemon stopped failed with SQLITE_CANTOPEN (the test's own reading connection,
+        // not the daemon's; not reproduced in isolation).
+        let mut tries = 0;
+        loop {
+            match sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&self.db_url).await {
+                Ok(p) => return p,
+                Err(e) if tries < 20 => {
+                    tries += 1;
+                    eprintln!("opening the test database failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("open test db: {e}"),
+            }
+        }
     }
 
     /// One number from the world's database; -1 while the daemon has not created its schema
