@@ -1102,10 +1102,16 @@ impl Store {
         retry_at: impl Fn(u32) -> DateTime<Utc>,
     ) -> Result<Option<(OutboxRow, u32)>> {
         let _writer = self.writer.lock().await;
+        // SQLite, without statistics, preferred the index on status and then sorted and read
+        // every pending row (its claimed_by sits after the MIME, so each read walked the MIME's
+        // overflow pages): `INDEXED BY` holds it to the index made for this query. PostgreSQL
+        // plans from its statistics.
         macro_rules! due {
-            ($lock:literal) => {
+            ($from:literal, $lock:literal) => {
                 concat!(
-                    "SELECT id, kind, env_from, env_to, mime, attempts FROM outbox
+                    "SELECT id, kind, env_from, env_to, mime, attempts FROM ",
+                    $from,
+                    "
                      WHERE status = 'pending' AND next_attempt_at <= $1
                        AND (claimed_by = '' OR claimed_by = $2
                             OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = outbox.claimed_by AND i.alive_until > $1))
@@ -1115,8 +1121,8 @@ impl Store {
             };
         }
         let (mut tx, sql) = match self.backend {
-            Backend::Sqlite => (self.pool.begin_with("BEGIN IMMEDIATE").await?, due!("")),
-            Backend::Postgres => (self.pool.begin().await?, due!(" FOR UPDATE SKIP LOCKED")),
+            Backend::Sqlite => (self.pool.begin_with("BEGIN IMMEDIATE").await?, due!("outbox INDEXED BY outbox_due", "")),
+            Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE SKIP LOCKED")),
         };
         if let Some(id) = sent {
             sqlx::query(OUTBOX_SENT).bind(db(now)).bind(id).execute(&mut *tx).await?;
