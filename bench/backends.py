@@ -118,6 +118,9 @@ def run(name):
     members = [m[1] for m in forum["members"]]
     msgs = [bench.submission(members[i % len(members)], forum["mailbox"], i, f"{name}{bench.RUN}")[1] for i in range(N)]
     bench.append_all(forum["mailbox"], msgs)
+    if name != "sqlite":
+        psql(dbname, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        psql(dbname, "SELECT pg_stat_statements_reset()")
     pg_cpu0 = pg_server_cpu() if name != "sqlite" else 0.0
     t0 = time.time()
     daemons = [bench.Daemon(c, os.path.dirname(c)) for c in cfgs]
@@ -144,6 +147,14 @@ def run(name):
         "db_server_cpu_ms_per_mail": bench.rnd(1000 * pg_cpu / N, 3) if name != "sqlite" else None,
         "wall_ms_per_mail": bench.rnd(1000 * (t_sent - t0) / N, 3),
     }
+    if name != "sqlite":
+        # Where the database server's time goes: the statements by total execution time.
+        top = psql(dbname, "SELECT round(total_exec_time::numeric, 1), calls, regexp_replace(left(query, 110), '[|\\s]+', ' ', 'g') "
+                           "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                           "ORDER BY total_exec_time DESC LIMIT 8")
+        r["db_top_statements"] = [
+            {"ms_total": float(t), "calls": int(c), "us_per_mail": bench.rnd(1000 * float(t) / N, 1), "query": q} for t, c, q in top
+        ]
     bench.log(f"  {json.dumps(r)}")
     bench.wait_delivered(members, N, 900)
     return r
