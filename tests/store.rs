@@ -378,3 +378,35 @@ async fn copy_moves_everything_from_sqlite_to_postgres() {
     let err = sqlite.copy_into(&pg).await.expect_err("a second copy into a non-empty database");
     assert!(err.to_string().contains("not empty"), "{err}");
 }
+
+/// The daily rejection cap's count: mails of the given kinds to one address since a time.
+#[tokio::test]
+async fn mails_to_an_address_are_counted_by_kind_and_time() {
+    for (name, _d, s) in stores().await {
+        let t0 = ts("2026-05-01T10:00:00Z");
+        let mut tx = s.begin().await.expect("tx");
+        for (i, (kind, to, at)) in [
+            ("incomplete", "a@x", "2026-05-01T09:00:00Z"),
+            ("no_parts", "a@x", "2026-05-01T11:00:00Z"),
+            ("incomplete", "a@x", "2026-05-01T12:00:00Z"),
+            ("receipt", "a@x", "2026-05-01T12:00:00Z"),
+            ("incomplete", "b@x", "2026-05-01T12:00:00Z"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut o = outgoing(&format!("k{i}@x"));
+            o.kind = kind.into();
+            o.env_to = vec![to.into()];
+            tx.enqueue(&o, ts(at)).await.expect("enqueue");
+        }
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            s.sent_to_since(&["incomplete", "no_parts"], "a@x", t0).await.expect("n"),
+            2,
+            "{name}"
+        );
+        assert_eq!(s.sent_to_since(&["incomplete"], "b@x", t0).await.expect("n"), 1, "{name}");
+        assert_eq!(s.sent_to_since(&["no_parts"], "b@x", t0).await.expect("n"), 0, "{name}");
+    }
+}
