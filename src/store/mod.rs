@@ -526,13 +526,11 @@ impl Store {
     /// The case number of an existing case with the same content fingerprint in this forum.
     pub async fn case_with_hash(&self, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar(
-                "SELECT case_no FROM cases WHERE id = (SELECT min(id) FROM cases WHERE forum_id = $1 AND content_hash = $2)",
-            )
-            .bind(forum_id)
-            .bind(content_hash)
-            .fetch_optional(&self.pool)
-            .await?,
+            sqlx::query_scalar("SELECT case_no FROM cases WHERE forum_id = $1 AND content_hash = $2 ORDER BY id LIMIT 1")
+                .bind(forum_id)
+                .bind(content_hash)
+                .fetch_optional(&self.pool)
+                .await?,
         )
     }
 
