@@ -22,7 +22,9 @@ use crate::core::time::{db, from_db};
 
 /// The text of `/metrics`.
 pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
-    let pool = app.store.pool();
+    // One read transaction: every figure from the same snapshot (a scrape during a commit
+    // must not count a case whose mail it does not count).
+    let mut snap = app.store.read_snapshot().await?;
     let mut out = String::new();
     let mut metric = |name: &str, help: &str, kind: &str, rows: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP samverkan_{name} {help}\n# TYPE samverkan_{name} {kind}");
@@ -41,7 +43,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "counter",
         grouped(
             sqlx::query("SELECT kind, count(*) FROM intake GROUP BY kind ORDER BY kind")
-                .fetch_all(pool)
+                .fetch_all(&mut *snap)
                 .await?,
             "kind",
         ),
@@ -52,7 +54,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "counter",
         grouped(
             sqlx::query("SELECT outcome, count(*) FROM intake GROUP BY outcome ORDER BY outcome")
-                .fetch_all(pool)
+                .fetch_all(&mut *snap)
                 .await?,
             "outcome",
         ),
@@ -63,7 +65,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "gauge",
         grouped(
             sqlx::query("SELECT status, count(*) FROM cases GROUP BY status ORDER BY status")
-                .fetch_all(pool)
+                .fetch_all(&mut *snap)
                 .await?,
             "status",
         ),
@@ -74,17 +76,17 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "counter",
         grouped(
             sqlx::query("SELECT kind, count(*) FROM outbox WHERE status = 'sent' GROUP BY kind ORDER BY kind")
-                .fetch_all(pool)
+                .fetch_all(&mut *snap)
                 .await?,
             "kind",
         ),
     );
     let (pending, failed): (i64, i64) =
         sqlx::query_as("SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'failed') FROM outbox")
-            .fetch_one(pool)
+            .fetch_one(&mut *snap)
             .await?;
     let oldest: Option<String> = sqlx::query_scalar("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
-        .fetch_one(pool)
+        .fetch_one(&mut *snap)
         .await?;
     let oldest_age = oldest
         .as_deref()
@@ -109,7 +111,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         vec![(String::new(), oldest_age)],
     );
     let syncs = sqlx::query("SELECT mailbox, last_sync_at FROM mailbox_state ORDER BY mailbox")
-        .fetch_all(pool)
+        .fetch_all(&mut *snap)
         .await?;
     metric(
         "last_sync_timestamp_seconds",
@@ -127,7 +129,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
             .collect(),
     );
     let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM intake WHERE destination = 'quarantine'")
-        .fetch_one(pool)
+        .fetch_one(&mut *snap)
         .await?;
     metric(
         "quarantined",
@@ -150,7 +152,7 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
          GROUP BY kind ORDER BY kind",
     )
     .bind(db(now))
-    .fetch_all(pool)
+    .fetch_all(&mut *snap)
     .await?;
     metric(
         "obligations_overdue",

@@ -1387,6 +1387,16 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A read-only view of one moment, for reports made of several queries: SQLite's deferred
+    /// transaction reads one WAL snapshot; PostgreSQL needs REPEATABLE READ for the same.
+    /// Dropped, it ends (rolls back).
+    pub async fn read_snapshot(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
+        })
+    }
+
     /// Direct access for tests and reports that need an ad-hoc read.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
