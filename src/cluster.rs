@@ -110,19 +110,22 @@ async fn renew(app: &App, name: &str, started: DateTime<Utc>, intake_name: &str,
     Ok(())
 }
 
-/// Waits until `lease` is held or `shutdown` turns true; returns whether it is held.
-pub async fn wait_for(lease: &watch::Sender<bool>, shutdown: &mut watch::Receiver<bool>) -> bool {
+/// A standby's wait for `lease`: returns when it is held, when `shutdown` turns true, or after
+/// one renewal period, so that `task` keeps its promise to the watchdog while it waits.
+pub async fn stand_by(app: &App, lease: &watch::Sender<bool>, task: crate::app::Task, shutdown: &mut watch::Receiver<bool>) {
+    let period = renew_every(app.cfg.database.lease);
+    app.alive(task, period);
     let mut rx = lease.subscribe();
-    loop {
-        if *shutdown.borrow() {
-            return false;
+    let held = async {
+        loop {
+            if *shutdown.borrow() || *rx.borrow_and_update() {
+                return;
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => {}
+            }
         }
-        if *rx.borrow_and_update() {
-            return true;
-        }
-        tokio::select! {
-            r = rx.changed() => if r.is_err() { return false },
-            _ = shutdown.changed() => {}
-        }
-    }
+    };
+    let _ = tokio::time::timeout(period, held).await;
 }

@@ -40,9 +40,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         }
         // Only the instance holding the mailbox's lease reads it (always this one on SQLite).
         if !*app.leases.intake.borrow() {
-            let standby = crate::cluster::renew_every(app.cfg.database.lease);
-            app.alive(crate::app::Task::Intake, standby + Duration::from_secs(60));
-            let _ = tokio::time::timeout(standby, crate::cluster::wait_for(&app.leases.intake, &mut shutdown)).await;
+            crate::cluster::stand_by(&app, &app.leases.intake, crate::app::Task::Intake, &mut shutdown).await;
             continue;
         }
         app.alive(

@@ -184,11 +184,22 @@ enum DbCmd {
     },
 }
 
+/// The file a database argument names (`sqlite:PATH`, `sqlite://PATH` or a path), or `None`
+/// for a `postgres://` URL.
+fn sqlite_path(arg: &str) -> Option<&str> {
+    if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+        return None;
+    }
+    Some(arg.strip_prefix("sqlite://").or_else(|| arg.strip_prefix("sqlite:")).unwrap_or(arg))
+}
+
 /// Opens a database named on the command line: `sqlite:PATH`, a path, or a `postgres://` URL
 /// whose password comes from $PGPASSWORD.
 async fn open_arg(arg: &str) -> Result<Store> {
     use samverkan::store::Target;
-    if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+    if let Some(path) = sqlite_path(arg) {
+        Store::open(Path::new(path)).await
+    } else {
         let u = url::Url::parse(arg).map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", samverkan::config::redact_url(arg)))?;
         if u.password().is_some() {
             anyhow::bail!("put the password in $PGPASSWORD, not in the URL (command lines are visible to other users)");
@@ -199,21 +210,17 @@ async fn open_arg(arg: &str) -> Result<Store> {
             password: pw.as_deref(),
         })
         .await
-    } else {
-        let path = arg.strip_prefix("sqlite://").or_else(|| arg.strip_prefix("sqlite:")).unwrap_or(arg);
-        Store::open(Path::new(path)).await
     }
 }
 
 async fn db_cmd(action: DbCmd) -> Result<ExitCode> {
     match action {
         DbCmd::Copy { from, to, force } => {
-            let sqlite_path = from
-                .strip_prefix("sqlite://")
-                .or_else(|| from.strip_prefix("sqlite:"))
-                .unwrap_or(&from);
-            if !from.contains("postgres") && !Path::new(sqlite_path).exists() {
-                anyhow::bail!("no database at {sqlite_path}");
+            // Opening would create an empty SQLite file: a mistyped source must not copy nothing.
+            if let Some(p) = sqlite_path(&from)
+                && !Path::new(p).exists()
+            {
+                anyhow::bail!("no database at {p}");
             }
             let src = open_arg(&from).await?;
             let now = chrono::Utc::now();

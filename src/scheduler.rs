@@ -34,9 +34,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         app.alive(crate::app::Task::Scheduler, Duration::from_secs(300));
         // Only the instance holding the scheduler lease plans (always this one on SQLite).
         if !*app.leases.scheduler.borrow() {
-            let standby = crate::cluster::renew_every(app.cfg.database.lease);
-            app.alive(crate::app::Task::Scheduler, standby);
-            let _ = tokio::time::timeout(standby, crate::cluster::wait_for(&app.leases.scheduler, &mut shutdown)).await;
+            crate::cluster::stand_by(&app, &app.leases.scheduler, crate::app::Task::Scheduler, &mut shutdown).await;
             continue;
         }
         let wait = match tick(&app).await {
