@@ -16,7 +16,8 @@ use crate::core::rsvp::{Answer, KeyRole, Origin, ReplyVerdict, decide_reply};
 use crate::core::time::swedish_datetime;
 use crate::mail::bounce::read_bounce;
 use crate::mail::view::MailView;
-use crate::store::{Outgoing, Tx};
+use crate::store::{Outgoing, Tx, read};
+use sqlx::AnyConnection;
 
 /// What was found out about an answer or a bounce before the transaction.
 #[allow(clippy::large_enum_variant)] // one per mail, short-lived
@@ -82,7 +83,10 @@ fn forum_of<'c>(app: &'c App, v: &MailView, uid: Option<&str>) -> Option<&'c For
 }
 
 /// Looks up what an answer or bounce refers to and decides.
-pub async fn prepare(app: &App, kind: Kind, v: &MailView, raw: &[u8]) -> Result<Prepared> {
+///
+/// Reads through `c`, the intake transaction's connection, so an answer sees what earlier mails
+/// of the same batch changed.
+pub async fn prepare(app: &App, c: &mut AnyConnection, kind: Kind, v: &MailView, raw: &[u8]) -> Result<Prepared> {
     match kind {
         Kind::Reply | Kind::Counter => {
             let Some(reply) = read_reply(v) else {
@@ -92,15 +96,15 @@ pub async fn prepare(app: &App, kind: Kind, v: &MailView, raw: &[u8]) -> Result<
                 return Ok(Prepared::Nothing("reply_no_forum"));
             };
             let mut meeting_id = match &reply.uid {
-                Some(uid) => app.store.meeting_by_uid(uid).await?,
+                Some(uid) => read::meeting_by_uid(c, uid).await?,
                 None => None,
             };
             if meeting_id.is_none() && reply.uid.is_none() {
                 let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
-                meeting_id = app.store.outbox_meeting(&ids).await?.map(|(id, _)| id);
+                meeting_id = read::outbox_meeting(c, &ids).await?.map(|(id, _)| id);
             }
             let meeting = match meeting_id {
-                Some(id) => app.store.meeting_view(id).await?,
+                Some(id) => read::meeting_view(c, id).await?,
                 None => None,
             };
             let answer = to_answer(&reply, kind == Kind::Counter);
@@ -115,14 +119,14 @@ pub async fn prepare(app: &App, kind: Kind, v: &MailView, raw: &[u8]) -> Result<
             };
             let answered = match &meeting {
                 Some(m) => {
-                    app.store
-                        .answered_sequence(
-                            m.id,
-                            &forum
-                                .member(&answer.attendee)
-                                .map_or(answer.attendee.clone(), |x| x.address.clone()),
-                        )
-                        .await?
+                    read::answered_sequence(
+                        c,
+                        m.id,
+                        &forum
+                            .member(&answer.attendee)
+                            .map_or(answer.attendee.clone(), |x| x.address.clone()),
+                    )
+                    .await?
                 }
                 None => None,
             };
@@ -142,10 +146,10 @@ pub async fn prepare(app: &App, kind: Kind, v: &MailView, raw: &[u8]) -> Result<
             let Some(orig) = b.original_message_id else {
                 return Ok(Prepared::Nothing("bounce_unmatched"));
             };
-            let Some((meeting_id, recipients)) = app.store.outbox_meeting(&[orig]).await? else {
+            let Some((meeting_id, recipients)) = read::outbox_meeting(c, &[orig]).await? else {
                 return Ok(Prepared::Nothing("bounce_unmatched"));
             };
-            let Some(meeting) = app.store.meeting_view(meeting_id).await? else {
+            let Some(meeting) = read::meeting_view(c, meeting_id).await? else {
                 return Ok(Prepared::Nothing("bounce_unmatched"));
             };
             // Only recipients of that mail count (a report may list others).

@@ -17,7 +17,7 @@ use crate::core::schedule::MeetingKind;
 use crate::core::time::swedish_datetime;
 use crate::mail::view::MailView;
 use crate::outgoing::{self, Mail, person};
-use crate::store::{CaseRow, NewObligation, ObligationRow, Tx};
+use crate::store::{CaseRow, NewObligation, ObligationRow, Tx, read};
 
 fn sections(c: &CaseRow) -> serde_json::Value {
     c.sections
@@ -283,7 +283,7 @@ pub async fn on_reply(
             for l in &lines {
                 let outcome = match &l.result {
                     Err(e) => Err(e.clone()),
-                    Ok((no, d)) => match app.store.case_by_no(&forum.id, no).await? {
+                    Ok((no, d)) => match read::case_by_no(tx.conn(), &forum.id, no).await? {
                         None => Err(format!("ärende {no} finns inte i {}", forum.name)),
                         Some(c) => apply_decision(app, tx, forum, &c, d, now).await?,
                     },
@@ -453,7 +453,7 @@ pub async fn on_reply(
                 // Seed 002: the adjusters review the notes, with a week to point out errors.
                 let f = &forum.followup;
                 let meeting = match o.meeting_id {
-                    Some(id) => app.store.meeting_view(id).await?,
+                    Some(id) => read::meeting_view(tx.conn(), id).await?,
                     None => None,
                 };
                 let deadline = now + f.adjust_within;

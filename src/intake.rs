@@ -24,7 +24,7 @@ use crate::core::schedule::Assignment;
 use crate::core::submission::SectionKey;
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_connect};
-use crate::store::{IntakeRecord, NewCase, Tx};
+use crate::store::{IntakeRecord, NewCase, Tx, read};
 
 pub const PROCESSED: &str = "processed";
 pub const QUARANTINE: &str = "quarantine";
@@ -370,42 +370,79 @@ async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[
     Ok(out)
 }
 
-/// Handles the new messages of a fetched batch, each in its own transaction. Returns (uid,
-/// destination) for those whose effects committed.
+/// Handles the new messages of a fetched batch in one transaction: one turn of the write lock
+/// and one commit for the batch instead of one per message. Each message's reads go through the
+/// transaction, so message k sees the cases and answers of messages 1..k-1 (a resent submission
+/// in the same batch is still a duplicate). Each message runs inside a savepoint: one that another
+/// pass recorded first is rolled back alone. Returns (uid, destination) for every message whose
+/// effects committed; nothing is moved before the commit.
 async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u32, &'static str)>> {
-    let mut out = Vec::new();
+    if b.too_large.is_empty() && b.bodies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = app.store.begin().await?;
+    let mut handled = Vec::with_capacity(b.too_large.len() + b.bodies.len());
     for &(uid, received) in &b.too_large {
-        out.push((uid, handle(app, uidvalidity, uid, received, None, true).await?));
+        handled.push(handle(app, &mut tx, uidvalidity, uid, received, None, true).await?);
     }
     for f in &b.bodies {
         let Some(uid) = f.uid else { continue };
         let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
-        out.push((
-            uid,
-            handle(app, uidvalidity, uid, received, Some(f.body().unwrap_or_default()), false).await?,
-        ));
+        handled.push(handle(app, &mut tx, uidvalidity, uid, received, Some(f.body().unwrap_or_default()), false).await?);
     }
-    Ok(out)
+    tx.commit().await?;
+    if handled.iter().any(|h| h.queued) {
+        app.outbox_wake.notify_one();
+    }
+    // One line per mail at info, no personal data: UID, kind, outcome, case number. Logged after
+    // the commit, so a line means the mail's effects are stored.
+    for h in handled.iter().filter(|h| h.recorded) {
+        info!(
+            uid = h.uid,
+            kind = h.kind,
+            outcome = h.outcome,
+            case = h.case_no.as_deref().unwrap_or("-"),
+            "mail handled"
+        );
+    }
+    Ok(handled.into_iter().map(|h| (h.uid, h.destination)).collect())
 }
 
-/// Handles one message: decide, then commit its effects and intake record in one transaction.
-/// Returns the folder it belongs in.
+/// What became of one message inside the batch's transaction.
+pub struct Handled {
+    pub uid: u32,
+    /// The folder it belongs in.
+    pub destination: &'static str,
+    /// False when another pass had recorded it first (its effects here were rolled back).
+    pub recorded: bool,
+    /// Whether mail was queued.
+    pub queued: bool,
+    pub kind: &'static str,
+    pub outcome: &'static str,
+    pub case_no: Option<String>,
+}
+
+/// Handles one message inside `tx`: reads the facts, decides, and writes its effects and intake
+/// record inside a savepoint (rolled back alone when the message was recorded before). The
+/// caller commits.
 pub async fn handle(
     app: &App,
+    tx: &mut Tx,
     uidvalidity: u32,
     uid: u32,
     received: DateTime<Utc>,
     raw: Option<&[u8]>,
     too_large: bool,
-) -> Result<&'static str> {
+) -> Result<Handled> {
     let now = app.now();
+    tx.savepoint().await?;
     let parsed: Option<MailView> = raw.and_then(view::parse);
     let message_id = parsed
         .as_ref()
         .and_then(|v| v.message_id.clone())
         .unwrap_or_else(|| intake::synthetic_message_id(raw.unwrap_or_default()));
     let mut facts = Facts {
-        message_id_seen: app.store.message_id_seen(&message_id).await?,
+        message_id_seen: read::message_id_seen(tx.conn(), &message_id).await?,
         ..Facts::default()
     };
     if let Some(v) = &parsed
@@ -413,18 +450,21 @@ pub async fn handle(
         && let Some(from) = v.from.as_deref()
     {
         let hash = intake::content_hash(forum.member(from).map(|m| m.address.as_str()).unwrap_or(from), &v.text);
-        facts.same_content_case = app.store.case_with_hash(&forum.id, &hash).await?;
+        facts.same_content_case = read::case_with_hash(tx.conn(), &forum.id, &hash).await?;
         let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
         let case_ref = crate::core::submission::find_case_ref(&v.subject);
-        facts.thread_case = app.store.thread_case(&forum.id, &ids, case_ref.as_deref()).await?;
+        facts.thread_case = read::thread_case(tx.conn(), &forum.id, &ids, case_ref.as_deref()).await?;
         if forum.schedule.is_some() {
-            facts.meetings = app.store.meetings_after(&forum.id, received, 12).await?;
+            facts.meetings = read::meetings_after(tx.conn(), &forum.id, received, 12).await?;
         }
         if let Some(m) = forum.member(from) {
-            facts.rejections_today = app
-                .store
-                .sent_to_since(&["incomplete", "no_parts"], &m.address, now - chrono::Duration::hours(24))
-                .await?;
+            facts.rejections_today = read::sent_to_since(
+                tx.conn(),
+                &["incomplete", "no_parts"],
+                &m.address,
+                now - chrono::Duration::hours(24),
+            )
+            .await?;
         }
     }
     let arrival = Arrival {
@@ -447,14 +487,14 @@ pub async fn handle(
         (Some(v), _) if crate::core::classify::classify(v) == Kind::Submission => match intake::forum_for(&app.cfg, v) {
             Some(f) => {
                 let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
-                let found = app.store.obligations_for_thread(&f.id, &ids).await?;
+                let found = read::obligations_for_thread(tx.conn(), &f.id, &ids).await?;
                 (!found.is_empty()).then_some((f, found))
             }
             None => None,
         },
         _ => None,
     };
-    // Answers to invitations and delivery reports: looked up before the transaction.
+    // Answers to invitations and delivery reports.
     let prepared = match (&verdict, &parsed, raw) {
         (
             Verdict::Ignore {
@@ -462,13 +502,12 @@ pub async fn handle(
             },
             Some(v),
             Some(raw),
-        ) => Some(crate::answers::prepare(app, *k, v, raw).await?),
+        ) => Some(crate::answers::prepare(app, tx.conn(), *k, v, raw).await?),
         _ => None,
     };
 
-    let mut tx = app.store.begin().await?;
     let followed = match (&thread_obligations, &parsed) {
-        (Some((f, obs)), Some(v)) => crate::followup::on_reply(app, &mut tx, f, obs, v, &message_id, now).await?,
+        (Some((f, obs)), Some(v)) => crate::followup::on_reply(app, tx, f, obs, v, &message_id, now).await?,
         _ => None,
     };
     let (case_id, case_no, mut queued, mut outcome) = match followed {
@@ -477,12 +516,12 @@ pub async fn handle(
             (None, None, q, o)
         }
         None => {
-            let (id, no, q) = apply(app, &mut tx, &verdict, &message_id, received, now).await?;
+            let (id, no, q) = apply(app, tx, &verdict, &message_id, received, now).await?;
             (id, no, q, verdict.outcome())
         }
     };
     if let Some(p) = &prepared {
-        let (o, q) = crate::answers::apply(app, &mut tx, p, &message_id, now).await?;
+        let (o, q) = crate::answers::apply(app, tx, p, &message_id, now).await?;
         outcome = o;
         queued |= q;
     }
@@ -500,18 +539,21 @@ pub async fn handle(
             case_id,
         })
         .await?;
-    if !recorded {
+    if recorded {
+        tx.release_savepoint().await?;
+    } else {
         // Another pass recorded it first: nothing of ours may commit.
-        drop(tx);
-        return Ok(destination);
+        tx.rollback_to_savepoint().await?;
     }
-    tx.commit().await?;
-    if queued {
-        app.outbox_wake.notify_one();
-    }
-    // One line per mail at info, no personal data: UID, kind, outcome, case number.
-    info!(uid, kind, outcome, case = case_no.as_deref().unwrap_or("-"), "mail handled");
-    Ok(destination)
+    Ok(Handled {
+        uid,
+        destination,
+        recorded,
+        queued: recorded && queued,
+        kind,
+        outcome,
+        case_no,
+    })
 }
 
 /// Carries out a verdict inside the transaction: case rows and the answer to the submitter.

@@ -138,6 +138,81 @@ async fn automatic_mail_and_duplicates_are_never_answered() {
     );
 }
 
+/// Mail that waited while the daemon was down is read in one batch and handled in one
+/// transaction: each mail must still see what the earlier mails of the batch did (a completing
+/// answer finds the case made two mails before, a resent submission is a duplicate).
+#[tokio::test(flavor = "multi_thread")]
+async fn one_batch_sees_its_own_earlier_mails() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let anna = w.addr("anna");
+    let lars = w.addr("lars");
+    let mb = w.mailbox();
+    let first = plain_mail(
+        &lars,
+        &mb,
+        "Nytt ärende",
+        "Namn och ålder: M.S. 45 år\r\n\r\nMvh Lars",
+        "batch-inc-1@outlook.test",
+    );
+    let answer = format!(
+        "From: {lars}\r\nTo: {mb}\r\nSubject: SV: Nytt ärende\r\nMessage-ID: <batch-inc-2@outlook.test>\r\nIn-Reply-To: <batch-inc-1@outlook.test>\r\nReferences: <batch-inc-1@outlook.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nKort bakgrund: Missbruk.\r\nAktuell situation: Boendestöd.\r\nFrågeställning: Vem ansvarar?\r\n"
+    );
+    let sub = submission(&anna, &mb, 7);
+    let resent = String::from_utf8(sub.clone()).expect("utf8").replace("<sub-7-", "<resent-sub-7-");
+    let mails: [(&str, &[u8]); 5] = [
+        (&lars, &first),
+        (&lars, answer.as_bytes()),
+        (&anna, &sub),
+        (&anna, &sub),
+        (&anna, resent.as_bytes()),
+    ];
+    // One at a time, so the UIDs (the order of handling) are the order sent.
+    for (n, (from, raw)) in mails.iter().enumerate() {
+        send_raw(from, &[&mb], raw).await;
+        wait_for(T, "delivered", || async {
+            (fetch_folder(&mb, "INBOX").await.len() > n).then_some(())
+        })
+        .await;
+    }
+    let _d = w.start();
+    wait_for(T, "five mails processed", || async {
+        (fetch_folder(&mb, "Behandlade").await.len() == 5).then_some(())
+    })
+    .await;
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM cases").await,
+        2,
+        "the answer and the resends made no case"
+    );
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM cases WHERE status = 'submitted'").await,
+        2,
+        "the answer completed the case"
+    );
+    assert_eq!(w.scalar("SELECT count(*) FROM intake WHERE outcome = 'duplicate'").await, 2);
+    let to_lars = wait_for(T, "the request and the confirmation", || async {
+        let m = fetch_folder(&lars, "INBOX").await;
+        (m.len() >= 2).then_some(m)
+    })
+    .await;
+    assert!(
+        subject_of(&to_lars[0]).starts_with("Komplettera ärende "),
+        "{}",
+        subject_of(&to_lars[0])
+    );
+    assert!(subject_of(&to_lars[1]).ends_with("är nu komplett"), "{}", subject_of(&to_lars[1]));
+    wait_for(T, "the one receipt to anna", || async {
+        (!fetch_folder(&anna, "INBOX").await.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fetch_folder(&anna, "INBOX").await.len(), 1, "exactly one receipt");
+    assert_eq!(fetch_folder(&lars, "INBOX").await.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn restarts_and_crashes_repeat_nothing() {
     if skip() {
