@@ -370,8 +370,8 @@ async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[
     Ok(out)
 }
 
-/// Handles the new messages of a fetched batch in one transaction: one turn of the write lock
-/// and one commit for the batch instead of one per message. Each message's reads go through the
+/// Handles the new messages of a fetched batch in one durable transaction: one turn of the write
+/// lock and one synced commit for the batch instead of one per message. Each message's reads go through the
 /// transaction, so message k sees the cases and answers of messages 1..k-1 (a resent submission
 /// in the same batch is still a duplicate). Each message runs inside a savepoint: one that another
 /// pass recorded first is rolled back alone. Returns (uid, destination) for every message whose
@@ -380,7 +380,7 @@ async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u
     if b.too_large.is_empty() && b.bodies.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store.begin_durable().await?;
     let mut handled = Vec::with_capacity(b.too_large.len() + b.bodies.len());
     for &(uid, received) in &b.too_large {
         handled.push(handle(app, &mut tx, uidvalidity, uid, received, None, true).await?);

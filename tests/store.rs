@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use samverkan::store::{IntakeRecord, NewCase, Outgoing, Store, Target};
+use samverkan::store::{IntakeRecord, NewCase, Outgoing, Store, Target, read};
 
 fn ts(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).expect("timestamp").with_timezone(&Utc)
@@ -118,6 +118,70 @@ async fn intake_is_recorded_once_per_uid() {
         );
         assert!(s.known_uids("INBOX", 8, &[3]).await.expect("known").is_empty(), "{name}");
         s.mark_moved("INBOX", 7, &[3], now).await.expect("moved");
+    }
+}
+
+/// Intake's batch: each mail in a savepoint inside one transaction. Reads through the
+/// transaction see its uncommitted writes (the pool does not), and a savepoint rolled back
+/// takes only its own mail's writes with it.
+#[tokio::test]
+async fn a_batch_sees_its_own_writes_and_a_savepoint_undoes_one_mail() {
+    for (name, _d, s) in stores().await {
+        let now = ts("2026-05-01T10:00:00Z");
+        let rec = |uid: u32, message_id: &'static str| IntakeRecord {
+            mailbox: "INBOX",
+            uidvalidity: 7,
+            uid,
+            message_id,
+            received_at: now,
+            processed_at: now,
+            kind: "submission",
+            outcome: "case_created",
+            destination: "processed",
+            case_id: None,
+        };
+        let mut tx = s.begin_durable().await.expect("tx");
+        tx.savepoint().await.expect("savepoint");
+        assert!(tx.record_intake(&rec(1, "one@x")).await.expect("rec"), "{name}");
+        tx.release_savepoint().await.expect("release");
+        assert!(read::message_id_seen(tx.conn(), "one@x").await.expect("seen"), "{name}: own write");
+        assert!(!s.message_id_seen("one@x").await.expect("seen"), "{name}: not yet committed");
+        tx.savepoint().await.expect("savepoint");
+        assert!(tx.record_intake(&rec(2, "two@x")).await.expect("rec"), "{name}");
+        tx.rollback_to_savepoint().await.expect("rollback to");
+        tx.savepoint().await.expect("savepoint");
+        assert!(tx.record_intake(&rec(3, "three@x")).await.expect("rec"), "{name}");
+        tx.release_savepoint().await.expect("release");
+        tx.commit().await.expect("commit");
+        assert!(s.message_id_seen("one@x").await.expect("seen"), "{name}");
+        assert!(!s.message_id_seen("two@x").await.expect("seen"), "{name}: rolled back alone");
+        assert!(s.message_id_seen("three@x").await.expect("seen"), "{name}");
+    }
+}
+
+async fn sync_level(tx: &mut samverkan::store::Tx) -> i64 {
+    sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+        .fetch_one(tx.conn())
+        .await
+        .expect("pragma")
+}
+
+/// On SQLite, intake's transaction syncs its commit (FULL) and every other write transaction
+/// runs at NORMAL, whichever pooled connection it gets.
+#[tokio::test]
+async fn only_the_durable_transaction_syncs_on_sqlite() {
+    for (name, _d, s) in stores().await {
+        if s.backend() != samverkan::store::Backend::Sqlite {
+            continue;
+        }
+        let mut tx = s.begin_durable().await.expect("tx");
+        assert_eq!(sync_level(&mut tx).await, 2, "{name}: FULL");
+        tx.commit().await.expect("commit");
+        for _ in 0..6 {
+            let mut tx = s.begin().await.expect("tx");
+            assert_eq!(sync_level(&mut tx).await, 1, "{name}: NORMAL");
+            tx.commit().await.expect("commit");
+        }
     }
 }
 

@@ -313,6 +313,16 @@ fn agenda_case_from(r: &AnyRow) -> Result<AgendaCase> {
     })
 }
 
+/// How a SQLite write transaction starts: the connection's sync level first (a pooled
+/// connection keeps the level its last transaction set), then the write lock at once.
+fn sqlite_begin(durable: bool) -> &'static str {
+    if durable {
+        "PRAGMA synchronous = FULL; BEGIN IMMEDIATE"
+    } else {
+        "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE"
+    }
+}
+
 /// Marks outbox row $2 sent at $1.
 const OUTBOX_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', claimed_by = '' WHERE id = $2";
 
@@ -437,9 +447,23 @@ impl Store {
     /// so two writers queue on the busy timeout instead of failing mid-transaction).
     /// PostgreSQL: `BEGIN` and the shared advisory write lock, held until commit or rollback.
     pub async fn begin(&self) -> Result<Tx> {
+        self.begin_sync(false).await
+    }
+
+    /// A write transaction whose commit is on disk when [`Tx::commit`] returns, even across a
+    /// power loss: for intake, which moves the mails out of the inbox after the commit (a
+    /// commit lost after the move would lose the mails' cases). SQLite in WAL mode with
+    /// `synchronous = NORMAL` syncs the log only at checkpoints, so this transaction's
+    /// connection runs with `synchronous = FULL` (one fsync per commit: per IMAP batch, not per
+    /// mail). PostgreSQL's commits are durable anyway (`synchronous_commit`).
+    pub async fn begin_durable(&self) -> Result<Tx> {
+        self.begin_sync(true).await
+    }
+
+    async fn begin_sync(&self, durable: bool) -> Result<Tx> {
         let writer = Arc::clone(&self.writer).lock_owned().await;
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => self.pool.begin_with(sqlite_begin(durable)).await,
             Backend::Postgres => self.pool.begin().await,
         }
         .context("cannot start a database transaction")?;
@@ -952,7 +976,7 @@ impl Store {
         }
         let (mut tx, sql) = match self.backend {
             Backend::Sqlite => (
-                self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                self.pool.begin_with(sqlite_begin(false)).await?,
                 due!("outbox INDEXED BY outbox_due", ""),
             ),
             Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE SKIP LOCKED")),
