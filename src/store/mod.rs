@@ -314,7 +314,9 @@ fn agenda_case_from(r: &AnyRow) -> Result<AgendaCase> {
 }
 
 /// How a SQLite write transaction starts: the connection's sync level first (a pooled
-/// connection keeps the level its last transaction set), then the write lock at once.
+/// connection keeps the level its last transaction set), then the write lock at once. The few
+/// single-statement writes made on the pool (marks after an IMAP move, lease renewals) run at
+/// whatever level their connection has: at worst synced, never less.
 fn sqlite_begin(durable: bool) -> &'static str {
     if durable {
         "PRAGMA synchronous = FULL; BEGIN IMMEDIATE"
