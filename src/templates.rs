@@ -53,7 +53,9 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Loads every `*.j2` under `dir` and checks that the required ones exist for `languages`.
+    /// Loads the `*.j2` of each of `languages` (a subdirectory of `dir` each) and checks that the
+    /// required ones exist. Languages no forum uses are not loaded: each parsed template stays in
+    /// memory for the daemon's life.
     pub fn load(dir: &Path, languages: &[&str]) -> Result<Templates> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -74,6 +76,9 @@ impl Templates {
                 continue;
             }
             let lang_name = lang.file_name().to_string_lossy().into_owned();
+            if !languages.contains(&lang_name.as_str()) {
+                continue;
+            }
             for f in std::fs::read_dir(lang.path())? {
                 let f = f?;
                 let name = f.file_name().to_string_lossy().into_owned();
@@ -252,6 +257,18 @@ mod tests {
         );
         let r = shipped().render("sv", "withdrawn", &done).expect("render");
         assert_eq!(r.subject, "Ärende 2026-0002 är återkallat");
+    }
+
+    #[test]
+    fn only_the_configured_languages_are_loaded() {
+        let t = Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"), &["sv"]).expect("load");
+        assert!(t.env.get_template("sv/receipt.subject.j2").is_ok());
+        assert!(t.env.get_template("en/receipt.subject.j2").is_err(), "no forum writes English");
+        let e = format!(
+            "{:#}",
+            Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"), &["fi"]).expect_err("no fi")
+        );
+        assert!(e.contains("lacks fi/"), "{e}");
     }
 
     #[test]
