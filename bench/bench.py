@@ -582,7 +582,7 @@ def scenario_burst():
         % (case_rate, max(created) - d.t_ready, send_rate, peak["VmHWM"]))
     # Baseline: the same receipts, raw, one connection, after Postfix has delivered the daemon's.
     wait_delivered(members, N_BURST, 900)
-    rows = q(db, "SELECT env_from, env_to, mime FROM outbox WHERE kind = 'receipt' ORDER BY id")
+    rows = q(db, "SELECT o.env_from, o.env_to, b.mime FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id WHERE o.kind = 'receipt' ORDER BY o.id")
     rows = [(a, json.loads(b), bytes(c)) for a, b, c in rows]
     bt = replay(rows)
     base_rate = overall_rate(bt)
@@ -639,13 +639,13 @@ def scenario_fanout():
         d.stop()
         created = [from_db(r[0]) for r in q(db, "SELECT created_at FROM outbox WHERE kind = 'invitation'")]
         sent = [from_db(r[0]) for r in q(db, "SELECT sent_at FROM outbox WHERE kind = 'invitation'")]
-        size = q(db, "SELECT avg(length(mime)) FROM outbox WHERE kind = 'invitation'")[0][0]
+        size = q(db, "SELECT avg(length(b.mime)) FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id WHERE o.kind = 'invitation'")[0][0]
         d_rates.append(overall_rate(sent))
         d_w += rates(sent, 50)
         queue_s.append(min(created) - d.t_ready)
         first_s.append(min(sent) - d.t_ready)
         wait_delivered(members, N_FAN, 600)
-        rows = q(db, "SELECT env_from, env_to, mime FROM outbox WHERE kind = 'invitation' ORDER BY id")
+        rows = q(db, "SELECT o.env_from, o.env_to, b.mime FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id WHERE o.kind = 'invitation' ORDER BY o.id")
         rows = [(a, json.loads(b), bytes(c)) for a, b, c in rows]
         bt = replay(rows)
         b_rates.append(overall_rate(bt))
@@ -733,7 +733,7 @@ def generate(db, forums, first, n_cases):
     c.executemany("""INSERT INTO invitations (meeting_id, address, name, role, partstat, partstat_at, partstat_source,
         sequence_sent, active, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)""", irows)
     counters = {}
-    crows, inrows, orows, obrows = [], [], [], []
+    crows, inrows, orows, brows, obrows = [], [], [], [], []
     filler = " ".join(WORDS)
     for i in range(1, n_cases + 1):
         f = forums[i % N_FORUMS]
@@ -765,8 +765,9 @@ def generate(db, forums, first, n_cases):
         if created > now - 90 * 86400:
             mime = (f"From: Samverkan <{f['mailbox']}>\r\nTo: <{submitter}>\r\nSubject: Mottaget {case_no}\r\n\r\n"
                     + (filler + "\r\n") * 6).encode()
-            orows.append((f"samverkan.receipt.{i:024x}@{D}", "receipt", f["id"], i, f["mailbox"], json.dumps([submitter]),
-                          mime, "sent", 1, ts, ts, ts))
+            orows.append((i + 1, f"samverkan.receipt.{i:024x}@{D}", "receipt", f["id"], i, f["mailbox"], json.dumps([submitter]),
+                          "sent", 1, ts, ts, ts))
+            brows.append((i + 1, mime))
         if rnd_.random() < 0.005:
             obrows.append((f["id"], "handover_confirm", i, meeting, json.dumps([submitter]), "[]", ts, ts, "", "", ts,
                            json.dumps({"unit": "Enhet 1"}), f"samverkan.handover.{i}@{D}"))
@@ -774,8 +775,9 @@ def generate(db, forums, first, n_cases):
         received_at, created_at, updated_at, meeting_id, urgent, units_json, closed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", crows)
     c.executemany("""INSERT INTO intake (mailbox, uidvalidity, uid, message_id, received_at, processed_at, kind, outcome,
         destination, moved_at, case_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)""", inrows)
-    c.executemany("""INSERT INTO outbox (message_id, kind, forum_id, case_id, env_from, env_to, mime, status, attempts,
+    c.executemany("""INSERT INTO outbox (id, message_id, kind, forum_id, case_id, env_from, env_to, status, attempts,
         next_attempt_at, created_at, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""", orows)
+    c.executemany("INSERT INTO outbox_body (outbox_id, mime) VALUES (?,?)", brows)
     c.executemany("""INSERT INTO obligations (forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at,
         escalate_at, reminded_at, escalated_at, opened_at, data_json, request_message_id)
         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""", obrows)

@@ -370,27 +370,47 @@ async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[
     Ok(out)
 }
 
-/// Handles the new messages of a fetched batch in one durable transaction: one turn of the write
-/// lock and one synced commit for the batch instead of one per message. Each message's reads go through the
-/// transaction, so message k sees the cases and answers of messages 1..k-1 (a resent submission
-/// in the same batch is still a duplicate). Each message runs inside a savepoint: one that another
-/// pass recorded first is rolled back alone. Returns (uid, destination) for every message whose
-/// effects committed; nothing is moved before the commit.
+/// Handles the new messages of a fetched batch in one write transaction: one turn of the write
+/// lock and one synced commit for the batch instead of one per message. Each message's reads go
+/// through the transaction, so message k sees the cases and answers of messages 1..k-1 (a resent
+/// submission in the same batch is still a duplicate). Each message runs inside a savepoint: one
+/// that another pass recorded first is rolled back alone.
+///
+/// When another task waits for the write lock (the sender, one row per mail), the transaction
+/// commits what it has, lets that task in and goes on in a new one: a burst's receipts go out
+/// while it is read instead of after it. The commits are not synced (one fsync costs more than
+/// a mail here); [`crate::store::Store::batch_synced`] then syncs them all at once. Returns (uid, destination) for every message whose effects committed; nothing is
+/// moved before that last commit.
 async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u32, &'static str)>> {
     if b.too_large.is_empty() && b.bodies.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = app.store.begin_durable().await?;
-    let mut handled = Vec::with_capacity(b.too_large.len() + b.bodies.len());
-    for &(uid, received) in &b.too_large {
-        handled.push(handle(app, &mut tx, uidvalidity, uid, received, None, true).await?);
-    }
-    for f in &b.bodies {
-        let Some(uid) = f.uid else { continue };
-        let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
-        handled.push(handle(app, &mut tx, uidvalidity, uid, received, Some(f.body().unwrap_or_default()), false).await?);
+    let mut tx = app.store.begin().await?;
+    let mut handled: Vec<Handled> = Vec::with_capacity(b.too_large.len() + b.bodies.len());
+    let fetched = b
+        .too_large
+        .iter()
+        .map(|&(uid, received)| (uid, Some(received), None))
+        .chain(b.bodies.iter().filter_map(|f| {
+            Some((
+                f.uid?,
+                f.internal_date().map(|d| d.with_timezone(&Utc)),
+                Some(f.body().unwrap_or_default()),
+            ))
+        }));
+    for (uid, received, body) in fetched {
+        if !handled.is_empty() && app.store.writer_wanted() {
+            tx.commit().await?;
+            if handled.iter().any(|h| h.queued) {
+                app.outbox_wake.notify_one();
+            }
+            tx = app.store.begin().await?;
+        }
+        let received = received.unwrap_or_else(|| app.now());
+        handled.push(handle(app, &mut tx, uidvalidity, uid, received, body, body.is_none()).await?);
     }
     tx.commit().await?;
+    app.store.batch_synced(&app.cfg.imap.inbox).await?;
     if handled.iter().any(|h| h.queued) {
         app.outbox_wake.notify_one();
     }

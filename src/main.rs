@@ -651,8 +651,8 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
             store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
         }
     }
-    let queued = store.due_outbox(until, 10_000).await?;
-    out!("queued, not yet delivered: {} mail(s)", queued.len());
+    let queued = store.due_outbox_count(until).await?;
+    out!("queued, not yet delivered: {queued} mail(s)");
     let ms = store
         .meeting_views(now - chrono::Duration::days(1), until + chrono::Duration::days(400))
         .await?;

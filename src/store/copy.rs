@@ -24,7 +24,13 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
     &[
         (
             "mailbox_state",
-            &[("mailbox", Text), ("uidvalidity", Int), ("last_uid", Int), ("last_sync_at", Text)],
+            &[
+                ("mailbox", Text),
+                ("uidvalidity", Int),
+                ("last_uid", Int),
+                ("last_sync_at", Text),
+                ("batches", Int),
+            ],
         ),
         ("case_counter", &[("forum_id", Text), ("year", Int), ("last_number", Int)]),
         (
@@ -100,7 +106,6 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("case_id", Int),
                 ("env_from", Text),
                 ("env_to", Text),
-                ("mime", Blob),
                 ("status", Text),
                 ("attempts", Int),
                 ("next_attempt_at", Text),
@@ -111,6 +116,7 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("claimed_by", Text),
             ],
         ),
+        ("outbox_body", &[("outbox_id", Int), ("mime", Blob)]),
         (
             "invitations",
             &[

@@ -65,11 +65,15 @@ pub enum Target<'a> {
 /// daemon's tasks queue for the write lock in the process instead of colliding in SQLite, whose
 /// busy handler sleeps 1, 2, 5, 10 ... ms between retries however soon the lock is free: the
 /// intake and the outbox sender writing at once lost milliseconds per mail that way.
+///
+/// `waiting` counts the tasks queued for `writer`: a long writer (intake's batch) commits early
+/// when someone waits, so the sender's one-row transactions are not held up for a whole batch.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     writer: Arc<tokio::sync::Mutex<()>>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Percent-encodes a file path for a `sqlite:` URL (sqlx decodes it again).
@@ -314,16 +318,11 @@ fn agenda_case_from(r: &AnyRow) -> Result<AgendaCase> {
 }
 
 /// How a SQLite write transaction starts: the connection's sync level first (a pooled
-/// connection keeps the level its last transaction set), then the write lock at once. The few
-/// single-statement writes made on the pool (marks after an IMAP move, lease renewals) run at
-/// whatever level their connection has: at worst synced, never less.
-fn sqlite_begin(durable: bool) -> &'static str {
-    if durable {
-        "PRAGMA synchronous = FULL; BEGIN IMMEDIATE"
-    } else {
-        "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE"
-    }
-}
+/// connection keeps the level its last transaction set, and [`Store::batch_synced`] leaves it at
+/// FULL), then the write lock at once. The few single-statement writes made on the pool (marks
+/// after an IMAP move, lease renewals) run at whatever level their connection has: at worst
+/// synced, never less.
+const SQLITE_BEGIN: &str = "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE";
 
 /// Marks outbox row $2 sent at $1.
 const OUTBOX_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', claimed_by = '' WHERE id = $2";
@@ -438,6 +437,7 @@ impl Store {
             pool,
             backend,
             writer: Arc::new(tokio::sync::Mutex::new(())),
+            waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         })
     }
 
@@ -449,23 +449,9 @@ impl Store {
     /// so two writers queue on the busy timeout instead of failing mid-transaction).
     /// PostgreSQL: `BEGIN` and the shared advisory write lock, held until commit or rollback.
     pub async fn begin(&self) -> Result<Tx> {
-        self.begin_sync(false).await
-    }
-
-    /// A write transaction whose commit is on disk when [`Tx::commit`] returns, even across a
-    /// power loss: for intake, which moves the mails out of the inbox after the commit (a
-    /// commit lost after the move would lose the mails' cases). SQLite in WAL mode with
-    /// `synchronous = NORMAL` syncs the log only at checkpoints, so this transaction's
-    /// connection runs with `synchronous = FULL` (one fsync per commit: per IMAP batch, not per
-    /// mail). PostgreSQL's commits are durable anyway (`synchronous_commit`).
-    pub async fn begin_durable(&self) -> Result<Tx> {
-        self.begin_sync(true).await
-    }
-
-    async fn begin_sync(&self, durable: bool) -> Result<Tx> {
-        let writer = Arc::clone(&self.writer).lock_owned().await;
+        let writer = self.write_lock().await;
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with(sqlite_begin(durable)).await,
+            Backend::Sqlite => self.pool.begin_with(SQLITE_BEGIN).await,
             Backend::Postgres => self.pool.begin().await,
         }
         .context("cannot start a database transaction")?;
@@ -478,6 +464,50 @@ impl Store {
                 .context("cannot take the database write lock")?;
         }
         Ok(tx)
+    }
+
+    /// Takes the in-process write lock, counted in `waiting` while queued for it.
+    async fn write_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        use std::sync::atomic::Ordering;
+        if let Ok(g) = Arc::clone(&self.writer).try_lock_owned() {
+            return g;
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Counted down however the wait ends (the future may be dropped).
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _w = Waiting(&self.waiting);
+        Arc::clone(&self.writer).lock_owned().await
+    }
+
+    /// Counts an intake batch of `mailbox` as committed, in a transaction whose commit is
+    /// synced: when this returns, it and every transaction committed before it are on disk,
+    /// even across a power loss. Intake calls it before moving the batch's mails out of the
+    /// inbox (a commit lost after the move would lose their cases). SQLite in WAL mode at
+    /// `synchronous = NORMAL` syncs the log only at checkpoints; this one transaction runs at
+    /// FULL (the level cannot change inside a transaction), and the counter always changes, so
+    /// the commit writes a frame and syncs the log. PostgreSQL's commits are durable anyway.
+    pub async fn batch_synced(&self, mailbox: &str) -> Result<()> {
+        let _writer = self.write_lock().await;
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("PRAGMA synchronous = FULL; BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        sqlx::query("UPDATE mailbox_state SET batches = batches + 1 WHERE mailbox = $1")
+            .bind(mailbox)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await.context("cannot commit database transaction")
+    }
+
+    /// Whether another task is waiting for the write lock: a transaction holding it for many
+    /// items (intake's batch) commits what it has and lets that task in.
+    pub fn writer_wanted(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
     pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<MailboxState>> {
@@ -495,7 +525,7 @@ impl Store {
     /// Sets the folder's UIDVALIDITY; when it differs from the stored one, the UID cursor
     /// restarts at 0 (Message-ID dedupe keeps the refetch harmless).
     pub async fn set_uidvalidity(&self, mailbox: &str, uidvalidity: u32) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query(
             "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, 0)
              ON CONFLICT(mailbox) DO UPDATE SET last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity THEN mailbox_state.last_uid ELSE 0 END,
@@ -510,7 +540,7 @@ impl Store {
 
     /// Records a successful sync of the folder up to `last_uid`.
     pub async fn mark_synced(&self, mailbox: &str, last_uid: u32, now: DateTime<Utc>) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query(
             "UPDATE mailbox_state SET last_uid = CASE WHEN last_uid > $1 THEN last_uid ELSE $1 END, last_sync_at = $2 WHERE mailbox = $3",
         )
@@ -561,7 +591,7 @@ impl Store {
     /// Inserts the occurrences not yet stored (existing rows, possibly moved or cancelled by an
     /// admin, are left as they are).
     pub async fn ensure_meetings(&self, forum_id: &str, domain: &str, occ: &[Occurrence], place: &str, now: DateTime<Utc>) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         for o in occ {
             let key = o.key.format("%Y-%m-%d").to_string();
             sqlx::query(
@@ -653,7 +683,7 @@ impl Store {
         place: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         let r = sqlx::query(
             "UPDATE meetings SET starts_at = $1, ends_at = $2, place = coalesce($3, place), sequence = sequence + 1, updated_at = $4
              WHERE id = $5 AND status = 'scheduled'",
@@ -824,7 +854,7 @@ impl Store {
 
     /// Puts cases on a meeting.
     pub async fn set_case_meeting(&self, ids: &[i64], meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query("UPDATE cases SET meeting_id = $1, updated_at = $2 WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each($3)) AND meeting_id IS NULL")
             .bind(meeting_id)
             .bind(db(now))
@@ -847,7 +877,7 @@ impl Store {
         occurrence: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         Ok(sqlx::query_scalar(
             "INSERT INTO meetings (forum_id, occurrence, uid, kind, starts_at, ends_at, place, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -876,7 +906,7 @@ impl Store {
 
     /// Marks these UIDs as moved on the server.
     pub async fn mark_moved(&self, mailbox: &str, uidvalidity: u32, uids: &[u32], now: DateTime<Utc>) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         let json = serde_json::to_string(uids)?;
         sqlx::query("UPDATE intake SET moved_at = $1 WHERE mailbox = $2 AND uidvalidity = $3 AND uid IN (SELECT CAST(value AS BIGINT) FROM json_each($4))")
             .bind(db(now))
@@ -893,8 +923,8 @@ impl Store {
     /// Outbox rows due at `now`, oldest first.
     pub async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT id, kind, env_from, env_to, mime, attempts FROM outbox
-             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+            "SELECT o.id, o.kind, o.env_from, o.env_to, b.mime, o.attempts FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id
+             WHERE o.status = 'pending' AND o.next_attempt_at <= $1 ORDER BY o.next_attempt_at, o.id LIMIT $2",
         )
         .bind(db(now))
         .bind(i64::from(limit))
@@ -912,6 +942,16 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How many pending outbox rows are due by `until` (their bytes are not read).
+    pub async fn due_outbox_count(&self, until: DateTime<Utc>) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1")
+                .bind(db(until))
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// When the next pending outbox row is due, if any.
@@ -957,7 +997,7 @@ impl Store {
         instance: &str,
         retry_at: impl Fn(u32) -> DateTime<Utc>,
     ) -> Result<Option<(OutboxRow, u32)>> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         // SQLite, without statistics, preferred the index on status and then sorted and read
         // every pending row (its claimed_by sits after the MIME, so each read walked the MIME's
         // overflow pages): `INDEXED BY` holds it to the index made for this query. PostgreSQL
@@ -965,7 +1005,7 @@ impl Store {
         macro_rules! due {
             ($from:literal, $lock:literal) => {
                 concat!(
-                    "SELECT id, kind, env_from, env_to, mime, attempts FROM ",
+                    "SELECT id, kind, env_from, env_to, attempts FROM ",
                     $from,
                     "
                      WHERE status = 'pending' AND next_attempt_at <= $1
@@ -977,10 +1017,7 @@ impl Store {
             };
         }
         let (mut tx, sql) = match self.backend {
-            Backend::Sqlite => (
-                self.pool.begin_with(sqlite_begin(false)).await?,
-                due!("outbox INDEXED BY outbox_due", ""),
-            ),
+            Backend::Sqlite => (self.pool.begin_with(SQLITE_BEGIN).await?, due!("outbox INDEXED BY outbox_due", "")),
             Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE SKIP LOCKED")),
         };
         if let Some(id) = sent {
@@ -993,13 +1030,21 @@ impl Store {
             }
             return Ok(None);
         };
+        let id: i64 = r.get(0);
+        // The bytes live in their own table (migration 0010): the claim's scan and the two
+        // updates below touch a small row, not the 158 KiB of an invitation.
+        let mime: Vec<u8> = sqlx::query_scalar("SELECT mime FROM outbox_body WHERE outbox_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .with_context(|| format!("outbox row {id} has no body"))?;
         let row = OutboxRow {
-            id: r.get(0),
+            id,
             kind: r.get(1),
             env_from: r.get(2),
             env_to: serde_json::from_str(&r.get::<String, _>(3)).context("outbox env_to is not a JSON list")?,
-            mime: r.get(4),
-            attempts: r.get::<i64, _>(5) as u32,
+            mime,
+            attempts: r.get::<i64, _>(4) as u32,
         };
         let attempt = row.attempts + 1;
         sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_by = $3 WHERE id = $4")
@@ -1017,7 +1062,7 @@ impl Store {
     /// sending them) due now, so the one mail in flight at a crash goes out at once on restart.
     /// Returns how many there were.
     pub async fn release_inflight(&self, instance: &str, now: DateTime<Utc>) -> Result<u64> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         let r = sqlx::query(
             "UPDATE outbox SET next_attempt_at = $1, claimed_by = ''
              WHERE status = 'pending' AND (claimed_by = $2 OR (claimed_by = '' AND attempts > 0 AND last_error = '' AND next_attempt_at > $1))",
@@ -1030,7 +1075,7 @@ impl Store {
     }
 
     pub async fn outbox_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query(OUTBOX_SENT).bind(db(now)).bind(id).execute(&self.pool).await?;
         Ok(())
     }
@@ -1053,7 +1098,7 @@ impl Store {
 
     /// Records a failed attempt; `permanent` marks the row failed for good.
     pub async fn outbox_failed(&self, id: i64, error: &str, permanent: bool) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query(
             "UPDATE outbox SET last_error = $1, status = CASE WHEN $2 THEN 'failed' ELSE status END, claimed_by = '' WHERE id = $3",
         )
@@ -1069,7 +1114,7 @@ impl Store {
 
     /// Records that `name` is running and will renew this before `until`.
     pub async fn instance_alive(&self, name: &str, started_at: DateTime<Utc>, until: DateTime<Utc>, pid: u32) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query(
             "INSERT INTO instances (name, started_at, alive_until, version, pid) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT(name) DO UPDATE SET started_at = excluded.started_at, alive_until = excluded.alive_until,
@@ -1087,7 +1132,7 @@ impl Store {
 
     /// A clean stop: the instance is gone now and its leases are free at once.
     pub async fn instance_stopped(&self, name: &str, now: DateTime<Utc>) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query("UPDATE instances SET alive_until = $1 WHERE name = $2")
             .bind(db(now))
             .bind(name)
@@ -1104,7 +1149,7 @@ impl Store {
     /// it, `holder` already does, or the holder let it expire. Returns whether `holder` has it.
     /// One statement, so two instances asking at once cannot both get it.
     pub async fn acquire_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         let got: Option<String> = sqlx::query_scalar(
             "INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT(name) DO UPDATE SET
@@ -1124,7 +1169,7 @@ impl Store {
 
     /// Gives a lease up (a clean stop), so another instance need not wait for it to expire.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.write_lock().await;
         sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
             .bind(name)
             .bind(holder)
@@ -1608,9 +1653,9 @@ impl Tx {
 
     /// Queues a mail. The same Message-ID queued twice is stored once.
     pub async fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO outbox (message_id, kind, forum_id, case_id, meeting_id, env_from, env_to, mime, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(message_id) DO NOTHING",
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO outbox (message_id, kind, forum_id, case_id, meeting_id, env_from, env_to, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT(message_id) DO NOTHING RETURNING id",
         )
         .bind(&m.message_id)
         .bind(&m.kind)
@@ -1619,11 +1664,17 @@ impl Tx {
         .bind(m.meeting_id)
         .bind(&m.env_from)
         .bind(serde_json::to_string(&m.env_to)?)
-        .bind(&m.mime)
         .bind(db(now))
         .bind(db(now))
-        .execute(&mut *self.tx)
+        .fetch_optional(&mut *self.tx)
         .await?;
+        if let Some(id) = id {
+            sqlx::query("INSERT INTO outbox_body (outbox_id, mime) VALUES ($1, $2)")
+                .bind(id)
+                .bind(&m.mime)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(())
     }
 
