@@ -477,22 +477,28 @@ pub async fn handle(
         if forum.schedule.is_some() {
             facts.meetings = read::meetings_after(tx.conn(), &forum.id, received, 12).await?;
         }
-        if let Some(m) = forum.member(from) {
-            facts.rejections_today = read::sent_to_since(
-                tx.conn(),
-                &["incomplete", "no_parts"],
-                &m.address,
-                now - chrono::Duration::hours(24),
-            )
-            .await?;
-        }
     }
     let arrival = Arrival {
         view: parsed.as_ref(),
         internal_date: received,
         too_large,
     };
-    let verdict = intake::decide(&arrival, &facts, &app.cfg);
+    let mut verdict = intake::decide(&arrival, &facts, &app.cfg);
+    // The daily cap on "incomplete"/"no parts" answers only matters for such an answer.
+    if verdict.answer_is_capped()
+        && let Some(v) = &parsed
+        && let Some(forum) = intake::forum_for(&app.cfg, v)
+        && let Some(m) = v.from.as_deref().and_then(|from| forum.member(from))
+    {
+        facts.rejections_today = read::sent_to_since(
+            tx.conn(),
+            &["incomplete", "no_parts"],
+            &m.address,
+            now - chrono::Duration::hours(24),
+        )
+        .await?;
+        verdict = intake::decide(&arrival, &facts, &app.cfg);
+    }
     let kind = match (&parsed, too_large) {
         (_, true) => "too_large",
         (None, _) => "unparseable",

@@ -158,6 +158,19 @@ impl Verdict {
     pub fn quarantined(&self) -> bool {
         matches!(self, Verdict::Quarantine { .. })
     }
+
+    /// True when this verdict's answer is one the daily cap limits (`Facts::rejections_today`):
+    /// a request for missing parts or the "no parts" answer. For any other verdict that fact
+    /// changes nothing, so the shell decides first without it and reads it (two queries) only
+    /// when this says so, then decides again. A complete submission, the common case, costs no
+    /// such read.
+    pub fn answer_is_capped(&self) -> bool {
+        match self {
+            Verdict::NewCase { submission, .. } => !submission.missing.is_empty(),
+            Verdict::NoParts { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// The forum a mail is for: the one whose mailbox it was addressed to (To, Cc, Delivered-To,
@@ -545,6 +558,7 @@ mod tests {
             ..Facts::default()
         };
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NoParts { answer: false, .. }));
+        assert!(decide(&arrival(&v), &Facts::default(), &cfg).answer_is_capped());
     }
 
     #[test]
@@ -611,9 +625,17 @@ mod tests {
             ..Facts::default()
         };
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: false, .. }));
+        assert!(
+            decide(&arrival(&v), &Facts::default(), &cfg).answer_is_capped(),
+            "the shell reads the count"
+        );
         // A complete submission is always answered.
         let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE);
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: true, .. }));
+        // ... so the shell need not read the count: deciding without it gives the same verdict.
+        let without = decide(&arrival(&v), &Facts::default(), &cfg);
+        assert!(!without.answer_is_capped());
+        assert_eq!(without, decide(&arrival(&v), &facts, &cfg));
     }
 
     #[test]
