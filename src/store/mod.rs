@@ -999,26 +999,27 @@ impl Store {
     ) -> Result<Option<(OutboxRow, u32)>> {
         let _writer = self.write_lock().await;
         // SQLite, without statistics, preferred the index on status and then sorted and read
-        // every pending row (its claimed_by sits after the MIME, so each read walked the MIME's
-        // overflow pages): `INDEXED BY` holds it to the index made for this query. PostgreSQL
-        // plans from its statistics.
+        // every pending row: `INDEXED BY` holds it to the index made for this query. PostgreSQL
+        // plans from its statistics. The bytes come in the same statement, from their own table
+        // (migration 0010: the claim's scan and the two updates touch a small row, not the
+        // 158 KiB of an invitation); PostgreSQL locks only the outbox row.
         macro_rules! due {
             ($from:literal, $lock:literal) => {
                 concat!(
-                    "SELECT id, kind, env_from, env_to, attempts FROM ",
+                    "SELECT outbox.id, outbox.kind, outbox.env_from, outbox.env_to, outbox.attempts, b.mime FROM ",
                     $from,
-                    "
-                     WHERE status = 'pending' AND next_attempt_at <= $1
-                       AND (claimed_by = '' OR claimed_by = $2
+                    " LEFT JOIN outbox_body b ON b.outbox_id = outbox.id
+                     WHERE outbox.status = 'pending' AND outbox.next_attempt_at <= $1
+                       AND (outbox.claimed_by = '' OR outbox.claimed_by = $2
                             OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = outbox.claimed_by AND i.alive_until > $1))
-                     ORDER BY next_attempt_at, id LIMIT 1",
+                     ORDER BY outbox.next_attempt_at, outbox.id LIMIT 1",
                     $lock
                 )
             };
         }
         let (mut tx, sql) = match self.backend {
             Backend::Sqlite => (self.pool.begin_with(SQLITE_BEGIN).await?, due!("outbox INDEXED BY outbox_due", "")),
-            Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE SKIP LOCKED")),
+            Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE OF outbox SKIP LOCKED")),
         };
         if let Some(id) = sent {
             sqlx::query(OUTBOX_SENT).bind(db(now)).bind(id).execute(&mut *tx).await?;
@@ -1031,12 +1032,8 @@ impl Store {
             return Ok(None);
         };
         let id: i64 = r.get(0);
-        // The bytes live in their own table (migration 0010): the claim's scan and the two
-        // updates below touch a small row, not the 158 KiB of an invitation.
-        let mime: Vec<u8> = sqlx::query_scalar("SELECT mime FROM outbox_body WHERE outbox_id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
+        let mime: Vec<u8> = r
+            .get::<Option<Vec<u8>>, _>(5)
             .with_context(|| format!("outbox row {id} has no body"))?;
         let row = OutboxRow {
             id,
