@@ -331,6 +331,9 @@ async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[
     }
     if !recorded.is_empty() {
         debug!(count = recorded.len(), "moving messages recorded before");
+        // Recorded by a pass that failed or crashed before moving them, perhaps in one of a
+        // batch's early commits, which only the batch's last one syncs: sync before the move.
+        app.store.batch_synced(&app.cfg.imap.inbox).await?;
     }
     let new: Vec<u32> = batch.iter().copied().filter(|u| !recorded.iter().any(|(k, _)| k == u)).collect();
     let mut out = Fetched {
