@@ -449,9 +449,14 @@ impl Store {
     /// so two writers queue on the busy timeout instead of failing mid-transaction).
     /// PostgreSQL: `BEGIN` and the shared advisory write lock, held until commit or rollback.
     pub async fn begin(&self) -> Result<Tx> {
+        self.begin_at(SQLITE_BEGIN).await
+    }
+
+    /// [`Store::begin`], with `sqlite_begin` (the sync level, then `BEGIN IMMEDIATE`) on SQLite.
+    async fn begin_at(&self, sqlite_begin: &'static str) -> Result<Tx> {
         let writer = self.write_lock().await;
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with(SQLITE_BEGIN).await,
+            Backend::Sqlite => self.pool.begin_with(sqlite_begin).await,
             Backend::Postgres => self.pool.begin().await,
         }
         .context("cannot start a database transaction")?;
@@ -492,16 +497,12 @@ impl Store {
     /// FULL (the level cannot change inside a transaction), and the counter always changes, so
     /// the commit writes a frame and syncs the log. PostgreSQL's commits are durable anyway.
     pub async fn batch_synced(&self, mailbox: &str) -> Result<()> {
-        let _writer = self.write_lock().await;
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("PRAGMA synchronous = FULL; BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.begin_at("PRAGMA synchronous = FULL; BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE mailbox_state SET batches = batches + 1 WHERE mailbox = $1")
             .bind(mailbox)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        tx.commit().await.context("cannot commit database transaction")
+        tx.commit().await
     }
 
     /// Whether another task is waiting for the write lock: a transaction holding it for many
