@@ -63,13 +63,8 @@ pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result
     .execute(tx.conn())
     .await?
     .rows_affected();
-    // The bodies first: their foreign key cascades, but not on a connection without foreign keys.
-    sqlx::query(
-        "DELETE FROM outbox_body WHERE outbox_id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1)",
-    )
-    .bind(&mail_cut)
-    .execute(tx.conn())
-    .await?;
+    // Their bytes (outbox_body) go with them: ON DELETE CASCADE, with foreign keys on for every
+    // SQLite connection (Store::connect) and always on PostgreSQL.
     rep.outbox_deleted = sqlx::query("DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1")
         .bind(&mail_cut)
         .execute(tx.conn())

@@ -382,8 +382,9 @@ async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[
 /// When another task waits for the write lock (the sender, one row per mail), the transaction
 /// commits what it has, lets that task in and goes on in a new one: a burst's receipts go out
 /// while it is read instead of after it. The commits are not synced (one fsync costs more than
-/// a mail here); [`crate::store::Store::batch_synced`] then syncs them all at once. Returns (uid, destination) for every message whose effects committed; nothing is
-/// moved before that last commit.
+/// a mail here); [`crate::store::Store::batch_synced`] then syncs them all at once. Returns
+/// (uid, destination) for every message whose effects committed; nothing is moved before that
+/// last commit.
 async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u32, &'static str)>> {
     if b.too_large.is_empty() && b.bodies.is_empty() {
         return Ok(Vec::new());
