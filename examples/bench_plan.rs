@@ -56,7 +56,7 @@ async fn plan(cfg: samverkan::config::Config, rounds: usize) -> Result<()> {
         let t1 = Instant::now();
         let last = store.last_note_takers().await?;
         let t2 = Instant::now();
-        let actions = samverkan::core::plan::plan(&meetings, &cfg, &last, now);
+        let actions = samverkan::core::plan::plan(&meetings, &cfg, &last, now, now);
         let t3 = Instant::now();
         std::hint::black_box(&actions);
         if round == 0 {

@@ -20,6 +20,12 @@ pub struct App {
     pub smtp_password: Option<String>,
     /// Signalled after a commit that queued mail, so the sender need not wait for its timer.
     pub outbox_wake: Notify,
+    /// Signalled by the scheduler when a cutoff is due and the inbox has not been read through
+    /// it: intake ends its IDLE and reads the inbox now.
+    pub inbox_wanted: Notify,
+    /// Signalled by intake after each completed pass over the inbox (its read-through time is
+    /// in the store), so a scheduler waiting for it plans again at once.
+    pub inbox_read: Notify,
     /// Per long-running task: the time (Unix seconds) until which it promised to report again.
     /// The systemd watchdog is fed only while every promise holds, so a wedged loop gets the
     /// daemon restarted.
@@ -150,6 +156,8 @@ impl App {
             imap_password,
             smtp_password,
             outbox_wake: Notify::new(),
+            inbox_wanted: Notify::new(),
+            inbox_read: Notify::new(),
             heartbeats: Default::default(),
             leases: Default::default(),
             heartbeat_slack: heartbeat_slack(sd_notify::watchdog_enabled()),
@@ -169,6 +177,8 @@ impl App {
             imap_password: String::new(),
             smtp_password: None,
             outbox_wake: Notify::new(),
+            inbox_wanted: Notify::new(),
+            inbox_read: Notify::new(),
             heartbeats: Default::default(),
             leases: Default::default(),
             heartbeat_slack: HEARTBEAT_SLACK,

@@ -740,32 +740,222 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Parses and validates configuration text. `path` is used to resolve relative paths (relative
 /// to the file's directory) and in messages.
+///
+/// Every problem is reported, each by its key: a value of the wrong type (`imap.port = "x"`)
+/// does not hide the problems after it (see [`read_raw`]).
 pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Problem>> {
-    let mut unknown = Vec::new();
-    let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_problem(&e)])?;
-    let raw: Result<RawConfig, _> = serde_ignored::deserialize(de, |p| unknown.push(p.to_string()));
-    let raw = match raw {
-        Ok(r) => r,
-        Err(e) => return Err(vec![toml_problem(&e)]),
-    };
-    let mut problems: Vec<Problem> = unknown
-        .into_iter()
-        .map(|k| Problem {
-            key: k,
-            message: "unknown key".into(),
-        })
-        .collect();
+    let table: toml::Table = toml::from_str(text).map_err(|e| vec![toml_problem(&e)])?;
+    let (raw, mut problems, reported) = read_raw(table);
+    let Some(raw) = raw else { return Err(problems) };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let cfg = validate(raw, &base, &mut problems);
+    let mut checked = Vec::new();
+    let cfg = validate(raw, &base, &mut checked);
+    // A key whose value was replaced to read on has been reported already.
+    problems.extend(checked.into_iter().filter(|p| !reported.contains(&p.key)));
     if problems.is_empty() { Ok(cfg) } else { Err(problems) }
 }
 
+/// How many wrong values [`read_raw`] steps over before it gives up.
+const MAX_TYPE_PROBLEMS: usize = 50;
+
+/// Values tried, in turn, in place of a required value that had the wrong type (or is
+/// missing), so that reading goes on to the keys after it.
+fn fillers() -> [toml::Value; 5] {
+    [
+        toml::Value::String(String::new()),
+        toml::Value::Integer(0),
+        toml::Value::Array(Vec::new()),
+        toml::Value::Table(toml::Table::new()),
+        toml::Value::Boolean(false),
+    ]
+}
+
+/// Reads the typed raw configuration from the parsed table, collecting every wrong type and
+/// missing required key by its path (`imap.port`, `forum[0].schedule.rsvp_reminder`) instead
+/// of stopping at the first: a wrong value is removed (or, where the key is required, stood in
+/// for by a value of another shape) and the table read again. Returns the raw configuration
+/// when it could be read, the problems, and the keys they name (validation problems about
+/// those keys are not repeated). Unknown keys are reported once the table reads.
+fn read_raw(mut table: toml::Table) -> (Option<RawConfig>, Vec<Problem>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut reported: Vec<String> = Vec::new();
+    let mut tried: HashMap<String, usize> = HashMap::new();
+    for _ in 0..MAX_TYPE_PROBLEMS {
+        let mut unknown = Vec::new();
+        let value = toml::Value::Table(table.clone());
+        let result: Result<RawConfig, _> =
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut |p: serde_ignored::Path| {
+                unknown.push(Segment::render(&Segment::of_ignored(&p)))
+            }));
+        let e = match result {
+            Ok(raw) => {
+                problems.extend(unknown.into_iter().map(|k| Problem {
+                    key: k,
+                    message: "unknown key".into(),
+                }));
+                return (Some(raw), problems, reported);
+            }
+            Err(e) => e,
+        };
+        let mut segments: Vec<Segment> = e.path().iter().filter_map(Segment::of).collect();
+        let mut message = one_line(&e.inner().to_string());
+        // The table's deserializer repeats the path ("… in `forum.member.aliases`"): the
+        // problem names its key already.
+        if let Some(i) = message.rfind(" in `").filter(|_| message.ends_with('`')) {
+            message.truncate(i);
+        }
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+            .map(str::to_string);
+        if let Some(field) = &missing {
+            segments.push(Segment::Key(field.clone()));
+        }
+        let key = Segment::render(&segments);
+        if !reported.contains(&key) {
+            reported.push(key.clone());
+            problems.push(Problem {
+                key: key.clone(),
+                message: if missing.is_some() {
+                    "missing: this key is required".into()
+                } else {
+                    message
+                },
+            });
+        }
+        // Read on: drop a wrong optional value; stand in for a required one.
+        let n = tried.entry(key).or_insert(0);
+        let replacement = if missing.is_some() {
+            let f = fillers().into_iter().nth(*n);
+            *n += 1;
+            match f {
+                Some(f) => Some(f),
+                None => break,
+            }
+        } else {
+            None
+        };
+        if !Segment::set(&mut table, &segments, replacement) {
+            break;
+        }
+    }
+    (None, problems, reported)
+}
+
+/// One step of a key's path in the configuration table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl Segment {
+    fn of(s: &serde_path_to_error::Segment) -> Option<Segment> {
+        match s {
+            serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+            _ => None,
+        }
+    }
+
+    /// The path of a key nobody reads (reported as unknown).
+    fn of_ignored(p: &serde_ignored::Path) -> Vec<Segment> {
+        use serde_ignored::Path as P;
+        let mut out = match p {
+            P::Root => return Vec::new(),
+            P::Seq { parent, .. }
+            | P::Map { parent, .. }
+            | P::Some { parent }
+            | P::NewtypeStruct { parent }
+            | P::NewtypeVariant { parent } => Segment::of_ignored(parent),
+        };
+        match p {
+            P::Seq { index, .. } => out.push(Segment::Index(*index)),
+            P::Map { key, .. } => out.push(Segment::Key(key.clone())),
+            _ => {}
+        }
+        out
+    }
+
+    /// `forum[0].schedule.rsvp_reminder`, the way every other problem names its key.
+    fn render(path: &[Segment]) -> String {
+        let mut out = String::new();
+        for s in path {
+            match s {
+                Segment::Key(k) if out.is_empty() => out.push_str(k),
+                Segment::Key(k) => {
+                    out.push('.');
+                    out.push_str(k);
+                }
+                Segment::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    /// The table at `path` (keys and array indexes).
+    fn table_at<'t>(mut here: &'t mut toml::Table, mut path: &[Segment]) -> Option<&'t mut toml::Table> {
+        while let Some((first, tail)) = path.split_first() {
+            let Segment::Key(k) = first else { return None };
+            here = match (here.get_mut(k)?, tail.first()) {
+                (toml::Value::Array(a), Some(Segment::Index(i))) => {
+                    path = &tail[1..];
+                    a.get_mut(*i)?.as_table_mut()?
+                }
+                (toml::Value::Table(t), _) => {
+                    path = tail;
+                    t
+                }
+                _ => return None,
+            };
+        }
+        Some(here)
+    }
+
+    /// Sets (or, with `None`, removes) the value at `path`. False when the path does not lead
+    /// into the table, so that reading cannot go on.
+    fn set(table: &mut toml::Table, path: &[Segment], value: Option<toml::Value>) -> bool {
+        match path {
+            [parents @ .., Segment::Key(k)] => {
+                let Some(t) = Self::table_at(table, parents) else { return false };
+                match value {
+                    Some(v) => {
+                        t.insert(k.clone(), v);
+                        true
+                    }
+                    None => t.remove(k).is_some(),
+                }
+            }
+            [parents @ .., Segment::Key(k), Segment::Index(i)] => {
+                let Some(toml::Value::Array(a)) = Self::table_at(table, parents).and_then(|t| t.get_mut(k)) else {
+                    return false;
+                };
+                match value {
+                    _ if *i >= a.len() => false,
+                    Some(v) => {
+                        a[*i] = v;
+                        true
+                    }
+                    None => {
+                        a.remove(*i);
+                        true
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn toml_problem(e: &toml::de::Error) -> Problem {
-    // toml's message already names the key and line; keep it whole, on one line.
-    let msg = e.to_string().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    // A syntax error: toml's message names the line and column; keep it whole, on one line.
     Problem {
         key: "(syntax)".into(),
-        message: msg,
+        message: one_line(&e.to_string()),
     }
 }
 
@@ -1580,6 +1770,46 @@ unit = "Barn och unga"
         }
         let bad_rule = format!("{MINIMAL}\n[forum.schedule]\nrrule = \"FREQ=SOMETIMES\"\nfirst = \"2026-01-13T13:00\"\n");
         assert_eq!(problems(&bad_rule)[0].key, "forum[0].schedule.rrule");
+    }
+
+    #[test]
+    fn wrong_types_are_named_by_key_and_hide_nothing_after_them() {
+        let text = MINIMAL
+            .replace(
+                "host = \"imap.kommun.test\"",
+                "host = \"imap.kommun.test\"\nport = \"993x\"\nbatch_size = -4",
+            )
+            .replace("[smtp]\nhost = \"smtp.kommun.test\"", "[smtp]\nhost = 25")
+            .replace(
+                "[[forum.unit]]",
+                "schedule = { rrule = \"FREQ=MONTHLY\", first = \"2027-01-12T13:00\", rsvp_reminder = 2 }\nbogus = 1\n[[forum.unit]]",
+            )
+            .replace(
+                "unit = \"Barn och unga\"",
+                "unit = \"Barn och unga\"\naliases = [\"a@kommun.test\", 7]",
+            );
+        let p = problems(&text);
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "imap.port",
+            "imap.batch_size",
+            "smtp.host",
+            "forum[0].schedule.rsvp_reminder",
+            "forum[0].member[0].aliases[1]",
+            "forum[0].bogus",
+        ] {
+            assert!(keys.contains(&key), "{key} not named: {p:#?}");
+        }
+        assert!(!keys.contains(&"(syntax)"), "{p:#?}");
+        assert_eq!(keys.iter().filter(|k| **k == "smtp.host").count(), 1, "reported once: {p:#?}");
+        // A required key that is missing is named too, and the rest is still checked.
+        let p = problems(
+            &MINIMAL
+                .replace("user = \"samverkan\"\n", "")
+                .replace("tls = \"starttls\"", "tls = \"sometimes\""),
+        );
+        assert!(p.iter().any(|p| p.key == "imap.user" && p.message.contains("required")), "{p:#?}");
+        assert!(p.iter().any(|p| p.key == "smtp.tls"), "{p:#?}");
     }
 
     #[test]

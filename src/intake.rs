@@ -137,6 +137,8 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
                 r = wait => Some(r),
                 _ = shutdown.changed() => None,
                 _ = lease.changed() => None,
+                // A cutoff is due: read the inbox now rather than at the next announcement.
+                _ = app.inbox_wanted.notified() => None,
             };
             drop(stop);
             if let Some(r) = outcome {
@@ -149,6 +151,7 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
                 _ = tokio::time::sleep(until_full.min(Duration::from_secs(30))) => {}
                 _ = shutdown.changed() => {}
                 _ = lease.changed() => {}
+                _ = app.inbox_wanted.notified() => {}
             }
         }
         if *shutdown.borrow() || !*lease.borrow() {
@@ -246,6 +249,8 @@ pub fn uid_set(uids: &[u32]) -> String {
 /// fetches batch i+1. The server's MOVE and FETCH work no longer stands between two batches.
 async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover, news: &mut bool) -> Result<()> {
     materialize_meetings(app).await?;
+    // Every mail delivered before this instant is in the listing below.
+    let started = app.now();
     let mut uids: Vec<u32> = s.uid_search("ALL").await.context("UID SEARCH")?.into_iter().collect();
     uids.sort_unstable();
     let batches: Vec<&[u32]> = uids.chunks(app.cfg.imap.batch_size as usize).collect();
@@ -278,7 +283,8 @@ async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover, n
         max_uid = max_uid.max(batch.iter().copied().max().unwrap_or(0));
     }
     move_all(app, s, uidvalidity, mover, &unmoved).await?;
-    app.store.mark_synced(&app.cfg.imap.inbox, max_uid, app.now()).await?;
+    app.store.mark_synced(&app.cfg.imap.inbox, max_uid, started).await?;
+    app.inbox_read.notify_one();
     Ok(())
 }
 

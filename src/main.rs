@@ -23,8 +23,9 @@ use samverkan::store::Store;
     version,
     about = "Runs the collaboration-meeting routine of Swedish municipal social services by e-mail and calendar",
     long_about = "Runs the collaboration-meeting routine (samverkan) of Swedish municipal social services by \
-e-mail and calendar: reads case submissions from an IMAP mailbox, answers every sender, and keeps the cases \
-in a SQLite database.\n\nStart with `samverkan check-config --config FILE`, then `samverkan run --config FILE`."
+e-mail and calendar: reads case submissions from an IMAP mailbox, answers every sender, sends the meetings' \
+calendar invitations and agendas, follows up what was decided, and keeps its state in a SQLite file (one machine) \
+or a shared PostgreSQL database (several instances).\n\nStart with `samverkan check-config --config FILE`, then `samverkan run --config FILE`."
 )]
 struct Cli {
     /// Log format: human (default) or json for log shippers. Under journald no timestamps are added.
@@ -129,9 +130,10 @@ enum Command {
     },
     /// Every mail the daemon will send in the next N days and when, without sending anything.
     ///
-    /// Shows queued mail not yet delivered, then the invitations, agenda mails, updates and
-    /// not-held notices the meeting planner will produce from what is stored now (cases that
-    /// arrive later can change it).
+    /// Shows queued mail not yet delivered, then the invitations, agenda mails, updates,
+    /// not-held notices, RSVP reminders and digests the meeting planner will produce from what
+    /// is stored now (cases that arrive later can change it), and the reminders and escalations
+    /// of the open obligations (decisions, notes, review, handovers, follow-ups, age transfers).
     Preview {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
         config: PathBuf,
@@ -485,9 +487,9 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
     };
     let code = match action {
         MeetingCmd::List { days } => {
-            let ms = store
-                .meeting_views(now - chrono::Duration::days(7), now + chrono::Duration::days(i64::from(days)))
-                .await?;
+            let (from, until) = (now - chrono::Duration::days(7), now + chrono::Duration::days(i64::from(days)));
+            let ms = store.meeting_views(from, until).await?;
+            let cases = store.meeting_cases(from, until).await?;
             if ms.is_empty() {
                 out!("no meetings (is a [forum.schedule] configured, and has the daemon run?)");
             }
@@ -498,15 +500,16 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                     .iter()
                     .filter(|i| i.active && i.partstat != samverkan::core::ical::PartStat::NeedsAction)
                     .count();
+                let on = cases.get(&m.id).map(Vec::as_slice).unwrap_or_default();
                 out!(
-                    "{:>5}  {:<10} {:<16} {:<40} {:<9} seq {}  {} case(s)  {} invited, {} answered",
+                    "{:>5}  {:<10} {:<16} {:<40} {:<12} seq {}  {}  {} invited, {} answered",
                     m.id,
                     m.forum_id,
                     m.kind.label_sv(),
                     swedish_datetime(m.start, f.time_zone),
-                    m.status,
+                    meeting_state(m, now),
                     m.sequence,
-                    m.cases.len(),
+                    case_summary(on),
                     m.invitations.iter().filter(|i| i.active).count(),
                     answered
                 );
@@ -528,7 +531,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
             out!("  place:      {}", if m.place.is_empty() { "-" } else { &m.place });
             out!(
                 "  status:     {}{}",
-                m.status,
+                meeting_state(&m, now),
                 if m.invited { ", sent out" } else { ", not sent out yet" }
             );
             out!("  sequence:   {}", m.sequence);
@@ -541,7 +544,15 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
                 .as_deref()
                 .map(|a| f.member(a).map(|x| x.name.clone()).unwrap_or_else(|| a.to_string()));
             out!("  note taker: {}", nt.as_deref().unwrap_or("-"));
-            out!("  agenda:     {} case(s)", m.cases.len());
+            let all = store
+                .meeting_cases(m.start, m.start + chrono::Duration::seconds(1))
+                .await?
+                .remove(&m.id)
+                .unwrap_or_default();
+            out!("  agenda:     {}", case_summary(&all));
+            for (no, status) in all.iter().filter(|(_, s)| s != samverkan::core::intake::SUBMITTED) {
+                out!("    {no}  decided ({status})");
+            }
             for c in &m.cases {
                 let i = samverkan::core::plan::initials(
                     c.sections
@@ -632,6 +643,32 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
     Ok(code)
 }
 
+/// What happened to a meeting, for `meeting list`/`show`: `scheduled`, `summoned`, `in progress`,
+/// `held`, `not held`, `cancelled`, or `passed` (its time went by without a summons).
+fn meeting_state(m: &samverkan::core::plan::MeetingView, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+    use samverkan::core::plan::{CANCELLED, NOT_HELD};
+    match m.status.as_str() {
+        NOT_HELD => "not held",
+        CANCELLED => "cancelled",
+        _ if now >= m.end && m.summoned => "held",
+        _ if now >= m.end => "passed",
+        _ if now >= m.start => "in progress",
+        _ if m.summoned => "summoned",
+        _ => "scheduled",
+    }
+}
+
+/// "3 case(s): 2 decided, 1 awaiting decision" from a meeting's (case number, status) list.
+fn case_summary(cases: &[(String, String)]) -> String {
+    let open = cases.iter().filter(|(_, s)| s == samverkan::core::intake::SUBMITTED).count();
+    let decided = cases.len() - open;
+    match (decided, open) {
+        (0, n) => format!("{n} case(s)"),
+        (d, 0) => format!("{d} case(s), all decided"),
+        (d, n) => format!("{} case(s): {d} decided, {n} awaiting decision", d + n),
+    }
+}
+
 async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
     let cfg = match load(path) {
         Ok(c) => c,
@@ -657,8 +694,17 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
         .meeting_views(now - chrono::Duration::days(1), until + chrono::Duration::days(400))
         .await?;
     let last = store.last_note_takers().await?;
+    let open = store.open_obligations().await?;
+    let mut case_nos = std::collections::BTreeMap::new();
+    for id in open.iter().filter_map(|o| o.case_id) {
+        if let Some(c) = store.case_by_id(id).await? {
+            case_nos.insert(id, c.case_no);
+        }
+    }
     store.close().await;
-    let lines = samverkan::scheduler::preview(&cfg, ms, last, now, until);
+    let mut lines = samverkan::scheduler::preview(&cfg, ms, last, now, until);
+    lines.extend(samverkan::scheduler::preview_obligations(&open, &case_nos, now, until));
+    lines.sort_by_key(|(t, _)| *t);
     if lines.is_empty() {
         out!("nothing planned in the next {days} day(s)");
     }

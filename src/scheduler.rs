@@ -26,6 +26,8 @@ const HORIZON_DAYS: i64 = 400;
 
 pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let mut failing = false;
+    // The meetings whose cutoff waits for the inbox to be read, told once each.
+    let mut waiting: Vec<i64> = Vec::new();
     loop {
         if *shutdown.borrow() {
             return;
@@ -37,13 +39,27 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             crate::cluster::stand_by(&app, &app.leases.scheduler, crate::app::Task::Scheduler, &mut shutdown).await;
             continue;
         }
+        let mut awaiting_inbox = false;
         let wait = match tick(&app).await {
-            Ok(next) => {
+            Ok(pass) => {
                 if failing {
                     failing = false;
                     info!("meeting scheduler recovered");
                 }
-                next.map(|t| (t - app.now()).to_std().unwrap_or(Duration::ZERO))
+                for id in pass.awaiting_inbox.iter().filter(|id| !waiting.contains(id)) {
+                    info!(
+                        meeting = id,
+                        "cutoff passed; the summons waits until the inbox has been read through it"
+                    );
+                }
+                waiting = pass.awaiting_inbox;
+                if !waiting.is_empty() {
+                    // Intake reads the inbox now (ending its IDLE) and signals when it has.
+                    awaiting_inbox = true;
+                    app.inbox_wanted.notify_one();
+                }
+                pass.next
+                    .map(|t| (t - app.now()).to_std().unwrap_or(Duration::ZERO))
                     .unwrap_or(reread)
                     .min(reread)
             }
@@ -56,15 +72,31 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             }
         };
         app.alive(crate::app::Task::Scheduler, wait);
+        let inbox_read = async {
+            if awaiting_inbox {
+                app.inbox_read.notified().await
+            } else {
+                std::future::pending().await
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
+            _ = inbox_read => {}
             _ = shutdown.changed() => return,
         }
     }
 }
 
-/// One planning pass. Returns when something next becomes due.
-pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
+/// What one planning pass found.
+pub struct Pass {
+    /// When something next becomes due.
+    pub next: Option<DateTime<Utc>>,
+    /// Meetings whose cutoff actions wait for intake to read the inbox through the cutoff.
+    pub awaiting_inbox: Vec<i64>,
+}
+
+/// One planning pass.
+pub async fn tick(app: &App) -> Result<Pass> {
     crate::intake::materialize_meetings(app).await?;
     let now = app.now();
     // Complete cases whose meeting was cancelled go on the next meeting that still takes them.
@@ -100,20 +132,28 @@ pub async fn tick(app: &App) -> Result<Option<DateTime<Utc>>> {
         }
     }
     let last = app.store.last_note_takers().await?;
-    let actions = plan::plan(&meetings, &app.cfg, &last, now);
+    let read_through = app
+        .store
+        .read_through(&app.cfg.imap.inbox)
+        .await?
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let actions = plan::plan(&meetings, &app.cfg, &last, read_through, now);
     for a in &actions {
         execute(app, &meetings, a, now).await?;
-        plan::apply(&mut meetings, a);
+        plan::apply(&mut meetings, a, now);
     }
     if !actions.is_empty() {
         app.outbox_wake.notify_one();
     }
     crate::followup::place_follow_ups(app, now).await?;
     let obligations = crate::followup::steps(app, now).await?;
-    Ok([plan::next_wakeup(&meetings, &app.cfg, now), obligations]
-        .into_iter()
-        .flatten()
-        .min())
+    Ok(Pass {
+        next: [plan::next_wakeup(&meetings, &app.cfg, now), obligations]
+            .into_iter()
+            .flatten()
+            .min(),
+        awaiting_inbox: plan::awaiting_inbox(&meetings, &app.cfg, read_through, now),
+    })
 }
 
 async fn execute(app: &App, meetings: &[MeetingView], action: &Action, now: DateTime<Utc>) -> Result<()> {
@@ -533,6 +573,47 @@ fn not_held(app: &App, forum: &Forum, m: &MeetingView, _now: DateTime<Utc>) -> R
     )
 }
 
+/// For `samverkan preview`: the reminders and escalations of the open obligations (decisions,
+/// notes, adjusters' review, handovers, lifted cases, follow-ups, age transfers) due in
+/// `[now, until)`. `case_nos`: case id → case number. Each line: (when, description).
+pub fn preview_obligations(
+    open: &[crate::store::ObligationRow],
+    case_nos: &BTreeMap<i64, String>,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, String)> {
+    use crate::core::obligation::{self as ob, Step};
+    let cores: Vec<_> = open.iter().map(crate::store::ObligationRow::core).collect();
+    ob::upcoming(&cores, now, until)
+        .into_iter()
+        .filter_map(|(t, step)| {
+            let (id, escalation) = match step {
+                Step::Remind(id) => (id, false),
+                Step::Escalate(id) => (id, true),
+            };
+            let o = open.iter().find(|o| o.id == id)?;
+            let about = match (o.case_id.and_then(|c| case_nos.get(&c)), o.meeting_id) {
+                (Some(no), _) => format!("ärende {no}"),
+                (None, Some(m)) => format!("möte {m}"),
+                (None, None) => String::new(),
+            };
+            let (what, to) = if escalation {
+                ("eskalering", o.escalate_to.len())
+            } else {
+                ("påminnelse", o.owners.len())
+            };
+            Some((
+                t,
+                format!(
+                    "[{}] {about}: {what} om {} till {to} mottagare (uppgift {id})",
+                    o.forum_id,
+                    ob::label_sv(&o.kind)
+                ),
+            ))
+        })
+        .collect()
+}
+
 /// For `samverkan preview`: every mail the planner will send in `[now, until)` and when, from
 /// the stored state, without sending or storing anything. Each line: (when, description).
 pub fn preview(
@@ -546,7 +627,8 @@ pub fn preview(
     let mut t = now;
     let mut last = last;
     for _ in 0..10_000 {
-        let actions = plan::plan(&meetings, cfg, &last, t);
+        // Preview assumes intake keeps up with the inbox.
+        let actions = plan::plan(&meetings, cfg, &last, t, t);
         for a in &actions {
             if let Some(m) = meetings.iter().find(|m| m.id == a.meeting_id()) {
                 let Some(forum) = cfg.forum(&m.forum_id) else { continue };
@@ -618,10 +700,11 @@ pub fn preview(
                         m.kind.label_sv(),
                         when,
                         m.id,
-                        if *which == plan::Digest::Cutoff {
-                            "vid sista anmälningstid"
-                        } else {
-                            "mötesdagens morgon"
+                        match (which, m.kind) {
+                            (plan::Digest::Cutoff, MeetingKind::Samverkan) =>
+                                "vid sista anmälningstid, med kallelsen: vilka som kallats och ärendena",
+                            (plan::Digest::Cutoff, MeetingKind::Avstamning) => "med inbjudningarna: vilka som bjudits in",
+                            (plan::Digest::Morning, _) => "mötesdagens morgon: vilka som kommer",
                         }
                     ),
                     Action::Attendees { add, remove, .. } => format!(
@@ -637,7 +720,7 @@ pub fn preview(
             }
         }
         for a in &actions {
-            plan::apply(&mut meetings, a);
+            plan::apply(&mut meetings, a, t);
         }
         if !actions.is_empty() {
             // What an action makes due at the same instant (the cutoff digest after the
@@ -650,4 +733,68 @@ pub fn preview(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::obligation as ob;
+    use crate::core::testing::ts;
+    use crate::store::ObligationRow;
+
+    fn row(id: i64, kind: &str, case_id: Option<i64>, meeting_id: Option<i64>, remind: &str, escalate: Option<&str>) -> ObligationRow {
+        ObligationRow {
+            id,
+            forum_id: "iof-aof".into(),
+            kind: kind.into(),
+            case_id,
+            meeting_id,
+            owners: vec!["anna.berg@kommun.test".into()],
+            escalate_to: vec!["sara@kommun.test".into(), "eva@kommun.test".into()],
+            remind_at: Some(ts(remind)),
+            escalate_at: escalate.map(ts),
+            reminded: false,
+            escalated: false,
+            opened_at: Some(ts("2027-01-12T13:00:00Z")),
+            data: serde_json::json!({}),
+            request_message_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn preview_lists_obligation_reminders_and_escalations_in_swedish() {
+        let open = [
+            row(
+                1,
+                ob::HANDOVER_CONFIRM,
+                Some(7),
+                Some(3),
+                "2027-01-15T08:00:00Z",
+                Some("2027-01-21T08:00:00Z"),
+            ),
+            row(2, ob::ADJUST, None, Some(3), "2027-01-18T08:00:00Z", None),
+            row(3, ob::FOLLOW_UP, Some(8), None, "2027-03-01T08:00:00Z", None),
+        ];
+        let nos = BTreeMap::from([(7, "2027-0007".to_string()), (8, "2027-0008".to_string())]);
+        let lines = preview_obligations(&open, &nos, ts("2027-01-13T00:00:00Z"), ts("2027-02-01T00:00:00Z"));
+        let text: Vec<(String, &str)> = lines.iter().map(|(t, l)| (t.to_rfc3339(), l.as_str())).collect();
+        assert_eq!(
+            text,
+            vec![
+                (
+                    "2027-01-15T08:00:00+00:00".to_string(),
+                    "[iof-aof] ärende 2027-0007: påminnelse om bekräftelsen av överlämningen till 1 mottagare (uppgift 1)"
+                ),
+                (
+                    "2027-01-18T08:00:00+00:00".to_string(),
+                    "[iof-aof] möte 3: påminnelse om justeringen av minnesanteckningarna till 1 mottagare (uppgift 2)"
+                ),
+                (
+                    "2027-01-21T08:00:00+00:00".to_string(),
+                    "[iof-aof] ärende 2027-0007: eskalering om bekräftelsen av överlämningen till 2 mottagare (uppgift 1)"
+                ),
+            ],
+            "the follow-up reminder in March is past the window"
+        );
+    }
 }

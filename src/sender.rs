@@ -302,7 +302,16 @@ async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::
                     *smtp_down = false;
                     info!("SMTP delivery recovered");
                 }
-                debug!(outbox = row.id, kind = %row.kind, "mail sent");
+                // One line per mail leaving, for an admin tailing the log: what it is about,
+                // never to whom.
+                info!(
+                    outbox = row.id,
+                    kind = %row.kind,
+                    case = row.case_no.as_deref(),
+                    meeting = row.meeting_id,
+                    attempt,
+                    "mail handed to SMTP"
+                );
             }
             Outcome::Permanent(e) => {
                 app.store.outbox_failed(row.id, &e, true).await?;

@@ -149,6 +149,42 @@ pub fn case_worker(own_text: &str) -> Option<String> {
     (!rest.is_empty()).then(|| rest.chars().take(80).collect())
 }
 
+/// Every step still to come for these obligations up to `until`, in time order, for
+/// `samverkan preview`: a step already due is sent on the next pass, so it is listed at `now`.
+pub fn upcoming(obligations: &[Obligation], now: DateTime<Utc>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, Step)> {
+    let mut out: Vec<(DateTime<Utc>, Step)> = Vec::new();
+    for o in obligations.iter().filter(|o| !o.closed) {
+        if let (false, Some(r)) = (o.reminded, o.remind_at) {
+            // As in `due`: no reminder once the escalation it would precede has gone out.
+            let t = r.max(now);
+            if o.escalate_at.is_none_or(|e| t < e || !o.escalated) {
+                out.push((t, Step::Remind(o.id)));
+            }
+        }
+        if let (false, Some(t)) = (o.escalated, o.escalate_at) {
+            out.push((t.max(now), Step::Escalate(o.id)));
+        }
+    }
+    out.retain(|(t, _)| *t < until);
+    out.sort_by_key(|(t, s)| (*t, matches!(s, Step::Escalate(_))));
+    out
+}
+
+/// What an obligation is about, in Swedish, for lists an admin or convenor reads.
+pub fn label_sv(kind: &str) -> &'static str {
+    match kind {
+        DECISIONS => "besluten från mötet",
+        HANDOVER_INFO => "överlämningsinformationen",
+        HANDOVER_CONFIRM => "bekräftelsen av överlämningen",
+        ESCALATION_ACK => "kvittensen av det lyfta ärendet",
+        FOLLOW_UP => "uppföljningen",
+        AGE_TRANSFER => "åldersövergången",
+        NOTES => "minnesanteckningarna",
+        ADJUST => "justeringen av minnesanteckningarna",
+        _ => "en uppgift efter mötet",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +280,46 @@ mod tests {
         let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("d");
         assert_eq!(months_before(d("2027-08-31"), 6), d("2027-02-28"));
         assert_eq!(months_before(d("2027-05-01"), 6), d("2026-11-01"));
+    }
+
+    #[test]
+    fn upcoming_lists_each_step_once_in_time_order_and_past_due_steps_now() {
+        let o = |id, remind: Option<&str>, escalate: Option<&str>, reminded, escalated| Obligation {
+            id,
+            kind: HANDOVER_CONFIRM.into(),
+            remind_at: remind.map(ts),
+            escalate_at: escalate.map(ts),
+            reminded,
+            escalated,
+            closed: false,
+        };
+        let now = ts("2027-01-12T08:00:00Z");
+        let list = [
+            o(1, Some("2027-01-15T08:00:00Z"), Some("2027-01-21T08:00:00Z"), false, false),
+            o(2, Some("2027-01-10T08:00:00Z"), Some("2027-01-14T08:00:00Z"), false, false),
+            o(3, Some("2027-01-10T08:00:00Z"), Some("2027-01-13T08:00:00Z"), true, false),
+            o(4, Some("2027-01-10T08:00:00Z"), None, true, false),
+            o(5, Some("2027-03-10T08:00:00Z"), None, false, false),
+            Obligation {
+                closed: true,
+                ..o(6, Some("2027-01-13T08:00:00Z"), None, false, false)
+            },
+        ];
+        assert_eq!(
+            upcoming(&list, now, ts("2027-02-01T00:00:00Z")),
+            vec![
+                (now, Step::Remind(2)),
+                (ts("2027-01-13T08:00:00Z"), Step::Escalate(3)),
+                (ts("2027-01-14T08:00:00Z"), Step::Escalate(2)),
+                (ts("2027-01-15T08:00:00Z"), Step::Remind(1)),
+                (ts("2027-01-21T08:00:00Z"), Step::Escalate(1)),
+            ]
+        );
+        // The steps `due` would take now are the ones listed at `now`.
+        let due_now: Vec<Step> = upcoming(&list, now, now + Duration::seconds(1))
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(due_now, due(&list, now));
     }
 }

@@ -61,6 +61,9 @@ pub struct Invitation {
     pub undeliverable: bool,
     /// Invited as someone's delegate: kept even though the rules would not invite them.
     pub delegate: bool,
+    /// When this invitee's first invitation was queued: the RSVP reminder's grace period runs
+    /// from here, not from when the invitation was due.
+    pub invited_at: DateTime<Utc>,
 }
 
 /// A meeting with everything the planner needs.
@@ -178,13 +181,23 @@ pub fn summon_due(forum: &Forum, m: &MeetingView) -> Option<DateTime<Utc>> {
     })
 }
 
-/// When the one RSVP reminder is due: `rsvp_reminder` before the meeting, but never sooner
-/// than three hours (or half the remaining time) after the summons, so that a samverkansmöte
-/// summoned at its cutoff does not remind people of an invitation they got minutes ago.
-pub fn remind_due(forum: &Forum, m: &MeetingView) -> Option<DateTime<Utc>> {
-    let summoned = summon_due(forum, m)?;
-    let grace = Duration::hours(3).min((m.start - summoned) / 2);
-    Some((m.start - forum.schedule.as_ref()?.rsvp_reminder).max(summoned + grace))
+/// How long after an invitee's invitation actually went out the RSVP reminder waits at least.
+pub const REMIND_GRACE: Duration = Duration::hours(3);
+/// A reminder that could only go out later than this before the meeting is not sent at all.
+pub const REMIND_LAST: Duration = Duration::hours(1);
+
+/// When the one RSVP reminder to this invitee is due: `rsvp_reminder` before the meeting, but
+/// never sooner than [`REMIND_GRACE`] after their invitation was actually queued (a summons
+/// sent late, a daemon started two days before, an invitee added after the summons), and not
+/// at all when that would fall within [`REMIND_LAST`] of the start.
+pub fn remind_due(forum: &Forum, m: &MeetingView, i: &Invitation) -> Option<DateTime<Utc>> {
+    let due = (m.start - forum.schedule.as_ref()?.rsvp_reminder).max(i.invited_at + REMIND_GRACE);
+    (due <= m.start - REMIND_LAST).then_some(due)
+}
+
+/// The invitees a reminder may go to: required, active, not answered, not reminded, reachable.
+fn remindable(i: &Invitation) -> bool {
+    i.active && i.role == Role::Required && i.partstat == PartStat::NeedsAction && !i.reminded && !i.undeliverable
 }
 
 /// When a digest is due: at the cutoff, and at `digest_morning_time` on the meeting's day (or
@@ -300,8 +313,42 @@ pub fn initials(name_age: &str) -> String {
     }
 }
 
-/// The actions due at `now`. `last_note_taker` gives each forum's most recent note taker.
-pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<String, String>, now: DateTime<Utc>) -> Vec<Action> {
+/// True while a samverkansmöte's cutoff actions (the summons with the agenda, or not-held)
+/// must wait because the inbox has not been read through its cutoff: a submission that arrived
+/// before the cutoff may still sit unread (the daemon was stopped, the mail server was down, or
+/// intake simply has not looked since). `read_through`: every mail that reached the inbox
+/// before this instant has been handled.
+fn cutoff_unread(forum: &Forum, m: &MeetingView, read_through: DateTime<Utc>) -> bool {
+    match (&forum.schedule, m.kind) {
+        (Some(s), MeetingKind::Samverkan) => read_through < cutoff(s, forum.time_zone, m.start),
+        _ => false,
+    }
+}
+
+/// The meetings whose cutoff actions are due at `now` but held back by [`cutoff_unread`]:
+/// the shell asks intake to read the inbox and plans again once it has.
+pub fn awaiting_inbox(meetings: &[MeetingView], cfg: &Config, read_through: DateTime<Utc>, now: DateTime<Utc>) -> Vec<i64> {
+    meetings
+        .iter()
+        .filter(|m| !m.summoned && m.status == SCHEDULED && now < m.start)
+        .filter_map(|m| {
+            let f = cfg.forum(&m.forum_id)?;
+            let due = summon_due(f, m)?;
+            (now >= due && cutoff_unread(f, m, read_through)).then_some(m.id)
+        })
+        .collect()
+}
+
+/// The actions due at `now`. `last_note_taker` gives each forum's most recent note taker;
+/// `read_through`: every mail that reached the inbox before it has been handled (a cutoff's
+/// actions wait for it, see [`cutoff_unread`]).
+pub fn plan(
+    meetings: &[MeetingView],
+    cfg: &Config,
+    last_note_taker: &BTreeMap<String, String>,
+    read_through: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
     let mut out = Vec::new();
     let mut last = last_note_taker.clone();
     for m in meetings {
@@ -333,13 +380,11 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
                         which: Digest::Morning,
                     });
                 }
-                if m.summoned && due(remind_due(forum, m)) {
+                if m.summoned {
                     let addresses: Vec<String> = m
                         .invitations
                         .iter()
-                        .filter(|i| {
-                            i.active && i.role == Role::Required && i.partstat == PartStat::NeedsAction && !i.reminded && !i.undeliverable
-                        })
+                        .filter(|i| remindable(i) && due(remind_due(forum, m, i)))
                         .map(|i| i.address.clone())
                         .collect();
                     if !addresses.is_empty() {
@@ -393,6 +438,9 @@ pub fn plan(meetings: &[MeetingView], cfg: &Config, last_note_taker: &BTreeMap<S
             continue;
         };
         if now >= summon_at {
+            if cutoff_unread(forum, m, read_through) {
+                continue;
+            }
             if m.kind == MeetingKind::Samverkan && m.cases.is_empty() {
                 out.push(Action::NotHeld { meeting_id: m.id });
                 continue;
@@ -446,12 +494,8 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
             if !m.digest_morning_sent {
                 due.extend(digest_due(f, m, Digest::Morning));
             }
-            if m.summoned
-                && m.invitations
-                    .iter()
-                    .any(|i| i.active && !i.reminded && i.partstat == PartStat::NeedsAction)
-            {
-                due.extend(remind_due(f, m));
+            if m.summoned {
+                due.extend(m.invitations.iter().filter(|i| remindable(i)).filter_map(|i| remind_due(f, m, i)));
             }
             due.into_iter().filter(|t| *t > now).min()
         })
@@ -459,8 +503,9 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
     [decisions, rest].into_iter().flatten().min()
 }
 
-/// Applies an action to the in-memory meetings as the shell would to the store (for preview).
-pub fn apply(meetings: &mut [MeetingView], action: &Action) {
+/// Applies an action taken at `now` to the in-memory meetings as the shell would to the store
+/// (for preview).
+pub fn apply(meetings: &mut [MeetingView], action: &Action, now: DateTime<Utc>) {
     let id = action.meeting_id();
     let Some(m) = meetings.iter_mut().find(|m| m.id == id) else {
         return;
@@ -492,6 +537,7 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
                         reminded: false,
                         undeliverable: false,
                         delegate: false,
+                        invited_at: now,
                     });
                 }
             }
@@ -533,6 +579,7 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action) {
                         reminded: false,
                         undeliverable: false,
                         delegate: false,
+                        invited_at: now,
                     }),
                 }
             }
@@ -662,11 +709,11 @@ mod tests {
         let ms = meetings(&c);
         // 2026-12-08 12:00Z minus 14 days.
         assert!(
-            plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T11:59:00Z"))
+            plan_at(&ms, &c, ts("2026-11-24T11:59:00Z"))
                 .iter()
                 .all(|a| !matches!(a, Action::Invite { meeting_id: 2, .. }))
         );
-        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T12:00:00Z"));
+        let acts = plan_at(&ms, &c, ts("2026-11-24T12:00:00Z"));
         let Some(Action::Invite {
             attendees,
             note_taker,
@@ -698,7 +745,7 @@ mod tests {
             case("2026-0002", "anna.berg@kommun.test", &[]),
         ];
         // 14 days ahead the convenor gets it in the calendar, to hold the date.
-        let hold = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-29T12:00:00Z"));
+        let hold = plan_at(&ms, &c, ts("2026-12-29T12:00:00Z"));
         let Some(Action::Invite {
             attendees, summon: false, ..
         }) = hold.iter().find(|a| matches!(a, Action::Invite { meeting_id: 3, .. }))
@@ -710,11 +757,11 @@ mod tests {
             vec!["sara@kommun.test"]
         );
         for a in &hold {
-            apply(&mut ms, a);
+            apply(&mut ms, a, ts("2026-12-29T12:00:00Z"));
         }
         // Cutoff: Monday 11 January 2027 12:00 CET = 11:00Z.
         assert_eq!(next_wakeup(&ms, &c, ts("2027-01-01T00:00:00Z")), Some(ts("2027-01-11T11:00:00Z")));
-        let before = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T10:59:59Z"));
+        let before = plan_at(&ms, &c, ts("2027-01-11T10:59:59Z"));
         assert!(
             !before.iter().any(|a| matches!(a, Action::Invite { meeting_id: 3, .. })),
             "{before:?}"
@@ -723,6 +770,7 @@ mod tests {
             &ms,
             &c,
             &BTreeMap::from([("iof-aof".to_string(), "anna.berg@kommun.test".to_string())]),
+            ts("2027-01-11T11:00:00Z"),
             ts("2027-01-11T11:00:00Z"),
         );
         let Some(Action::Invite {
@@ -742,26 +790,26 @@ mod tests {
             "the rotation moves on from Anna"
         );
         for a in &acts {
-            apply(&mut ms, a);
+            apply(&mut ms, a, ts("2027-01-11T11:00:00Z"));
         }
         assert_eq!(ms[2].sequence, 1, "the convenor's hold-the-date is updated with a higher SEQUENCE");
         assert!(ms[2].invitations.iter().all(|i| i.sequence_sent == 1 && i.active));
-        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z"))).is_empty());
+        assert!(core_actions(plan_at(&ms, &c, ts("2027-01-11T11:00:00Z"))).is_empty());
     }
 
     #[test]
     fn samverkansmote_without_cases_is_not_held_and_cancelled_for_those_invited() {
         let c = cfg();
         let mut ms = meetings(&c);
-        for a in plan(&ms, &c, &BTreeMap::new(), ts("2026-12-29T12:00:00Z")) {
-            apply(&mut ms, &a);
+        for a in plan_at(&ms, &c, ts("2026-12-29T12:00:00Z")) {
+            apply(&mut ms, &a, ts("2026-12-29T12:00:00Z"));
         }
-        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z"));
+        let acts = plan_at(&ms, &c, ts("2027-01-11T11:00:00Z"));
         assert!(acts.contains(&Action::NotHeld { meeting_id: 3 }), "{acts:?}");
-        apply(&mut ms, &Action::NotHeld { meeting_id: 3 });
+        apply(&mut ms, &Action::NotHeld { meeting_id: 3 }, ts("2027-01-11T11:00:00Z"));
         assert_eq!((ms[2].status.as_str(), ms[2].sequence), (NOT_HELD, 1));
         assert!(ms[2].invitations.iter().all(|i| !i.active && i.sequence_sent == 1));
-        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z"))).is_empty());
+        assert!(core_actions(plan_at(&ms, &c, ts("2027-01-11T11:00:00Z"))).is_empty());
     }
 
     #[test]
@@ -770,27 +818,126 @@ mod tests {
         let mut ms = meetings(&c);
         ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
         let now = ts("2027-01-11T11:00:00Z");
-        for a in plan(&ms, &c, &BTreeMap::new(), now) {
-            apply(&mut ms, &a);
+        for a in plan_at(&ms, &c, now) {
+            apply(&mut ms, &a, now);
         }
-        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty(), "nothing twice");
+        assert!(core_actions(plan_at(&ms, &c, now)).is_empty(), "nothing twice");
         assert_eq!(ms[2].sequence, 0, "summoned directly: no earlier invitee to update");
         ms[2].sequence += 1; // moved by an admin
-        assert_eq!(
-            core_actions(plan(&ms, &c, &BTreeMap::new(), now)),
-            vec![Action::Update { meeting_id: 3 }]
-        );
-        apply(&mut ms, &Action::Update { meeting_id: 3 });
-        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
+        assert_eq!(core_actions(plan_at(&ms, &c, now)), vec![Action::Update { meeting_id: 3 }]);
+        apply(&mut ms, &Action::Update { meeting_id: 3 }, now);
+        assert!(core_actions(plan_at(&ms, &c, now)).is_empty());
         ms[2].sequence += 1;
         ms[2].status = CANCELLED.into();
-        assert_eq!(
-            core_actions(plan(&ms, &c, &BTreeMap::new(), now)),
-            vec![Action::Cancel { meeting_id: 3 }]
-        );
-        apply(&mut ms, &Action::Cancel { meeting_id: 3 });
-        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
+        assert_eq!(core_actions(plan_at(&ms, &c, now)), vec![Action::Cancel { meeting_id: 3 }]);
+        apply(&mut ms, &Action::Cancel { meeting_id: 3 }, now);
+        assert!(core_actions(plan_at(&ms, &c, now)).is_empty());
         assert!(ms[2].invitations.iter().all(|i| !i.active));
+    }
+
+    /// The plan at `now` with the inbox read through `now` and no note taker before.
+    fn plan_at(ms: &[MeetingView], c: &Config, now: DateTime<Utc>) -> Vec<Action> {
+        plan(ms, c, &BTreeMap::new(), now, now)
+    }
+
+    /// Plans and applies at `now` until nothing more is due at that instant.
+    fn settle(ms: &mut [MeetingView], c: &Config, read_through: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Action> {
+        let mut all = Vec::new();
+        loop {
+            let acts = plan(ms, c, &BTreeMap::new(), read_through, now);
+            if acts.is_empty() {
+                return all;
+            }
+            for a in &acts {
+                apply(ms, a, now);
+            }
+            all.extend(acts);
+        }
+    }
+
+    #[test]
+    fn the_cutoff_waits_until_the_inbox_was_read_through_it() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        // Cutoff: 11 January 2027 11:00Z. The daemon starts at 11:30Z, before intake has read
+        // the inbox (read through 10:00Z, when it last looked): no not-held, no summons.
+        let (start, stale) = (ts("2027-01-11T11:30:00Z"), ts("2027-01-11T10:00:00Z"));
+        settle(&mut ms, &c, stale, ts("2026-12-29T12:00:00Z"));
+        let held = plan(&ms, &c, &BTreeMap::new(), stale, start);
+        assert!(
+            !held
+                .iter()
+                .any(|a| matches!(a, Action::NotHeld { meeting_id: 3 } | Action::Invite { meeting_id: 3, .. })),
+            "{held:?}"
+        );
+        assert_eq!(awaiting_inbox(&ms, &c, stale, start), vec![3]);
+        // Intake reads a submission that arrived 10:50Z and puts it on the meeting; once it has
+        // read through 11:30Z the meeting is summoned with that case, never declared not held.
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
+        assert!(awaiting_inbox(&ms, &c, start, start).is_empty());
+        let acts = settle(&mut ms, &c, start, start);
+        assert!(
+            acts.iter().any(|a| matches!(
+                a,
+                Action::Invite {
+                    meeting_id: 3,
+                    summon: true,
+                    ..
+                }
+            )),
+            "{acts:?}"
+        );
+        assert!(!acts.iter().any(|a| matches!(a, Action::NotHeld { .. })), "{acts:?}");
+        // With no case once the inbox is read, it is not held, as before.
+        let mut ms = meetings(&c);
+        settle(&mut ms, &c, stale, ts("2026-12-29T12:00:00Z"));
+        assert!(settle(&mut ms, &c, start, start).contains(&Action::NotHeld { meeting_id: 3 }));
+        // An avstämningsmöte takes no cases: its invitations never wait for the inbox.
+        let mut ms = meetings(&c);
+        let acts = settle(&mut ms, &c, DateTime::<Utc>::MIN_UTC, ts("2026-11-24T12:00:00Z"));
+        assert!(
+            acts.iter().any(|a| matches!(
+                a,
+                Action::Invite {
+                    meeting_id: 2,
+                    summon: true,
+                    ..
+                }
+            )),
+            "{acts:?}"
+        );
+    }
+
+    #[test]
+    fn the_reminder_waits_three_hours_after_the_invitation_actually_went_out() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
+        // Meeting 12 January 12:00Z, rsvp_reminder 2 days. The summons was due at the cutoff
+        // (11 January 11:00Z) but the daemon only ran at 20:00Z: the reminder waits until 23:00Z.
+        let late = ts("2027-01-11T20:00:00Z");
+        settle(&mut ms, &c, late, late);
+        assert!(ms[2].invitations.iter().all(|i| i.invited_at == late));
+        for t in ["2027-01-11T20:00:15Z", "2027-01-11T20:01:00Z", "2027-01-11T22:59:59Z"] {
+            let acts = plan_at(&ms, &c, ts(t));
+            assert!(!acts.iter().any(|a| matches!(a, Action::Remind { .. })), "{t}: {acts:?}");
+        }
+        assert_eq!(next_wakeup(&ms, &c, ts("2027-01-11T20:01:00Z")), Some(ts("2027-01-11T23:00:00Z")));
+        assert!(
+            plan_at(&ms, &c, ts("2027-01-11T23:00:00Z"))
+                .iter()
+                .any(|a| matches!(a, Action::Remind { meeting_id: 3, .. }))
+        );
+        // Summoned less than four hours before the meeting: no reminder at all.
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
+        let very_late = ts("2027-01-12T09:30:00Z");
+        settle(&mut ms, &c, very_late, very_late);
+        assert!(ms[2].invitations.iter().any(|i| i.active));
+        for t in ["2027-01-12T09:31:00Z", "2027-01-12T11:00:00Z", "2027-01-12T11:59:00Z"] {
+            let acts = plan_at(&ms, &c, ts(t));
+            assert!(!acts.iter().any(|a| matches!(a, Action::Remind { .. })), "{t}: {acts:?}");
+        }
     }
 
     /// The actions other than digests and reminders.
@@ -807,10 +954,10 @@ mod tests {
         ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &["Vuxenenheten"])];
         let at = |t: &str| ts(t);
         // The summons at the cutoff (11 Jan 11:00Z), then the cutoff digest in the same instant.
-        for a in plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:00:00Z")) {
-            apply(&mut ms, &a);
+        for a in plan_at(&ms, &c, at("2027-01-11T11:00:00Z")) {
+            apply(&mut ms, &a, at("2027-01-11T11:00:00Z"));
         }
-        let acts = plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:00:00Z"));
+        let acts = plan_at(&ms, &c, at("2027-01-11T11:00:00Z"));
         assert_eq!(
             acts,
             vec![Action::Digest {
@@ -818,7 +965,7 @@ mod tests {
                 which: Digest::Cutoff
             }]
         );
-        apply(&mut ms, &acts[0]);
+        apply(&mut ms, &acts[0], at("2027-01-11T11:00:00Z"));
         // Lars answers; Anna does not. "2 days before" (10 Jan) had passed at the summons, so the
         // reminder comes three hours after it, to Anna only, once.
         ms[2]
@@ -826,9 +973,9 @@ mod tests {
             .iter_mut()
             .filter(|i| i.address == "lars.ek@kommun.test")
             .for_each(|i| i.partstat = PartStat::Accepted);
-        assert!(plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T11:05:00Z")).is_empty());
+        assert!(plan_at(&ms, &c, at("2027-01-11T11:05:00Z")).is_empty());
         assert_eq!(next_wakeup(&ms, &c, at("2027-01-11T11:05:00Z")), Some(at("2027-01-11T14:00:00Z")));
-        let acts = plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T14:00:00Z"));
+        let acts = plan_at(&ms, &c, at("2027-01-11T14:00:00Z"));
         assert_eq!(
             acts,
             vec![Action::Remind {
@@ -836,15 +983,12 @@ mod tests {
                 addresses: vec!["anna.berg@kommun.test".into()]
             }]
         );
-        apply(&mut ms, &acts[0]);
-        assert!(
-            plan(&ms, &c, &BTreeMap::new(), at("2027-01-11T14:01:00Z")).is_empty(),
-            "never twice"
-        );
+        apply(&mut ms, &acts[0], at("2027-01-11T14:00:00Z"));
+        assert!(plan_at(&ms, &c, at("2027-01-11T14:01:00Z")).is_empty(), "never twice");
         // The morning digest at 07:00 local (06:00Z) on the day.
         assert_eq!(next_wakeup(&ms, &c, at("2027-01-11T14:01:00Z")), Some(at("2027-01-12T06:00:00Z")));
         assert_eq!(
-            plan(&ms, &c, &BTreeMap::new(), at("2027-01-12T06:00:00Z")),
+            plan_at(&ms, &c, at("2027-01-12T06:00:00Z")),
             vec![Action::Digest {
                 meeting_id: 3,
                 which: Digest::Morning
@@ -857,21 +1001,21 @@ mod tests {
         let c = cfg();
         let mut ms = meetings(&c);
         ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
-        for a in plan(&ms, &c, &BTreeMap::new(), ts("2027-01-11T11:00:00Z")) {
-            apply(&mut ms, &a);
+        for a in plan_at(&ms, &c, ts("2027-01-11T11:00:00Z")) {
+            apply(&mut ms, &a, ts("2027-01-11T11:00:00Z"));
         }
-        for a in plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T06:00:00Z")) {
-            apply(&mut ms, &a);
+        for a in plan_at(&ms, &c, ts("2027-01-12T06:00:00Z")) {
+            apply(&mut ms, &a, ts("2027-01-12T06:00:00Z"));
         }
         assert_eq!(
             next_wakeup(&ms, &c, ts("2027-01-12T06:30:00Z")),
             Some(ts("2027-01-12T13:00:00Z")),
             "the meeting's end"
         );
-        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T13:00:00Z"));
+        let acts = plan_at(&ms, &c, ts("2027-01-12T13:00:00Z"));
         assert_eq!(acts, vec![Action::RequestDecisions { meeting_id: 3 }]);
-        apply(&mut ms, &acts[0]);
-        assert!(plan(&ms, &c, &BTreeMap::new(), ts("2027-01-12T14:00:00Z")).is_empty());
+        apply(&mut ms, &acts[0], ts("2027-01-12T13:00:00Z"));
+        assert!(plan_at(&ms, &c, ts("2027-01-12T14:00:00Z")).is_empty());
     }
 
     #[test]
@@ -879,12 +1023,12 @@ mod tests {
         let c = cfg();
         let mut ms = meetings(&c);
         // The avstämningsmöte of 8 December: invited 24 November; reminder 6 December 12:00Z.
-        for a in plan(&ms, &c, &BTreeMap::new(), ts("2026-11-24T12:00:00Z")) {
-            apply(&mut ms, &a);
+        for a in plan_at(&ms, &c, ts("2026-11-24T12:00:00Z")) {
+            apply(&mut ms, &a, ts("2026-11-24T12:00:00Z"));
         }
-        let acts = core_actions(plan(&ms, &c, &BTreeMap::new(), ts("2026-12-06T11:59:00Z")));
+        let acts = core_actions(plan_at(&ms, &c, ts("2026-12-06T11:59:00Z")));
         assert!(acts.is_empty(), "{acts:?}");
-        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-06T12:00:00Z"));
+        let acts = plan_at(&ms, &c, ts("2026-12-06T12:00:00Z"));
         assert!(
             acts.iter()
                 .any(|a| matches!(a, Action::Remind { meeting_id: 2, addresses } if addresses.len() == 2)),
@@ -901,11 +1045,11 @@ mod tests {
             case("2026-0002", "lars.ek@kommun.test", &[]),
         ];
         let now = ts("2027-01-11T11:00:00Z");
-        for a in plan(&ms, &c, &BTreeMap::new(), now) {
-            apply(&mut ms, &a);
+        for a in plan_at(&ms, &c, now) {
+            apply(&mut ms, &a, now);
         }
         ms[2].cases.retain(|c| c.case_no != "2026-0002"); // Lars withdrew his case
-        let acts = core_actions(plan(&ms, &c, &BTreeMap::new(), now));
+        let acts = core_actions(plan_at(&ms, &c, now));
         assert_eq!(
             acts,
             vec![Action::Attendees {
@@ -914,9 +1058,9 @@ mod tests {
                 remove: vec!["lars.ek@kommun.test".into()]
             }]
         );
-        apply(&mut ms, &acts[0]);
+        apply(&mut ms, &acts[0], now);
         assert_eq!(ms[2].sequence, 1);
-        assert!(core_actions(plan(&ms, &c, &BTreeMap::new(), now)).is_empty());
+        assert!(core_actions(plan_at(&ms, &c, now)).is_empty());
     }
 
     #[test]
@@ -924,7 +1068,7 @@ mod tests {
         let c = cfg();
         let mut ms = meetings(&c);
         ms[1].status = CANCELLED.into();
-        let acts = plan(&ms, &c, &BTreeMap::new(), ts("2026-12-01T00:00:00Z"));
+        let acts = plan_at(&ms, &c, ts("2026-12-01T00:00:00Z"));
         assert!(
             acts.is_empty(),
             "the November meeting is past, December's cancelled, January's not due: {acts:?}"

@@ -319,6 +319,7 @@ mod tests {
             reminded: false,
             undeliverable: false,
             delegate: false,
+            invited_at: ts("2026-12-07T11:00:00Z"),
         };
         MeetingView {
             id: 7,

@@ -137,6 +137,9 @@ pub struct OutboxRow {
     pub env_to: Vec<String>,
     pub mime: Vec<u8>,
     pub attempts: u32,
+    /// What the mail is about, for the log line when it leaves (never an address).
+    pub case_no: Option<String>,
+    pub meeting_id: Option<i64>,
 }
 
 /// A new case to insert.
@@ -285,7 +288,7 @@ pub struct MailboxStatus {
 }
 
 /// An invitation from the columns `address, name, role, partstat, sequence_sent, active,
-/// reminded_at, undeliverable, delegate` (in that order, first).
+/// reminded_at, undeliverable, delegate, created_at` (in that order, first).
 fn invitation_from(r: &AnyRow) -> Invitation {
     Invitation {
         address: r.get(0),
@@ -301,6 +304,7 @@ fn invitation_from(r: &AnyRow) -> Invitation {
         reminded: !r.get::<String, _>(6).is_empty(),
         undeliverable: r.get::<i64, _>(7) != 0,
         delegate: r.get::<i64, _>(8) != 0,
+        invited_at: from_db(&r.get::<String, _>(9)).unwrap_or(DateTime::<Utc>::MIN_UTC),
     }
 }
 
@@ -511,6 +515,12 @@ impl Store {
         self.waiting.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
+    /// Every mail that reached `mailbox` before this time has been handled; `None` before the
+    /// first completed pass.
+    pub async fn read_through(&self, mailbox: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.mailbox_state(mailbox).await?.and_then(|m| m.last_sync_at))
+    }
+
     pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<MailboxState>> {
         let row = sqlx::query("SELECT uidvalidity, last_uid, last_sync_at FROM mailbox_state WHERE mailbox = $1")
             .bind(mailbox)
@@ -539,14 +549,18 @@ impl Store {
         Ok(())
     }
 
-    /// Records a successful sync of the folder up to `last_uid`.
-    pub async fn mark_synced(&self, mailbox: &str, last_uid: u32, now: DateTime<Utc>) -> Result<()> {
+    /// Records a completed pass over the folder, up to `last_uid`, that listed the folder at
+    /// `started`: every mail that reached the folder before `started` has been handled (its
+    /// effects committed). `last_sync_at` holds that time, never moving back; a cutoff's actions
+    /// wait for it (`Store::read_through`, `core::plan::awaiting_inbox`).
+    pub async fn mark_synced(&self, mailbox: &str, last_uid: u32, started: DateTime<Utc>) -> Result<()> {
         let _writer = self.write_lock().await;
         sqlx::query(
-            "UPDATE mailbox_state SET last_uid = CASE WHEN last_uid > $1 THEN last_uid ELSE $1 END, last_sync_at = $2 WHERE mailbox = $3",
+            "UPDATE mailbox_state SET last_uid = CASE WHEN last_uid > $1 THEN last_uid ELSE $1 END,
+                    last_sync_at = CASE WHEN last_sync_at > $2 THEN last_sync_at ELSE $2 END WHERE mailbox = $3",
         )
         .bind(i64::from(last_uid))
-        .bind(db(now))
+        .bind(db(started))
         .bind(mailbox)
         .execute(&self.pool)
         .await?;
@@ -628,6 +642,28 @@ impl Store {
         read::meeting_views(&mut *self.pool.acquire().await?, from, until).await
     }
 
+    /// The cases attached to the meetings starting in `[from, until)`, decided ones included
+    /// (the agenda of a `MeetingView` holds only those still awaiting the meeting): meeting id →
+    /// (case number, case status), by case number. A case decided for follow-up moves to its
+    /// follow-up meeting and is listed there.
+    pub async fn meeting_cases(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<BTreeMap<i64, Vec<(String, String)>>> {
+        let rows = sqlx::query(
+            "SELECT meeting_id, case_no, status FROM cases
+             WHERE meeting_id IN (SELECT id FROM meetings WHERE starts_at >= $1 AND starts_at < $2)
+               AND status NOT IN ('withdrawn', 'incomplete')
+             ORDER BY meeting_id, case_no",
+        )
+        .bind(db(from))
+        .bind(db(until))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
+        for r in rows {
+            out.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+        }
+        Ok(out)
+    }
+
     /// One meeting, by id.
     pub async fn meeting_view(&self, id: i64) -> Result<Option<MeetingView>> {
         read::meeting_view(&mut *self.pool.acquire().await?, id).await
@@ -635,7 +671,7 @@ impl Store {
 
     pub async fn invitations(&self, meeting_id: i64) -> Result<Vec<Invitation>> {
         let rows = sqlx::query(
-            "SELECT address, name, role, partstat, sequence_sent, active, reminded_at, undeliverable, delegate
+            "SELECT address, name, role, partstat, sequence_sent, active, reminded_at, undeliverable, delegate, created_at
              FROM invitations WHERE meeting_id = $1 ORDER BY id",
         )
         .bind(meeting_id)
@@ -924,7 +960,8 @@ impl Store {
     /// Outbox rows due at `now`, oldest first.
     pub async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.kind, o.env_from, o.env_to, b.mime, o.attempts FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id
+            "SELECT o.id, o.kind, o.env_from, o.env_to, b.mime, o.attempts, (SELECT c.case_no FROM cases c WHERE c.id = o.case_id), o.meeting_id
+             FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id
              WHERE o.status = 'pending' AND o.next_attempt_at <= $1 ORDER BY o.next_attempt_at, o.id LIMIT $2",
         )
         .bind(db(now))
@@ -940,6 +977,8 @@ impl Store {
                     env_to: serde_json::from_str(&r.get::<String, _>(3)).context("outbox env_to is not a JSON list")?,
                     mime: r.get(4),
                     attempts: r.get::<i64, _>(5) as u32,
+                    case_no: r.get(6),
+                    meeting_id: r.get(7),
                 })
             })
             .collect()
@@ -1007,7 +1046,8 @@ impl Store {
         macro_rules! due {
             ($from:literal, $lock:literal) => {
                 concat!(
-                    "SELECT outbox.id, outbox.kind, outbox.env_from, outbox.env_to, outbox.attempts, b.mime FROM ",
+                    "SELECT outbox.id, outbox.kind, outbox.env_from, outbox.env_to, outbox.attempts, b.mime,
+                            (SELECT c.case_no FROM cases c WHERE c.id = outbox.case_id), outbox.meeting_id FROM ",
                     $from,
                     " LEFT JOIN outbox_body b ON b.outbox_id = outbox.id
                      WHERE outbox.status = 'pending' AND outbox.next_attempt_at <= $1
@@ -1043,6 +1083,8 @@ impl Store {
             env_to: serde_json::from_str(&r.get::<String, _>(3)).context("outbox env_to is not a JSON list")?,
             mime,
             attempts: r.get::<i64, _>(4) as u32,
+            case_no: r.get(6),
+            meeting_id: r.get(7),
         };
         let attempt = row.attempts + 1;
         sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_by = $3 WHERE id = $4")

@@ -107,7 +107,7 @@ pub async fn meeting_views(c: &mut AnyConnection, from: DateTime<Utc>, until: Da
     let mut agenda: BTreeMap<i64, Vec<AgendaCase>> = BTreeMap::new();
     if !rows.is_empty() {
         let inv = sqlx::query(
-            "SELECT address, name, role, partstat, sequence_sent, active, reminded_at, undeliverable, delegate, meeting_id
+            "SELECT address, name, role, partstat, sequence_sent, active, reminded_at, undeliverable, delegate, created_at, meeting_id
              FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE starts_at >= $1 AND starts_at < $2)
              ORDER BY meeting_id, id",
         )
@@ -116,7 +116,7 @@ pub async fn meeting_views(c: &mut AnyConnection, from: DateTime<Utc>, until: Da
         .fetch_all(&mut *c)
         .await?;
         for r in &inv {
-            invitations.entry(r.get(9)).or_default().push(invitation_from(r));
+            invitations.entry(r.get(10)).or_default().push(invitation_from(r));
         }
         let cases = sqlx::query(
             "SELECT id, case_no, submitter, units_json, urgent, sections_json, meeting_id FROM cases
