@@ -607,7 +607,7 @@ pub fn preview_obligations(
                 format!(
                     "[{}] {about}: {what} om {} till {to} mottagare (uppgift {id})",
                     o.forum_id,
-                    ob::label_sv(&o.kind)
+                    ob::what_sv(&o.kind)
                 ),
             ))
         })
@@ -758,6 +758,7 @@ mod tests {
             opened_at: Some(ts("2027-01-12T13:00:00Z")),
             data: serde_json::json!({}),
             request_message_id: String::new(),
+            closed: false,
         }
     }
 
@@ -787,7 +788,7 @@ mod tests {
                 ),
                 (
                     "2027-01-18T08:00:00+00:00".to_string(),
-                    "[iof-aof] möte 3: påminnelse om justeringen av minnesanteckningarna till 1 mottagare (uppgift 2)"
+                    "[iof-aof] möte 3: påminnelse om justeringen av mötesanteckningarna till 1 mottagare (uppgift 2)"
                 ),
                 (
                     "2027-01-21T08:00:00+00:00".to_string(),
