@@ -28,6 +28,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let mut failing = false;
     // The meetings whose cutoff waits for the inbox to be read, told once each.
     let mut waiting: Vec<i64> = Vec::new();
+    let mut moved = app.clock.changes();
     loop {
         if *shutdown.borrow() {
             return;
@@ -40,8 +41,10 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             continue;
         }
         let mut awaiting_inbox = false;
+        let offset = app.clock.offset();
         let wait = match tick(&app).await {
             Ok(pass) => {
+                app.clock.acknowledge(offset);
                 if failing {
                     failing = false;
                     info!("meeting scheduler recovered");
@@ -82,6 +85,8 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
             _ = inbox_read => {}
+            // A test moved the clock: what is due has changed.
+            _ = moved.changed() => {}
             _ = shutdown.changed() => return,
         }
     }
