@@ -418,7 +418,7 @@ unit = "Vuxenenheten"
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .last()
+            .next_back()
             .unwrap_or(0)
     }
 
