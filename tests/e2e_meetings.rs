@@ -17,29 +17,6 @@ use common::*;
 
 const T: Duration = Duration::from_secs(30);
 
-/// The meeting every test here is about: Tuesday 12 January 2027, 13:00 in Stockholm.
-fn meeting() -> DateTime<Utc> {
-    ts("2027-01-12T12:00:00Z")
-}
-
-/// Its cutoff: 12:00 the day before.
-fn cutoff() -> DateTime<Utc> {
-    ts("2027-01-11T11:00:00Z")
-}
-
-fn ts(t: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(t).expect("time").with_timezone(&Utc)
-}
-
-/// A `[forum.schedule]` body: `rule` (e.g. `FREQ=WEEKLY;BYDAY=TU`) from Tuesday 5 January 2027
-/// 13:00, meetings of one `kind`, cutoff 12:00 the day before, invitations `invite_lead` ahead.
-/// The rule must have a meeting on [`meeting`].
-fn fixed(rule: &str, kind: &str, invite_lead: &str) -> String {
-    format!(
-        "rrule = \"{rule}\"\nfirst = \"2027-01-05T13:00\"\nduration = \"1h\"\nkinds = [\"{kind}\"]\nplace = \"Stadshuset, sal 3\"\ncutoff_days_before = 1\ncutoff_time = \"12:00\"\ninvite_lead = \"{invite_lead}\""
-    )
-}
-
 fn has_calendar(raw: &[u8], method: &str) -> bool {
     calendar_text(raw).is_some_and(|c| c.contains(&format!("METHOD:{method}")))
 }

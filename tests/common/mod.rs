@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
 pub const PASSWORD: &str = "secret";
@@ -714,4 +715,27 @@ pub fn header_of(raw: &[u8], name: &str) -> Option<String> {
     mail_parser::MessageParser::default()
         .parse(raw)
         .and_then(|m| m.header_raw(name).map(|s| s.trim().to_string()))
+}
+
+/// The meeting the clock-moving tests are about: Tuesday 12 January 2027, 13:00 in Stockholm.
+pub fn meeting() -> DateTime<Utc> {
+    ts("2027-01-12T12:00:00Z")
+}
+
+/// Its cutoff: 12:00 the day before.
+pub fn cutoff() -> DateTime<Utc> {
+    ts("2027-01-11T11:00:00Z")
+}
+
+pub fn ts(t: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(t).expect("time").with_timezone(&Utc)
+}
+
+/// A `[forum.schedule]` body: `rule` (e.g. `FREQ=WEEKLY;BYDAY=TU`) from Tuesday 5 January 2027
+/// 13:00, meetings of one `kind`, cutoff 12:00 the day before, invitations `invite_lead` ahead.
+/// The rule must have a meeting on [`meeting`].
+pub fn fixed(rule: &str, kind: &str, invite_lead: &str) -> String {
+    format!(
+        "rrule = \"{rule}\"\nfirst = \"2027-01-05T13:00\"\nduration = \"1h\"\nkinds = [\"{kind}\"]\nplace = \"Stadshuset, sal 3\"\ncutoff_days_before = 1\ncutoff_time = \"12:00\"\ninvite_lead = \"{invite_lead}\""
+    )
 }
