@@ -356,7 +356,14 @@ async fn send_about(app: &App, tx: &mut Tx, forum: &Forum, id: i64, mail: Mail<'
 /// Decision lines from the note taker or the convenor, first or corrected: each applied and
 /// confirmed line by line. The confirmation is in the obligation's thread, so a correction in
 /// answer to it is read the same way.
-async fn decisions(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &Reply<'_>, lines: &[crate::core::decision::Line]) -> Result<(&'static str, bool)> {
+async fn decisions(
+    app: &App,
+    tx: &mut Tx,
+    forum: &Forum,
+    o: &ObligationRow,
+    r: &Reply<'_>,
+    lines: &[crate::core::decision::Line],
+) -> Result<(&'static str, bool)> {
     let mut report = Vec::new();
     let mut applied = 0;
     for l in lines {
@@ -538,7 +545,14 @@ async fn confirmed(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: 
         r.now,
     )
     .await?;
-    Ok((if handover { "handover_confirmed" } else { "escalation_acknowledged" }, true))
+    Ok((
+        if handover {
+            "handover_confirmed"
+        } else {
+            "escalation_acknowledged"
+        },
+        true,
+    ))
 }
 
 /// "Klart" from the note taker: the notes are filed, and the adjusters (seed 002) get the

@@ -331,9 +331,16 @@ mod tests {
                     let all = format!("{}\n{}", r.subject, r.text);
                     let what = format!("{lang} {template} {kind}: {all}");
                     // The stored kind never shows ("Försenat: adjust"); in English "notes" is a word.
-                    let raw = if lang == "sv" { all.to_lowercase().contains(kind) } else { all.contains('_') || all.contains("adjust") };
+                    let raw = if lang == "sv" {
+                        all.to_lowercase().contains(kind)
+                    } else {
+                        all.contains('_') || all.contains("adjust")
+                    };
                     assert!(!raw, "{what}");
-                    assert!(all.contains("2026-0042") || all.contains("samverkansmöte tisdag 8 december"), "{what}");
+                    assert!(
+                        all.contains("2026-0042") || all.contains("samverkansmöte tisdag 8 december"),
+                        "{what}"
+                    );
                     if *kind != crate::core::obligation::FOLLOW_UP {
                         assert!(all.contains("15 december 2026 kl. 09.00"), "the deadline: {what}");
                     }

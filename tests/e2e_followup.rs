@@ -318,14 +318,20 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     // case still without a decision.
     let body = format!("{anna_case}: Överlämna till vuxenenheten\r\n{lars_case}: kanske senare\r\n");
     send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(&request), &rid, &body, "dec-1")).await;
-    let m = inbox_with(&anna, "the first confirmation", |m| count(m, "Beslut: 1 rad(er) kunde inte läsas") == 1).await;
+    let m = inbox_with(&anna, "the first confirmation", |m| {
+        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 1
+    })
+    .await;
     let confirm = text_of(find(&m, "Beslut: 1 rad(er)"));
     assert!(confirm.contains(&format!("saknar beslut: {lars_case}")), "{confirm}");
     assert_eq!(decisions_open().await, 1, "a case has no decision yet");
     // Again to the beslutsunderlag, still wrong: read as decision lines again.
     let body = format!("{lars_case}: uppföljning nästa vår\r\n");
     send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(&request), &rid, &body, "dec-2")).await;
-    let m = inbox_with(&anna, "the second confirmation", |m| count(m, "Beslut: 1 rad(er) kunde inte läsas") == 2).await;
+    let m = inbox_with(&anna, "the second confirmation", |m| {
+        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 2
+    })
+    .await;
     assert_eq!(no_parts(&m), 0);
     assert_eq!(decisions_open().await, 1);
     // The correction, in answer to the (second) confirmation only (Outlook's In-Reply-To).
@@ -343,7 +349,10 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
 
     // Item 2: the submitter answers the handover *reminder* (only its Message-ID in the
     // thread headers): the handover is forwarded and the case's parts stay as they were.
-    let m = inbox_with(&anna, "the handover reminder", |m| count(m, "Påminnelse: skicka överlämningen") == 1).await;
+    let m = inbox_with(&anna, "the handover reminder", |m| {
+        count(m, "Påminnelse: skicka överlämningen") == 1
+    })
+    .await;
     let reminder = find(&m, "Påminnelse: skicka överlämningen");
     let before: String = sqlx::query_scalar("SELECT sections_json FROM cases WHERE case_no = $1")
         .bind(&anna_case)
@@ -352,7 +361,12 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
         .expect("case");
     let parts = "Bakgrund och familjesituation: Bor med mamma.\r\nAktuell situation: HANDOVER-MARKÖR skolfrånvaro.\r\nFunktionsnedsättning/problematik och tidigare utredningar/diagnos: ADHD 2024.\r\nPågående insatser och planering: Kontaktperson.\r\nSamtycke: ja\r\n";
     let reminder_id = header_of(reminder, "Message-ID").expect("id");
-    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(reminder), &reminder_id, parts, "ho-1")).await;
+    send_raw(
+        &anna,
+        &[&mb],
+        &answer(&anna, &mb, &subject_of(reminder), &reminder_id, parts, "ho-1"),
+    )
+    .await;
     let m = inbox_with(&lars, "the forwarded handover", |m| {
         m.iter().any(|r| subject_of(r).contains("bekräfta mottagandet"))
     })
@@ -370,19 +384,34 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
 
     // Items 5 and 10: the notes are filed, the adjuster asks a question: a comment, not
     // "Justerat" (the review stays open) and not a failed submission.
-    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(&request), &rid, "Klart, i G:/Samverkan.", "notes-1")).await;
+    send_raw(
+        &anna,
+        &[&mb],
+        &answer(&anna, &mb, &subject_of(&request), &rid, "Klart, i G:/Samverkan.", "notes-1"),
+    )
+    .await;
     let m = inbox_with(&lars, "the review request", |m| count(m, "Justera anteckningarna") == 1).await;
     let review = find(&m, "Justera anteckningarna");
     let review_id = header_of(review, "Message-ID").expect("id");
     send_raw(
         &lars,
         &[&mb],
-        &answer(&lars, &mb, &subject_of(review), &review_id, "Oklart vad som menas i punkt 2.", "adj-1"),
+        &answer(
+            &lars,
+            &mb,
+            &subject_of(review),
+            &review_id,
+            "Oklart vad som menas i punkt 2.",
+            "adj-1",
+        ),
     )
     .await;
     let m = inbox_with(&lars, "the comment acknowledged", |m| count(m, "Kommentar mottagen") == 1).await;
     assert_eq!(no_parts(&m), 0);
-    let m = inbox_with(&anna, "the comment forwarded to the note taker", |m| count(m, "Kommentar från") == 1).await;
+    let m = inbox_with(&anna, "the comment forwarded to the note taker", |m| {
+        count(m, "Kommentar från") == 1
+    })
+    .await;
     assert!(text_of(find(&m, "Kommentar från")).contains("Oklart vad som menas i punkt 2."));
     let adjust_open = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM obligations WHERE kind = 'adjust' AND closed_at = ''")
@@ -391,7 +420,12 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
             .expect("count")
     };
     assert_eq!(adjust_open().await, 1, "a question is not an approval");
-    send_raw(&lars, &[&mb], &answer(&lars, &mb, &subject_of(review), &review_id, "Justerat.", "adj-2")).await;
+    send_raw(
+        &lars,
+        &[&mb],
+        &answer(&lars, &mb, &subject_of(review), &review_id, "Justerat.", "adj-2"),
+    )
+    .await;
     wait_for(T, "the review closed", || async { (adjust_open().await == 0).then_some(()) }).await;
     pool.close().await;
 }

@@ -235,21 +235,12 @@ pub enum Answer {
 /// address as written); `convenor` and `member`: whether the sender is the forum's convenor, a
 /// member; `decision_lines`: whether the own text holds decision lines. `None`: the sender has
 /// no part in these obligations (a stranger), so the mail is handled like any other.
-pub fn answer(
-    thread: &[InThread<'_>],
-    sender: &str,
-    convenor: bool,
-    member: bool,
-    decision_lines: bool,
-    own_text: &str,
-) -> Option<Answer> {
+pub fn answer(thread: &[InThread<'_>], sender: &str, convenor: bool, member: bool, decision_lines: bool, own_text: &str) -> Option<Answer> {
     let owns = |o: &&InThread<'_>| o.owners.iter().any(|a| a == sender);
     // Open ones first, then the newest: the obligation the reply most likely answers.
     let mut ordered: Vec<&InThread<'_>> = thread.iter().collect();
     ordered.sort_by_key(|o| (o.closed, std::cmp::Reverse(o.id)));
-    if decision_lines
-        && let Some(o) = ordered.iter().find(|o| o.kind == DECISIONS && (convenor || owns(o)))
-    {
+    if decision_lines && let Some(o) = ordered.iter().find(|o| o.kind == DECISIONS && (convenor || owns(o))) {
         return Some(Answer::Decisions(o.id));
     }
     let open = || ordered.iter().filter(|o| !o.closed);
@@ -511,9 +502,10 @@ mod tests {
         let confirm = [o(4, HANDOVER_CONFIRM, &lars, &head, false)];
         let review = [o(5, ADJUST, &lars, &sara, false)];
         let reviewed = [o(5, ADJUST, &lars, &sara, true)];
-        // (thread, sender, convenor, member, decision lines, text, expected)
+        /// (thread, sender, convenor, member, decision lines, text, expected)
+        type Row<'a> = (&'a [InThread<'a>], &'a str, bool, bool, bool, &'a str, Option<Answer>);
         #[rustfmt::skip]
-        let table: &[(&[InThread<'_>], &str, bool, bool, bool, &str, Option<Answer>)] = &[
+        let table: &[Row<'_>] = &[
             (&beslut, "anna@k", false, true, true, "2026-0001: AVSLUTAD", Some(Answer::Decisions(1))),
             (&beslut, "sara@k", true, true, true, "2026-0001: AVSLUTAD", Some(Answer::Decisions(1))),
             (&beslut, "lars@k", false, true, true, "2026-0001: AVSLUTAD", Some(Answer::Comment(2))),
