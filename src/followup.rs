@@ -345,6 +345,28 @@ struct Reply<'a> {
     now: DateTime<Utc>,
 }
 
+impl Reply<'_> {
+    /// The mail that answers the sender in the reply's thread.
+    fn answer<'t>(
+        &self,
+        forum: &Forum,
+        template: &'t str,
+        ctx: serde_json::Value,
+        case_id: Option<i64>,
+        meeting_id: Option<i64>,
+    ) -> Mail<'t> {
+        Mail {
+            template,
+            ctx,
+            to: vec![person(forum, self.sender)],
+            key: self.message_id.to_string(),
+            case_id,
+            meeting_id,
+            in_reply_to: Some(self.message_id.to_string()),
+        }
+    }
+}
+
 /// Builds `mail`, records it as sent about obligation `id` (a reply to it stays with the
 /// obligation) and queues it.
 async fn send_about(app: &App, tx: &mut Tx, forum: &Forum, id: i64, mail: Mail<'_>, now: DateTime<Utc>) -> Result<()> {
@@ -393,15 +415,13 @@ async fn decisions(
         tx,
         forum,
         o.id,
-        Mail {
-            template: "decisions_confirm",
-            ctx: serde_json::json!({ "name": person(forum, r.sender).0, "lines": report, "failed": failed, "undecided": undecided }),
-            to: vec![person(forum, r.sender)],
-            key: r.message_id.to_string(),
-            case_id: None,
-            meeting_id: o.meeting_id,
-            in_reply_to: Some(r.message_id.to_string()),
-        },
+        r.answer(
+            forum,
+            "decisions_confirm",
+            serde_json::json!({ "name": person(forum, r.sender).0, "lines": report, "failed": failed, "undecided": undecided }),
+            None,
+            o.meeting_id,
+        ),
         r.now,
     )
     .await?;
@@ -424,18 +444,16 @@ async fn handover_info(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow,
             tx,
             forum,
             o.id,
-            Mail {
-                template: "handover_incomplete",
-                ctx: serde_json::json!({
+            r.answer(
+                forum,
+                "handover_incomplete",
+                serde_json::json!({
                     "name": person(forum, sender).0, "case_no": case.case_no, "unit": unit_name,
                     "missing": h.missing.iter().map(|p| p.label_sv()).collect::<Vec<_>>(), "consent": h.consent,
                 }),
-                to: vec![person(forum, sender)],
-                key: message_id.to_string(),
-                case_id: Some(case.id),
-                meeting_id: None,
-                in_reply_to: Some(message_id.to_string()),
-            },
+                Some(case.id),
+                None,
+            ),
             now,
         )
         .await?;
@@ -494,15 +512,13 @@ async fn handover_info(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow,
         tx,
         forum,
         confirm,
-        Mail {
-            template: "handover_sent",
-            ctx: serde_json::json!({ "name": person(forum, sender).0, "case_no": case.case_no, "unit": u.name, "receivers": names }),
-            to: vec![person(forum, sender)],
-            key: message_id.to_string(),
-            case_id: Some(case.id),
-            meeting_id: None,
-            in_reply_to: Some(message_id.to_string()),
-        },
+        r.answer(
+            forum,
+            "handover_sent",
+            serde_json::json!({ "name": person(forum, sender).0, "case_no": case.case_no, "unit": u.name, "receivers": names }),
+            Some(case.id),
+            None,
+        ),
         now,
     )
     .await?;
@@ -656,15 +672,7 @@ async fn comment(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &R
         tx,
         forum,
         o.id,
-        Mail {
-            template: "comment_ack",
-            ctx,
-            to: vec![person(forum, r.sender)],
-            key: r.message_id.to_string(),
-            case_id: o.case_id,
-            meeting_id: o.meeting_id,
-            in_reply_to: Some(r.message_id.to_string()),
-        },
+        r.answer(forum, "comment_ack", ctx, o.case_id, o.meeting_id),
         r.now,
     )
     .await?;

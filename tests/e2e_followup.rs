@@ -293,9 +293,10 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, tail);
     let _d = w.start();
     let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
+    // Both before the cutoff (6 s from the schedule's making), so both are on the agenda.
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
-    let anna_case = receipt_case(&anna).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
+    let anna_case = receipt_case(&anna).await;
     let lars_case = receipt_case(&lars).await;
     let pool = w.db().await;
     let decisions_open = || async {
@@ -312,6 +313,11 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     })
     .await;
     let request = find(&m, "Beslutsunderlag").clone();
+    let agenda = text_of(&request);
+    assert!(
+        agenda.contains(&anna_case) && agenda.contains(&lars_case),
+        "both on the agenda: {agenda}"
+    );
     let rid = header_of(&request, "Message-ID").expect("id");
 
     // Item 6: one line accepted, one not: the decisions stay open, the confirmation names the

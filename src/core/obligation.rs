@@ -523,9 +523,10 @@ mod tests {
         let confirm = [o(4, HANDOVER_CONFIRM, &lars, &head, false)];
         let review = [o(5, ADJUST, &lars, &sara, false)];
         let reviewed = [o(5, ADJUST, &lars, &sara, true)];
-        // (thread, sender, convenor, member, decision lines, text, expected)
+        /// (thread, sender, convenor, member, decision lines, text, expected)
+        type Row<'a> = (&'a [InThread<'a>], &'a str, bool, bool, bool, &'a str, Option<Answer>);
         #[rustfmt::skip]
-        let table: &[(&[InThread<'_>], &str, bool, bool, bool, &str, Option<Answer>)] = &[
+        let table: &[Row<'_>] = &[
             (&beslut, "anna@k", false, true, true, "2026-0001: AVSLUTAD", Some(Answer::Decisions(1))),
             (&beslut, "sara@k", true, true, true, "2026-0001: AVSLUTAD", Some(Answer::Decisions(1))),
             (&beslut, "lars@k", false, true, true, "2026-0001: AVSLUTAD", Some(Answer::Comment(2))),
