@@ -128,13 +128,19 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
     if skip() {
         return;
     }
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &fixed("FREQ=DAILY", "samverkansmöte", "1h"));
+    let w = World::with_schedule(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "samverkansmöte", "2d"),
+    );
     w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
-    wait_for(T, "both cases", || async { (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(()) }).await;
+    wait_for(T, "both cases", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(())
+    })
+    .await;
     w.set_clock(cutoff() + chrono::Duration::seconds(1));
     let got = inbox_with(&anna, "the summons", |m| {
         m.iter().any(|r| calendar(r).is_some_and(|c| c.contains("METHOD:REQUEST")))
@@ -293,13 +299,19 @@ async fn silent_invitees_get_exactly_one_reminder() {
     }
     // The summons at the cutoff (11 January 11:00Z); "2 days before" has passed by then, so the
     // reminder comes three hours after the summons.
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &fixed("FREQ=WEEKLY;BYDAY=TU", "samverkansmöte", "2d"));
+    let w = World::with_schedule(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "samverkansmöte", "2d"),
+    );
     w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
-    wait_for(T, "both cases", || async { (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(()) }).await;
+    wait_for(T, "both cases", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(())
+    })
+    .await;
     w.set_clock(cutoff() + chrono::Duration::seconds(1));
     let got = inbox_with(&anna, "the summons", |m| m.iter().any(|r| calendar(r).is_some())).await;
     let ics = calendar(got.iter().find(|r| calendar(r).is_some()).expect("invite")).expect("ics");
@@ -324,7 +336,11 @@ async fn silent_invitees_get_exactly_one_reminder() {
     .await;
     wait_answer(&w, &anna, "ACCEPTED").await;
     w.settle().await;
-    assert_eq!(w.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'").await, 0, "not right after the summons");
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'").await,
+        0,
+        "not right after the summons"
+    );
     w.set_clock(cutoff() + chrono::Duration::hours(3) + chrono::Duration::seconds(5));
     let lars_mail = inbox_with(&lars, "Lars's reminder", |m| {
         m.iter().any(|r| subject_of(r).starts_with("Påminnelse"))
