@@ -1,12 +1,12 @@
 //! End-to-end: after the meeting. Decisions by reply, a handover the receiving unit must confirm
 //! (with its reminder and escalation, each exactly once), and a follow-up on a later agenda, on
-//! the real mail stack with the durations shortened in the test configuration.
+//! the real mail stack. The meetings are fixed in January 2027 and the tests move the daemon's
+//! clock over the meeting and the working days of the deadlines (the defaults of the routine).
 
 mod common;
 
 use std::time::Duration;
 
-use chrono::Utc;
 use chrono_tz::Europe::Stockholm;
 use common::*;
 
@@ -37,21 +37,18 @@ fn answer(from: &str, to: &str, subject: &str, in_reply_to: &str, body: &str, id
     .into_bytes()
 }
 
-/// A daily samverkansmöte: cutoff in 6 s, the meeting at +12 s for one minute (waits when that
-/// would cross midnight).
-async fn samverkan_soon() -> String {
-    loop {
-        let now = Utc::now().with_timezone(&Stockholm);
-        let meeting = now + chrono::Duration::seconds(12);
-        if (meeting + chrono::Duration::minutes(2)).date_naive() == now.date_naive() {
-            break format!(
-                "rrule = \"FREQ=DAILY\"\nfirst = \"{}\"\nduration = \"1m\"\nkinds = [\"samverkansmöte\"]\nplace = \"Rum 3\"\ncutoff_days_before = 0\ncutoff_time = \"{}\"\ninvite_lead = \"1h\"",
-                (meeting.naive_local() - chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M:%S"),
-                (now + chrono::Duration::seconds(6)).format("%H:%M:%S"),
-            );
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
+/// A daily samverkansmöte fixed in January 2027; the one the tests are about is on Tuesday 12
+/// January 13:00–14:00 (its cutoff Monday 12:00), summoned an hour before it starts.
+fn samverkan_daily() -> String {
+    fixed("FREQ=DAILY", "samverkansmöte", "1h")
+}
+
+/// Moves the world through the meeting of 12 January: the summons an hour before, then the
+/// meeting's end, after which the note taker gets the beslutsunderlag.
+async fn hold_the_meeting(w: &World) {
+    w.set_clock(meeting() - chrono::Duration::minutes(30));
+    w.settle().await;
+    w.set_clock(meeting() + chrono::Duration::hours(1) + chrono::Duration::minutes(1));
 }
 
 /// The case number in a receipt's subject ("Kvittens: ärende 2026-0001 ...").
@@ -65,9 +62,11 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     if skip() {
         return;
     }
-    let schedule = samverkan_soon().await;
-    let tail = "[forum.followup]\nhandover_remind_after = \"4s\"\nhandover_escalate_after = \"8s\"\ndecisions_remind_after = \"1h\"\nadjusters = [\"lars-{tag}@test.local\"]";
-    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, tail);
+    // The handover deadlines are the routine's defaults: a reminder after 3 working days, the
+    // escalation after 7.
+    let tail = "[forum.followup]\ndecisions_remind_after = \"1h\"\nadjusters = [\"lars-{tag}@test.local\"]";
+    let w = World::with_tail("scheduler_interval = \"1s\"", &samverkan_daily(), tail);
+    w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
@@ -86,7 +85,8 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
         .to_string();
 
     // After the meeting, the note taker (Anna, first in the rotation) gets the beslutsunderlag.
-    let m = wait_for(Duration::from_secs(100), "the beslutsunderlag", || async {
+    hold_the_meeting(&w).await;
+    let m = wait_for(T, "the beslutsunderlag", || async {
         let m = fetch_folder(&anna, "INBOX").await;
         (count(&m, "Beslutsunderlag") == 1).then_some(m)
     })
@@ -103,7 +103,7 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     );
 
     // Anna answers with the decisions (one line wrong).
-    let follow_up_date = Utc::now().with_timezone(&Stockholm).date_naive() + chrono::Duration::days(3);
+    let follow_up_date = chrono::NaiveDate::from_ymd_opt(2027, 1, 15).expect("date");
     let body = format!(
         "Hej!\r\n\r\n{anna_case}: Överlämna till vuxenenheten\r\n{lars_case} - uppföljning {follow_up_date}\r\n2026-9999: AVSLUTAD\r\n\r\nMvh Anna"
     );
@@ -174,7 +174,17 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
         "{}",
         text_of(fwd)
     );
+    // Forwarded on Tuesday 12 January: the reminder on Friday the 15th at 09:00 (3 working
+    // days), the escalation on Thursday the 21st (7), and neither a minute before.
+    w.set_clock(ts("2027-01-15T07:59:00Z"));
+    w.settle().await;
+    assert_eq!(count(&fetch_folder(&lars, "INBOX").await, "Påminnelse: bekräfta mottagandet"), 0);
+    w.set_clock(ts("2027-01-15T08:00:01Z"));
     inbox_with(&lars, "the reminder", |m| count(m, "Påminnelse: bekräfta mottagandet") == 1).await;
+    w.set_clock(ts("2027-01-21T07:59:00Z"));
+    w.settle().await;
+    assert_eq!(count(&fetch_folder(&sara, "INBOX").await, "Obekräftad överlämning"), 0);
+    w.set_clock(ts("2027-01-21T08:00:01Z"));
     inbox_with(&sara, "the escalation", |m| count(m, "Obekräftad överlämning") == 1).await;
     let (ok, out, _) = w.cli(&["status", "--json"]);
     assert!(ok);
@@ -195,7 +205,9 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
     })
     .await;
     assert!(text_of(m.iter().find(|r| subject_of(r).contains("är bekräftad")).expect("c")).contains("Handläggare: Eva Ek"));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A week later: nothing more about it.
+    w.set_clock(ts("2027-01-28T12:00:00Z"));
+    w.settle().await;
     assert_eq!(
         count(&fetch_folder(&lars, "INBOX").await, "Påminnelse: bekräfta mottagandet"),
         1,
@@ -232,26 +244,14 @@ async fn an_age_transfer_is_announced_six_months_ahead_and_listed_on_the_avstamn
     if skip() {
         return;
     }
-    // A daily avstämningsmöte two minutes from now, invited 90 s before.
-    let (schedule, month) = loop {
-        let now = Utc::now().with_timezone(&Stockholm);
-        let meeting = now + chrono::Duration::minutes(2);
-        if (meeting + chrono::Duration::minutes(2)).date_naive() == now.date_naive() {
-            break (
-                format!(
-                    "rrule = \"FREQ=DAILY\"\nfirst = \"{}\"\nduration = \"1h\"\nkinds = [\"avstämningsmöte\"]\nplace = \"Rum 3\"\ninvite_lead = \"90s\"",
-                    (meeting.naive_local() - chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M:%S"),
-                ),
-                chrono::Datelike::month(&now),
-            );
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    };
+    // A daily avstämningsmöte; the one of 12 January is invited 90 s before it, and January is
+    // an inventory month here.
     let w = World::with_tail(
         "scheduler_interval = \"1s\"",
-        &schedule,
-        &format!("[forum.followup]\ntransfer_inventory_months = [{month}]"),
+        &fixed("FREQ=DAILY", "avstämningsmöte", "90s"),
+        "[forum.followup]\ntransfer_inventory_months = [1]",
     );
+    w.set_clock(meeting() - chrono::Duration::minutes(10));
     let _d = w.start();
     let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 7)).await;
@@ -259,15 +259,16 @@ async fn an_age_transfer_is_announced_six_months_ahead_and_listed_on_the_avstamn
     let case_no = subject_of(find(&m, "Kvittens")).split_whitespace().nth(2).expect("no").to_string();
 
     // The person turns 19 in five months: inside the six-month notice, so the reminder goes now.
-    let birthday = Utc::now().with_timezone(&Stockholm).date_naive() + chrono::Duration::days(150);
+    let birthday = chrono::NaiveDate::from_ymd_opt(2027, 6, 11).expect("date");
     let (ok, out, err) = w.cli(&["case", "transfer", &case_no, "--on", &birthday.to_string(), "--to", "Vuxenenheten"]);
     assert!(ok, "{out}{err}");
     for who in [&anna, &lars] {
         let m = inbox_with(who, "the transfer reminder", |m| count(m, "Påminnelse: anmäl överföringen") == 1).await;
         assert!(text_of(find(&m, "Påminnelse: anmäl överföringen")).contains("minst sex månader före"));
     }
-    // The avstämningsmöte's invitation lists it (this month is an inventory month here).
-    let m = wait_for(Duration::from_secs(120), "the avstämningsmöte invitation", || async {
+    // The avstämningsmöte's invitation lists it (January is an inventory month here).
+    w.set_clock(meeting() - chrono::Duration::seconds(80));
+    let m = wait_for(T, "the avstämningsmöte invitation", || async {
         let m = fetch_folder(&lars, "INBOX").await;
         m.iter()
             .any(|r| subject_of(r).starts_with("Kallelse: avstämningsmöte"))
@@ -288,12 +289,12 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     if skip() {
         return;
     }
-    let schedule = samverkan_soon().await;
-    let tail = "[forum.followup]\nhandover_remind_after = \"4s\"\nhandover_escalate_after = \"1h\"\ndecisions_remind_after = \"1h\"\nadjusters = [\"lars-{tag}@test.local\"]";
-    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, tail);
+    let tail = "[forum.followup]\ndecisions_remind_after = \"1h\"\nadjusters = [\"lars-{tag}@test.local\"]";
+    let w = World::with_tail("scheduler_interval = \"1s\"", &samverkan_daily(), tail);
+    w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
-    // Both before the cutoff (6 s from the schedule's making), so both are on the agenda.
+    // Both before the cutoff, so both are on the agenda.
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
     let anna_case = receipt_case(&anna).await;
@@ -307,7 +308,8 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     };
     let no_parts = |m: &[Vec<u8>]| count(m, "Vi hittade ingen ärendeanmälan");
 
-    let m = wait_for(Duration::from_secs(100), "the beslutsunderlag", || async {
+    hold_the_meeting(&w).await;
+    let m = wait_for(T, "the beslutsunderlag", || async {
         let m = fetch_folder(&anna, "INBOX").await;
         (count(&m, "Beslutsunderlag") == 1).then_some(m)
     })
@@ -354,7 +356,9 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     wait_for(T, "the decisions closed", || async { (decisions_open().await == 0).then_some(()) }).await;
 
     // Item 2: the submitter answers the handover *reminder* (only its Message-ID in the
-    // thread headers): the handover is forwarded and the case's parts stay as they were.
+    // thread headers; it comes 3 working days after the request, on Friday the 15th): the
+    // handover is forwarded and the case's parts stay as they were.
+    w.set_clock(ts("2027-01-15T08:00:01Z"));
     let m = inbox_with(&anna, "the handover reminder", |m| {
         count(m, "Påminnelse: skicka överlämningen") == 1
     })
