@@ -763,6 +763,9 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         };
         out!("lease: {} {role} since {}{state}", l.holder, l.since);
     }
+    for (provider, action, since) in &st.oauth_admin_actions {
+        out!("oauth2 {provider}: ADMIN ACTION NEEDED since {since}: {action}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
