@@ -52,6 +52,10 @@ enum Command {
     CheckConfig {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
         config: PathBuf,
+        /// Also log in to the servers step by step (OAuth2 token, IMAP login, the inbox, SMTP
+        /// AUTH) and name the step that fails with what to do about it.
+        #[arg(long)]
+        connect: bool,
     },
     /// Show how the daemon reads a mail, as JSON, without touching any database or server.
     ///
@@ -689,6 +693,26 @@ fn check_config(path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `check-config --connect`: each login step, "ok" or what failed and what to do.
+async fn check_connect(path: &Path) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let mut ok = true;
+    for step in samverkan::oauth::diagnose::run(&cfg).await {
+        match step.result {
+            Ok(r) => out!("{}: {r}", step.name),
+            Err(e) => {
+                ok = false;
+                out!("{}: FAILED: {e}", step.name);
+            }
+        }
+    }
+    out!("{}", if ok { "check-config --connect: ok" } else { "check-config --connect: failed" });
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 async fn status(path: &Path, json: bool) -> Result<ExitCode> {
     let cfg = match load(path) {
         Ok(c) => c,
@@ -798,7 +822,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::CheckConfig { config } => Ok(check_config(&config)),
+        Command::CheckConfig { config, connect } => match check_config(&config) {
+            code if connect && code == ExitCode::SUCCESS => rt.block_on(check_connect(&config)),
+            code => Ok(code),
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();

@@ -91,6 +91,25 @@ pub fn transport(cfg: &SmtpConfig, password: Option<&str>, tokens: Option<Arc<cr
     })
 }
 
+impl Transport {
+    /// Connects, logs in and quits: the SMTP step of `check-config --connect`.
+    pub async fn check(&self) -> Result<(), String> {
+        let token = self.token().await.map_err(|e| e.text())?;
+        let mut c = self.connect(token.as_ref()).await.map_err(|e| e.text())?;
+        c.quit().await.ok();
+        Ok(())
+    }
+}
+
+impl SendError {
+    fn text(self) -> String {
+        match self {
+            SendError::Smtp(e) => e.to_string(),
+            SendError::Connect(m) => m,
+        }
+    }
+}
+
 /// Why a send failed: the server's answer (lettre classifies 4xx/5xx), or no connection.
 enum SendError {
     Smtp(lettre::transport::smtp::Error),

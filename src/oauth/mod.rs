@@ -9,6 +9,7 @@
 
 pub mod advice;
 pub mod config;
+pub mod diagnose;
 pub mod jwt;
 
 use std::sync::Arc;

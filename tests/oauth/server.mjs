@@ -6,12 +6,14 @@
 // - The RS256 signing key is made once and kept in DIR/jwk.json, so a restarted server (the
 //   "token server stopped for a while" test) issues tokens that Dovecot still accepts; its
 //   public key goes to DIR/keys/default/RS256/{kid,default} for Dovecot's local validation.
-// - Tokens carry `email` = the mailbox (Dovecot's username_attribute): the client id for the
-//   client credentials grant, the assertion's `sub` for the JWT bearer grant.
-// - Client credentials are checked against DIR/clients.json ({"client_id": "secret"}); a
-//   wrong secret gets Entra ID's answer (invalid_client, AADSTS7000215).
-// - DIR/ttl holds the token lifetime in seconds (default 3600); DIR/mode, when it holds
-//   "expired", answers every request as Entra ID does for an expired secret (AADSTS7000222).
+// - Each client is a file DIR/clients/CLIENT_ID.json (a test registers its own):
+//   {"secret": "...", "mailbox": "...", "ttl": 3600, "refuse": "expired"}. A wrong secret or
+//   an unknown client gets Entra ID's answer (invalid_client, AADSTS7000215); "refuse":
+//   "expired" answers as Entra ID does for an expired secret (AADSTS7000222); a client
+//   assertion (certificate credential) is accepted without checking its signature. "ttl" is
+//   the token lifetime in seconds.
+// - Tokens carry `email` = the client's mailbox, which Dovecot (username_attribute) compares
+//   with the user logging in: the test stack's "FullAccess on the mailbox".
 // - Every token request appends one line to DIR/requests.log (grant type and client id).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,23 +36,28 @@ if (fs.existsSync(jwkFile)) {
   jwk = await server.issuer.keys.add(JSON.parse(fs.readFileSync(jwkFile, 'utf8')));
 } else {
   jwk = await server.issuer.keys.generate('RS256');
-  fs.writeFileSync(jwkFile, JSON.stringify(jwk.toJSON(true)), { mode: 0o600 });
+  fs.writeFileSync(jwkFile, JSON.stringify(jwk), { mode: 0o600 });
 }
-const pub = crypto.createPublicKey({ key: jwk.toJSON(false), format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+const pub = crypto.createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
 const keyDir = path.join(dir, 'keys', 'default', 'RS256');
 fs.mkdirSync(keyDir, { recursive: true });
 for (const name of [jwk.kid, 'default']) fs.writeFileSync(path.join(keyDir, name), pub);
 
 const bodyOf = (req) => req.body ?? {};
-const ttl = () => Number(read('ttl', '3600')) || 3600;
+const client = (id) => {
+  if (typeof id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(id)) return undefined;
+  try { return JSON.parse(read(path.join('clients', `${id}.json`), '')); } catch { return undefined; }
+};
+const ttl = (b) => Number(client(b.client_id)?.ttl) || 3600;
 
 server.service.on('beforeTokenSigning', (token, req) => {
   const b = bodyOf(req);
   const now = Math.floor(Date.now() / 1000);
   token.payload.iat = now;
   token.payload.nbf = now - 5;
-  token.payload.exp = now + ttl();
-  token.payload.email = b.client_id ?? token.payload.sub;
+  token.payload.exp = now + ttl(b);
+  token.payload.sub = b.client_id ?? token.payload.sub ?? 'nobody';
+  token.payload.email = client(b.client_id)?.mailbox ?? 'nobody@test.local';
 });
 
 server.service.on('beforeResponse', (response, req) => {
@@ -60,19 +67,17 @@ server.service.on('beforeResponse', (response, req) => {
     response.statusCode = status;
     response.body = { error, error_description: description };
   };
-  if (read('mode', '') === 'expired') {
+  const want = client(b.client_id);
+  if (want?.refuse === 'expired') {
     return refuse(401, 'invalid_client', "AADSTS7000222: The provided client secret keys for app are expired. Trace ID: 0");
   }
-  let clients = {};
-  try { clients = JSON.parse(read('clients.json', '{}')); } catch { /* none */ }
   if (b.grant_type === 'client_credentials') {
-    const want = clients[b.client_id];
     const assertion = b.client_assertion !== undefined;
-    if (want === undefined || (!assertion && want !== b.client_secret)) {
+    if (want === undefined || (!assertion && want.secret !== b.client_secret)) {
       return refuse(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided. Trace ID: 0');
     }
   }
-  if (response.body && response.statusCode === 200) response.body.expires_in = ttl();
+  if (response.body && response.statusCode === 200) response.body.expires_in = ttl(b);
 });
 
 await server.start(Number(port), '127.0.0.1');
