@@ -111,9 +111,9 @@ pub async fn imap_login(cfg: &ImapConfig, login: &ImapLogin<'_>) -> Result<(Imap
             tokens.refused(token.generation);
             let text = e.to_string();
             let challenge = challenge.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            // Not the user's address: the daemon's log holds no personal data.
             bail!(
-                "IMAP AUTHENTICATE {mechanism} as {} failed: {text}; {}",
-                cfg.user,
+                "IMAP AUTHENTICATE {mechanism} as imap.user failed: {text}; {}",
                 crate::oauth::advice::imap_login(&text, challenge.as_deref())
             )
         }

@@ -90,15 +90,13 @@ pub fn imap_login(server_text: &str, challenge: Option<&str>) -> String {
     if server_text.contains("not connected") {
         return "User is authenticated but not connected: the service principal lacks access to this mailbox: `Add-MailboxPermission -Identity <mailbox> -User <service principal id> -AccessRights FullAccess`".into();
     }
-    if let Some(c) = challenge
-        && (c.contains("\"400\"") || c.contains("\"401\""))
-    {
-        return format!(
-            "the server refused the token ({}): for Google the service account needs domain-wide delegation for https://mail.google.com/ and the mailbox must exist; for others check the scope",
-            c.trim()
-        );
+    let general = "AUTHENTICATE failed: the token was refused: check the scope (Microsoft: https://outlook.office365.com/.default), that the application has IMAP.AccessAsApp with admin consent, that `New-ServicePrincipal` was run with the *enterprise application's* object id, and that imap.user is the mailbox";
+    match challenge.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => format!(
+            "{general}; the server's error challenge: {c} (Google: the service account needs domain-wide delegation for https://mail.google.com/ and the mailbox must exist)"
+        ),
+        None => general.into(),
     }
-    "AUTHENTICATE failed: the token was refused: check the scope (Microsoft: https://outlook.office365.com/.default), that the application has IMAP.AccessAsApp with admin consent, that `New-ServicePrincipal` was run with the *enterprise application's* object id, and that imap.user is the mailbox".into()
 }
 
 /// Advice for an SMTP AUTH failure with a token.
@@ -137,7 +135,8 @@ mod tests {
     fn login_failures_map_to_advice() {
         assert!(imap_login("User is authenticated but not connected.", None).contains("FullAccess"));
         assert!(imap_login("AUTHENTICATE failed.", None).contains("New-ServicePrincipal"));
-        assert!(imap_login("x", Some("{\"status\":\"400\"}")).contains("delegation"));
+        let a = imap_login("x", Some("{\"status\":\"400\"}"));
+        assert!(a.contains("delegation") && a.contains("New-ServicePrincipal"), "{a}");
         assert!(smtp_login("535 5.7.139 Authentication unsuccessful").contains("Set-CASMailbox"));
         assert!(smtp_login("535 5.7.3 Authentication unsuccessful").contains("SMTP.SendAsApp"));
         assert!(smtp_login("client error: This mechanism does not expect a challenge").contains("334"));

@@ -537,6 +537,11 @@ impl Daemon {
         t.elapsed()
     }
 
+    /// Whether the daemon is still running (not exited, not stopped).
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// SIGKILL: a crash.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
