@@ -758,7 +758,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Problem>> {
     let mut unknown = Vec::new();
     let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_problem(&e)])?;
-    let raw: Result<RawConfig, _> = serde_ignored::deserialize(de, |p| unknown.push(p.to_string()));
+    // An optional section (`[oauth2]`) shows as `oauth2.?.key` in the path.
+    let raw: Result<RawConfig, _> = serde_ignored::deserialize(de, |p| unknown.push(p.to_string().replace(".?.", ".")));
     let raw = match raw {
         Ok(r) => r,
         Err(e) => return Err(vec![toml_problem(&e)]),

@@ -379,3 +379,108 @@ pub fn validate(raw: RawOAuth2, base: &Path, problems: &mut Vec<Problem>) -> Opt
         ca_file: raw.ca_file.map(|p| if p.is_absolute() { p } else { base.join(p) }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    const BASE: &str = r#"
+[database]
+path = "x.db"
+[imap]
+host = "outlook.office365.com"
+user = "samverkan@kommun.test"
+IMAP_AUTH
+[smtp]
+host = "smtp.office365.com"
+tls = "starttls"
+user = "samverkan@kommun.test"
+SMTP_AUTH
+[[forum]]
+id = "iof-aof"
+name = "Samverkan"
+mailbox = "samverkan@kommun.test"
+convenor = { name = "Sara", address = "sara@kommun.test" }
+"#;
+
+    fn config(imap: &str, smtp: &str, oauth: &str) -> Result<crate::config::Config, Vec<Problem>> {
+        let text = BASE.replace("IMAP_AUTH", imap).replace("SMTP_AUTH", smtp);
+        parse(&format!("{text}\n{oauth}"), Path::new("/etc/samverkan/samverkan.toml"))
+    }
+
+    fn keys(p: Vec<Problem>) -> Vec<String> {
+        p.into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn microsoft_with_a_secret_needs_five_lines() {
+        let c = config(
+            "auth = \"oauth2\"",
+            "auth = \"oauth2\"",
+            "[oauth2]\nprovider = \"microsoft\"\ntenant = \"kommun.onmicrosoft.com\"\nclient_id = \"abc\"\nclient_secret_credential = \"oauth\"",
+        )
+        .expect("valid");
+        let o = c.oauth2.clone().expect("oauth2");
+        assert_eq!(o.token_url, "https://login.microsoftonline.com/kommun.onmicrosoft.com/oauth2/v2.0/token");
+        assert_eq!(o.scope, MICROSOFT_SCOPE);
+        assert_eq!(o.credential, Credential::Secret(SecretSource::Credential("oauth".into())));
+        assert!(c.imap.oauth2);
+        assert_eq!(c.smtp.oauth2_user.as_deref(), Some("samverkan@kommun.test"));
+        // No password is asked for; the client secret is.
+        assert_eq!(c.secrets().iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec!["oauth2.client_secret"]);
+    }
+
+    #[test]
+    fn certificate_and_google_are_configured_by_their_keys() {
+        let c = config(
+            "auth = \"oauth2\"",
+            "password_env = \"P\"",
+            "[oauth2]\nprovider = \"microsoft\"\ntenant = \"t\"\nclient_id = \"abc\"\nprivate_key_file = \"key.pem\"\ncertificate_thumbprint = \"01:23:45:67:89:AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67\"",
+        )
+        .expect("valid");
+        match c.oauth2.expect("oauth2").credential {
+            Credential::Certificate { key, thumbprint } => {
+                assert_eq!(key, SecretSource::File("/etc/samverkan/key.pem".into()));
+                assert_eq!(thumbprint, "0123456789ABCDEF0123456789ABCDEF01234567");
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = config("auth = \"oauth2\"", "auth = \"oauth2\"", "[oauth2]\nprovider = \"google\"\nservice_account_file = \"/etc/samverkan/sa.json\"")
+            .expect("valid");
+        let o = c.oauth2.expect("oauth2");
+        assert_eq!((o.token_url.as_str(), o.scope.as_str()), (GOOGLE_TOKEN_URL, GOOGLE_SCOPE));
+    }
+
+    #[test]
+    fn every_oauth_mistake_is_named_by_its_key() {
+        let p = keys(config("auth = \"oauth2\"", "", "").expect_err("no [oauth2]"));
+        assert!(p.contains(&"oauth2".to_string()), "{p:?}");
+        let p = keys(config("auth = \"token\"", "", "").expect_err("bad auth"));
+        assert!(p.contains(&"imap.auth".to_string()), "{p:?}");
+        let p = keys(config("auth = \"oauth2\"\npassword_env = \"X\"", "", "[oauth2]\nprovider = \"microsoft\"").expect_err("bad"));
+        for k in ["imap.password_file", "oauth2.tenant", "oauth2.client_id", "oauth2.client_secret_file"] {
+            assert!(p.contains(&k.to_string()), "{k} in {p:?}");
+        }
+        let p = keys(
+            config(
+                "auth = \"oauth2\"",
+                "",
+                "[oauth2]\nprovider = \"generic\"\nclient_id = \"x\"\nclient_secret_env = \"S\"\ntoken_url = \"http://login.example/token\"\nscope = \"s\"\nmechanism = \"plain\"\nprivate_key_file = \"k\"\nthumbprint = \"x\"",
+            )
+            .expect_err("bad"),
+        );
+        for k in ["oauth2.token_url", "oauth2.mechanism", "oauth2.client_secret_file", "oauth2.thumbprint"] {
+            assert!(p.contains(&k.to_string()), "{k} in {p:?}");
+        }
+        let p = keys(config("", "", "[oauth2]\nprovider = \"azure\"").expect_err("bad"));
+        assert!(p.contains(&"oauth2.provider".to_string()), "{p:?}");
+        let p = keys(
+            config("password_env = \"I\"", "password_env = \"S\"", "[oauth2]\nprovider = \"google\"\nservice_account_file = \"sa.json\"")
+                .expect_err("unused"),
+        );
+        assert_eq!(p, vec!["oauth2".to_string()]);
+        let p = keys(config("auth = \"oauth2\"", "auth = \"oauth2\"", "[oauth2]\nprovider = \"device\"\nclient_id = \"x\"\ntoken_url = \"https://l/t\"\nscope = \"s\"").expect_err("no device url"));
+        assert!(p.contains(&"oauth2.device_authorization_url".to_string()), "{p:?}");
+    }
+}
