@@ -364,3 +364,60 @@ async fn a_token_the_mail_server_refuses_is_diagnosed() {
     assert!(count(&log, "OAuth2 token renewed") < 12, "{log}");
     assert_no_secrets(&w, secret);
 }
+
+/// The device flow: `samverkan auth login` signs in once (the test token server approves on
+/// its second poll), the refresh token is stored, replaced every time the server rotates it,
+/// and a restarted daemon goes on with the latest one (the server accepts no other).
+#[tokio::test(flavor = "multi_thread")]
+async fn device_flow_refresh_token_rotates_and_survives_a_restart() {
+    if skip_oauth() {
+        return;
+    }
+    let client = format!("device-{}", std::process::id());
+    let secret = "s3cret-device-D3";
+    let base = token_url().trim_end_matches("/token").to_string();
+    let w = oauth_world(&token_url(), &client, secret, "");
+    w.edit_config(|c| {
+        c.replace("provider = \"generic\"", "provider = \"device\"")
+            .replace(&format!("token_url = \"{}\"", token_url()), &format!("token_url = \"{base}/device/token\"\ndevice_authorization_url = \"{base}/device/code\""))
+    });
+    register(&stack_oauth_dir(), &client, secret, &w.mailbox(), 20, None);
+    let server_current = || std::fs::read_to_string(stack_oauth_dir().join(format!("clients/{client}.refresh"))).unwrap_or_default();
+
+    let (ok, out, err) = w.cli(&["auth", "login"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("SV-TEST") && out.contains("/device") && out.contains("signed in"), "{out}");
+    let first = server_current();
+    assert!(!first.is_empty());
+    assert_eq!(w.text("SELECT refresh_token FROM oauth_state").await.as_deref(), Some(first.as_str()));
+
+    let mut d = w.start();
+    let anna = w.addr("anna");
+    send_raw(&anna, &[&w.mailbox()], &submission(&anna, &w.mailbox(), 1)).await;
+    wait_for(T, "the first receipt", || async {
+        (fetch_folder(&anna, "INBOX").await.len() == 1).then_some(())
+    })
+    .await;
+    // Rotated at least twice (20-second tokens), the database always holding the server's latest.
+    wait_for(T, "two rotations stored", || async {
+        let stored = w.text("SELECT refresh_token FROM oauth_state").await.unwrap_or_default();
+        let n = count(&w.log(), "OAuth2 token renewed");
+        (n >= 2 && stored != first && stored == server_current()).then_some(())
+    })
+    .await;
+    d.stop();
+    let before_restart = server_current();
+    assert_eq!(w.text("SELECT refresh_token FROM oauth_state").await.as_deref(), Some(before_restart.as_str()));
+
+    let mut d = w.start();
+    send_raw(&anna, &[&w.mailbox()], &submission(&anna, &w.mailbox(), 2)).await;
+    wait_for(T, "the receipt after the restart", || async {
+        (fetch_folder(&anna, "INBOX").await.len() == 2).then_some(())
+    })
+    .await;
+    d.stop();
+    let log = w.log();
+    assert!(!log.contains("AADSTS70000") && !log.contains("admin action needed"), "{log}");
+    assert!(!log.contains(&first) && !log.contains(&before_restart), "a refresh token is in the log");
+    assert_no_secrets(&w, secret);
+}

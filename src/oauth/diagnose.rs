@@ -23,7 +23,18 @@ pub async fn run(cfg: &Config) -> Vec<Step> {
             result,
         })
     };
-    let tokens = match crate::oauth::Tokens::for_config(cfg, None) {
+    // The device flow's refresh token is in the database.
+    let store = match &cfg.oauth2 {
+        Some(o) if o.provider == crate::oauth::Provider::Device => match crate::store::Store::open_config(&cfg.database).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                step("database (the device flow's refresh token)", Err(format!("{e:#}")));
+                return steps;
+            }
+        },
+        _ => None,
+    };
+    let tokens = match crate::oauth::Tokens::for_config(cfg, store) {
         Ok(t) => t.map(Arc::new),
         Err(e) => {
             step("oauth2 token", Err(format!("{e:#}")));

@@ -262,6 +262,49 @@ impl Tokens {
         }
     }
 
+    /// `samverkan auth login`: the device authorization grant (RFC 8628). Shows the URL and
+    /// code once through `show`, waits for the sign-in, and stores the refresh token.
+    pub async fn device_login(&self, show: impl Fn(String)) -> Result<()> {
+        let cfg = &self.cfg;
+        if cfg.provider != Provider::Device {
+            anyhow::bail!("`samverkan auth login` is for oauth2.provider = \"device\", not {:?}", cfg.provider.name());
+        }
+        let device_url = cfg
+            .device_authorization_url
+            .clone()
+            .ok_or_else(|| anyhow!("oauth2.device_authorization_url is needed"))?;
+        let mut client = BasicClient::new(ClientId::new(cfg.client_id.clone()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_token_uri(TokenUrl::new(cfg.token_url.clone()).context("oauth2.token_url")?)
+            .set_device_authorization_url(oauth2::DeviceAuthorizationUrl::new(device_url).context("oauth2.device_authorization_url")?);
+        if let Credential::Secret(s) = &cfg.credential {
+            client = client.set_client_secret(ClientSecret::new(s.resolve().map_err(|e| anyhow!("oauth2.client_secret: {e}"))?));
+        }
+        let details: oauth2::StandardDeviceAuthorizationResponse = client
+            .exchange_device_code()
+            .add_scope(Scope::new(cfg.scope.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| anyhow!("the device authorization endpoint refused: {}", describe(&e)))?;
+        show(format!(
+            "To let samverkan read and send as {}, open {} in a browser, sign in as that mailbox (or its delegate) and enter the code {}",
+            self.mailbox,
+            details.verification_uri().as_str(),
+            details.user_code().secret()
+        ));
+        let token = client
+            .exchange_device_access_token(&details)
+            .request_async(&self.http, tokio::time::sleep, None)
+            .await
+            .map_err(|e| anyhow!("the sign-in did not complete: {}", describe(&e)))?;
+        let refresh = token
+            .refresh_token()
+            .ok_or_else(|| anyhow!("the server gave no refresh token: add offline_access to oauth2.scope"))?;
+        self.save_refresh_token(refresh.secret()).await?;
+        self.set_admin(None).await;
+        Ok(())
+    }
+
     async fn save_refresh_token(&self, token: &str) -> Result<()> {
         if self.cfg.provider != Provider::Device {
             return Ok(());
@@ -366,6 +409,24 @@ impl Tokens {
     }
 }
 
+/// A token request's failure, without anything secret: the server's error and description,
+/// or the transport's error chain.
+fn describe<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(e: &RequestTokenError<RE, T>) -> String {
+    match e {
+        RequestTokenError::ServerResponse(r) => r.to_string(),
+        other => {
+            let mut chain = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(s) = src {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                src = s.source();
+            }
+            chain
+        }
+    }
+}
+
 fn admin(code: &str, advice: String) -> TokenError {
     TokenError::Admin(AdminAction {
         code: code.into(),
@@ -385,17 +446,8 @@ fn classify<E: std::error::Error + 'static>(e: RequestTokenError<E, BasicErrorRe
                 None => TokenError::Transient(format!("token endpoint answered {error}")),
             }
         }
-        RequestTokenError::Request(e) => {
-            // The request error may carry the URL (no secret in it: secrets travel in the body).
-            let mut chain = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                chain.push_str(": ");
-                chain.push_str(&s.to_string());
-                src = s.source();
-            }
-            TokenError::Transient(format!("token endpoint unreachable: {chain}"))
-        }
+        // The request error may carry the URL (no secret in it: secrets travel in the body).
+        e @ RequestTokenError::Request(_) => TokenError::Transient(format!("token endpoint unreachable: {}", describe(&e))),
         RequestTokenError::Parse(_, _) => TokenError::Transient("token endpoint answered something that is not a token".into()),
         RequestTokenError::Other(m) => TokenError::Transient(format!("token endpoint: {m}")),
     }

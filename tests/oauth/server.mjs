@@ -12,13 +12,18 @@
 //   "expired" answers as Entra ID does for an expired secret (AADSTS7000222); a client
 //   assertion (certificate credential) is accepted without checking its signature. "ttl" is
 //   the token lifetime in seconds.
+// - The device authorization grant (RFC 8628), which the package lacks, is served here on
+//   /device/code and /device/token (with the refresh token grant): a sign-in is approved on
+//   the second poll; refresh tokens rotate on every use and only the latest one is accepted
+//   (an older one gets invalid_grant, AADSTS70000), kept in DIR/clients/CLIENT_ID.refresh.
 // - Tokens carry `email` = the client's mailbox, which Dovecot (username_attribute) compares
 //   with the user logging in: the test stack's "FullAccess on the mailbox".
 // - Every token request appends one line to DIR/requests.log (grant type and client id).
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { OAuth2Server } from 'oauth2-mock-server';
+import http from 'node:http';
+import { OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
 
 const [dir, port] = process.argv.slice(2);
 if (!dir || !port) {
@@ -29,7 +34,9 @@ const read = (name, dflt) => {
   try { return fs.readFileSync(path.join(dir, name), 'utf8').trim(); } catch { return dflt; }
 };
 
-const server = new OAuth2Server();
+const issuer = new OAuth2Issuer();
+const service = new OAuth2Service(issuer);
+const server = { issuer, service };
 const jwkFile = path.join(dir, 'jwk.json');
 let jwk;
 if (fs.existsSync(jwkFile)) {
@@ -60,9 +67,11 @@ server.service.on('beforeTokenSigning', (token, req) => {
   token.payload.email = client(b.client_id)?.mailbox ?? 'nobody@test.local';
 });
 
+const logRequest = (b) => fs.appendFileSync(path.join(dir, 'requests.log'), `${b.grant_type} ${b.client_id ?? ''}\n`);
+
 server.service.on('beforeResponse', (response, req) => {
   const b = bodyOf(req);
-  fs.appendFileSync(path.join(dir, 'requests.log'), `${b.grant_type} ${b.client_id ?? ''}\n`);
+  logRequest(b);
   const refuse = (status, error, description) => {
     response.statusCode = status;
     response.body = { error, error_description: description };
@@ -80,7 +89,62 @@ server.service.on('beforeResponse', (response, req) => {
   if (response.body && response.statusCode === 200) response.body.expires_in = ttl(b);
 });
 
-await server.start(Number(port), '127.0.0.1');
+// ---- the device authorization grant and its refresh tokens
+const pending = new Map(); // device_code -> { client_id, polls }
+const refreshFile = (id) => path.join(dir, 'clients', `${id}.refresh`);
+const send = (res, status, body) => {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(body));
+};
+const issueTokens = async (res, b) => {
+  const access = await service.buildToken({ body: b }, ttl(b), (_h, payload) => { payload.scope = b.scope ?? 'mail'; });
+  const refresh = crypto.randomUUID();
+  fs.writeFileSync(refreshFile(b.client_id), refresh, { mode: 0o600 });
+  send(res, 200, { access_token: access, token_type: 'Bearer', expires_in: ttl(b), refresh_token: refresh });
+};
+const device = async (url, b, res) => {
+  logRequest(b);
+  if (client(b.client_id) === undefined) return send(res, 400, { error: 'invalid_client', error_description: 'AADSTS700016: Application not found' });
+  if (url === '/device/code') {
+    const code = crypto.randomUUID();
+    pending.set(code, { client_id: b.client_id, polls: 0 });
+    return send(res, 200, {
+      device_code: code, user_code: 'SV-TEST', verification_uri: `http://127.0.0.1:${port}/device`,
+      expires_in: 600, interval: 1,
+    });
+  }
+  if (b.grant_type === 'urn:ietf:params:oauth:grant-type:device_code') {
+    const p = pending.get(b.device_code);
+    if (!p || p.client_id !== b.client_id) return send(res, 400, { error: 'expired_token' });
+    if (++p.polls < 2) return send(res, 400, { error: 'authorization_pending' });
+    pending.delete(b.device_code);
+    return issueTokens(res, b);
+  }
+  if (b.grant_type === 'refresh_token') {
+    let current = '';
+    try { current = fs.readFileSync(refreshFile(b.client_id), 'utf8'); } catch { /* none yet */ }
+    if (!current || b.refresh_token !== current) {
+      return send(res, 400, { error: 'invalid_grant', error_description: "AADSTS70000: The provided value for 'refresh_token' is not valid. Trace ID: 0" });
+    }
+    return issueTokens(res, b);
+  }
+  return send(res, 400, { error: 'unsupported_grant_type' });
+};
+
+const httpServer = http.createServer((req, res) => {
+  const url = (req.url ?? '').split('?')[0];
+  if (req.method === 'POST' && url.startsWith('/device/')) {
+    let raw = '';
+    req.on('data', (c) => { raw += c; });
+    req.on('end', () => {
+      device(url, Object.fromEntries(new URLSearchParams(raw)), res).catch((e) => send(res, 500, { error: 'server_error', error_description: String(e) }));
+    });
+    return;
+  }
+  service.requestHandler(req, res);
+});
+await new Promise((resolve, reject) => httpServer.listen(Number(port), '127.0.0.1').on('listening', resolve).on('error', reject));
+issuer.url = `http://127.0.0.1:${port}`;
 fs.writeFileSync(path.join(dir, 'server.pid'), String(process.pid));
-console.log(`token server ${server.issuer.url} pid ${process.pid}`);
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, async () => { await server.stop(); process.exit(0); });
+console.log(`token server ${issuer.url} pid ${process.pid}`);
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { httpServer.close(); process.exit(0); });
