@@ -94,6 +94,8 @@ pub struct Tokens {
     fetching: tokio::sync::Mutex<()>,
     generation: std::sync::atomic::AtomicU64,
     admin: std::sync::Mutex<Option<AdminAction>>,
+    /// Set while the token endpoint cannot be reached (logged once when it starts and ends).
+    endpoint_down: std::sync::atomic::AtomicBool,
     /// Where the device flow's refresh token lives and the admin state is published for `status`.
     store: Option<crate::store::Store>,
 }
@@ -129,6 +131,7 @@ impl Tokens {
             fetching: tokio::sync::Mutex::new(()),
             generation: Default::default(),
             admin: Default::default(),
+            endpoint_down: Default::default(),
             store,
         })
     }
@@ -226,6 +229,9 @@ impl Tokens {
                     expires_in_s = lifetime.as_secs(),
                     "OAuth2 token renewed"
                 );
+                if self.endpoint_down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    info!(provider = self.cfg.provider.name(), "OAuth2 token endpoint answers again");
+                }
                 self.set_admin(None).await;
                 self.current.send_replace(Some(token.clone()));
                 Ok(token)
@@ -234,7 +240,14 @@ impl Tokens {
                 self.set_admin(Some(a.clone())).await;
                 Err(TokenError::Admin(a))
             }
-            Err(e) => Err(e),
+            Err(TokenError::Transient(m)) => {
+                if !self.endpoint_down.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    warn!(provider = self.cfg.provider.name(), error = %m, "OAuth2 token renewal failing; retrying with backoff (mail waits, nothing is lost)");
+                } else {
+                    debug!(error = %m, "OAuth2 token renewal still failing");
+                }
+                Err(TokenError::Transient(m))
+            }
         }
     }
 
@@ -458,25 +471,14 @@ fn classify<E: std::error::Error + 'static>(e: RequestTokenError<E, BasicErrorRe
 /// administrator must act (a fixed secret file is read again on each try).
 pub async fn run(tokens: Arc<Tokens>, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = Duration::from_secs(1);
-    let mut failing = false;
     loop {
         let wait = match tokens.get().await {
             Ok(t) => {
                 backoff = Duration::from_secs(1);
-                if failing {
-                    failing = false;
-                    info!(provider = tokens.cfg.provider.name(), "OAuth2 token endpoint answers again");
-                }
                 t.renew_at.saturating_duration_since(tokio::time::Instant::now())
             }
             Err(TokenError::Admin(_)) => Duration::from_secs(300),
-            Err(TokenError::Transient(m)) => {
-                if !failing {
-                    failing = true;
-                    warn!(provider = tokens.cfg.provider.name(), error = %m, "OAuth2 token renewal failing; retrying with backoff (mail waits, nothing is lost)");
-                } else {
-                    debug!(error = %m, "OAuth2 token renewal still failing");
-                }
+            Err(TokenError::Transient(_)) => {
                 let w = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 w
