@@ -870,7 +870,9 @@ fn oauth2_of(
     {
         problems.push(Problem {
             key: "smtp.user".into(),
-            message: format!("with auth = \"oauth2\" on both, imap.user and smtp.user must be the same mailbox (one token serves both), not {u:?}"),
+            message: format!(
+                "with auth = \"oauth2\" on both, imap.user and smtp.user must be the same mailbox (one token serves both), not {u:?}"
+            ),
         });
     }
     match raw {
@@ -1159,14 +1161,13 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         problems,
         base,
     )
-    .map(|p| {
+    .inspect(|_| {
         if imap_oauth2 {
             problems.push(Problem {
                 key: "imap.password_file".into(),
                 message: "not used with auth = \"oauth2\" (the token comes from [oauth2])".into(),
             });
         }
-        p
     })
     .unwrap_or_else(|| {
         if imap_oauth2 {

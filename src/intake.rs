@@ -133,7 +133,12 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
         // With OAuth2 the session ends before its token does and logs in again with a new one.
         if let (Some(t), Some(tokens)) = (&token, &app.tokens) {
             match tokens.session_deadline(t).await {
-                Some(d) => wait = wait.min(d.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100))),
+                Some(d) => {
+                    wait = wait.min(
+                        d.saturating_duration_since(tokio::time::Instant::now())
+                            .max(Duration::from_millis(100)),
+                    )
+                }
                 None => {
                     s.logout().await.ok();
                     return Ok(());

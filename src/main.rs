@@ -743,7 +743,14 @@ async fn check_connect(path: &Path) -> Result<ExitCode> {
             }
         }
     }
-    out!("{}", if ok { "check-config --connect: ok" } else { "check-config --connect: failed" });
+    out!(
+        "{}",
+        if ok {
+            "check-config --connect: ok"
+        } else {
+            "check-config --connect: failed"
+        }
+    );
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -85,7 +85,10 @@ fn the_oauth_guides_configurations_are_valid() {
     let reference = std::fs::read_to_string(root().join("docs/configuration.md")).expect("reference");
     for doc in ["docs/microsoft365.md", "docs/google-workspace.md"] {
         let blocks = toml_blocks(doc);
-        let full = blocks.iter().find(|b| b.contains("[oauth2]")).unwrap_or_else(|| panic!("{doc}: no [oauth2] block"));
+        let full = blocks
+            .iter()
+            .find(|b| b.contains("[oauth2]"))
+            .unwrap_or_else(|| panic!("{doc}: no [oauth2] block"));
         let mut configs = vec![full.clone()];
         // A fragment without a section header replaces the line holding its first key's
         // alternative (the certificate instead of the client secret).
@@ -104,7 +107,10 @@ fn the_oauth_guides_configurations_are_valid() {
             }
             for line in cfg.lines() {
                 let Some((k, _)) = line.split_once(" = ") else { continue };
-                assert!(reference.contains(&format!("`{}`", k.trim())), "{doc}: key {k} is not in docs/configuration.md");
+                assert!(
+                    reference.contains(&format!("`{}`", k.trim())),
+                    "{doc}: key {k} is not in docs/configuration.md"
+                );
             }
         }
     }

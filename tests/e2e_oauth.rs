@@ -88,8 +88,14 @@ async fn submission_read_and_receipt_sent_with_xoauth2() {
     // check-config --connect walks the steps and says ok.
     let (ok, out, err) = w.cli(&["check-config", "--connect"]);
     assert!(ok, "{out}\n{err}");
-    assert!(out.contains("oauth2 token from") && out.contains("IMAP AUTHENTICATE (OAuth2)"), "{out}");
-    assert!(out.contains("SMTP AUTH XOAUTH2") && out.contains("check-config --connect: ok"), "{out}");
+    assert!(
+        out.contains("oauth2 token from") && out.contains("IMAP AUTHENTICATE (OAuth2)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SMTP AUTH XOAUTH2") && out.contains("check-config --connect: ok"),
+        "{out}"
+    );
 
     let mut d = w.start();
     let anna = w.addr("anna");
@@ -162,7 +168,10 @@ async fn short_lived_tokens_are_renewed_and_nothing_is_lost_or_doubled() {
     d.stop();
     let log = w.log();
     assert!(count(&log, "OAuth2 token renewed") > n as usize, "{log}");
-    assert!(count(&log, "logging in with a fresh one") >= 3, "IMAP sessions were not replaced:\n{log}");
+    assert!(
+        count(&log, "logging in with a fresh one") >= 3,
+        "IMAP sessions were not replaced:\n{log}"
+    );
     assert_eq!(count(&log, "intake interrupted"), 0, "a session ran past its token:\n{log}");
     let dovecot = std::fs::read_to_string(stack().dir.join("log/dovecot.log")).unwrap_or_default();
     assert!(dovecot.contains(&format!("user=<{}>, method=OAUTHBEARER", w.mailbox())));
@@ -195,7 +204,11 @@ impl OwnTokenServer {
 
     fn run(&self, cmd: &str) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mailstack/token-server");
-        let st = std::process::Command::new(script).arg(cmd).arg(&self.dir).status().expect("token-server");
+        let st = std::process::Command::new(script)
+            .arg(cmd)
+            .arg(&self.dir)
+            .status()
+            .expect("token-server");
         assert!(st.success(), "token-server {cmd} failed");
     }
 }
@@ -255,7 +268,11 @@ async fn token_server_outage_loses_nothing() {
     assert_eq!(cases.len(), 4, "{cases:?}");
     assert!(cases.values().all(|c| *c == 1), "{cases:?}");
     assert_eq!(w.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'").await, 4);
-    assert_eq!(w.scalar("SELECT max(attempts) FROM outbox").await, 1, "attempts were counted without a token");
+    assert_eq!(
+        w.scalar("SELECT max(attempts) FROM outbox").await,
+        1,
+        "attempts were counted without a token"
+    );
     d.stop();
     assert!(w.log().contains("OAuth2 token endpoint answers again"), "{}", w.log());
     assert_no_secrets(&w, secret);
@@ -301,7 +318,10 @@ async fn refused_credentials_put_the_daemon_in_admin_action_needed() {
 
         let (ok, out, _) = w.cli(&["check-config", "--connect"]);
         assert!(!ok, "{out}");
-        assert!(out.contains("oauth2 token from") && out.contains("FAILED") && out.contains(code), "{out}");
+        assert!(
+            out.contains("oauth2 token from") && out.contains("FAILED") && out.contains(code),
+            "{out}"
+        );
         assert!(out.contains("Certificates & secrets") || out.contains("client_secret"), "{out}");
 
         let mut d = w.start();
@@ -350,11 +370,17 @@ async fn a_token_the_mail_server_refuses_is_diagnosed() {
     let (ok, out, _) = w.cli(&["check-config", "--connect"]);
     assert!(!ok, "{out}");
     assert!(out.contains("oauth2 token from") && out.contains(": ok"), "{out}");
-    assert!(out.contains("IMAP AUTHENTICATE (OAuth2)") && out.contains("New-ServicePrincipal"), "{out}");
+    assert!(
+        out.contains("IMAP AUTHENTICATE (OAuth2)") && out.contains("New-ServicePrincipal"),
+        "{out}"
+    );
     assert!(out.contains("SMTP AUTH XOAUTH2") && out.contains("FAILED"), "{out}");
 
     let mut d = w.start();
-    wait_for(T, "intake's warning", || async { w.log().contains("intake interrupted").then_some(()) }).await;
+    wait_for(T, "intake's warning", || async {
+        w.log().contains("intake interrupted").then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(d.running(), "the daemon exited:\n{}", w.log());
     d.stop();
@@ -378,18 +404,26 @@ async fn device_flow_refresh_token_rotates_and_survives_a_restart() {
     let base = token_url().trim_end_matches("/token").to_string();
     let w = oauth_world(&token_url(), &client, secret, "");
     w.edit_config(|c| {
-        c.replace("provider = \"generic\"", "provider = \"device\"")
-            .replace(&format!("token_url = \"{}\"", token_url()), &format!("token_url = \"{base}/device/token\"\ndevice_authorization_url = \"{base}/device/code\""))
+        c.replace("provider = \"generic\"", "provider = \"device\"").replace(
+            &format!("token_url = \"{}\"", token_url()),
+            &format!("token_url = \"{base}/device/token\"\ndevice_authorization_url = \"{base}/device/code\""),
+        )
     });
     register(&stack_oauth_dir(), &client, secret, &w.mailbox(), 20, None);
     let server_current = || std::fs::read_to_string(stack_oauth_dir().join(format!("clients/{client}.refresh"))).unwrap_or_default();
 
     let (ok, out, err) = w.cli(&["auth", "login"]);
     assert!(ok, "{out}\n{err}");
-    assert!(out.contains("SV-TEST") && out.contains("/device") && out.contains("signed in"), "{out}");
+    assert!(
+        out.contains("SV-TEST") && out.contains("/device") && out.contains("signed in"),
+        "{out}"
+    );
     let first = server_current();
     assert!(!first.is_empty());
-    assert_eq!(w.text("SELECT refresh_token FROM oauth_state").await.as_deref(), Some(first.as_str()));
+    assert_eq!(
+        w.text("SELECT refresh_token FROM oauth_state").await.as_deref(),
+        Some(first.as_str())
+    );
 
     let mut d = w.start();
     let anna = w.addr("anna");
@@ -407,7 +441,10 @@ async fn device_flow_refresh_token_rotates_and_survives_a_restart() {
     .await;
     d.stop();
     let before_restart = server_current();
-    assert_eq!(w.text("SELECT refresh_token FROM oauth_state").await.as_deref(), Some(before_restart.as_str()));
+    assert_eq!(
+        w.text("SELECT refresh_token FROM oauth_state").await.as_deref(),
+        Some(before_restart.as_str())
+    );
 
     let mut d = w.start();
     send_raw(&anna, &[&w.mailbox()], &submission(&anna, &w.mailbox(), 2)).await;
@@ -418,6 +455,9 @@ async fn device_flow_refresh_token_rotates_and_survives_a_restart() {
     d.stop();
     let log = w.log();
     assert!(!log.contains("AADSTS70000") && !log.contains("admin action needed"), "{log}");
-    assert!(!log.contains(&first) && !log.contains(&before_restart), "a refresh token is in the log");
+    assert!(
+        !log.contains(&first) && !log.contains(&before_restart),
+        "a refresh token is in the log"
+    );
     assert_no_secrets(&w, secret);
 }

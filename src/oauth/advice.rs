@@ -13,12 +13,9 @@ pub fn token_error(error: &str, description: &str) -> Option<(String, String)> {
         Some(a) => format!("{error} {a}"),
         None => error.to_string(),
     };
-    let by_aadsts = aadsts.as_deref().and_then(|a| {
-        AADSTS
-            .iter()
-            .find(|(c, _)| *c == a)
-            .map(|(_, text)| (*text).to_string())
-    });
+    let by_aadsts = aadsts
+        .as_deref()
+        .and_then(|a| AADSTS.iter().find(|(c, _)| *c == a).map(|(_, text)| (*text).to_string()));
     if let Some(text) = by_aadsts {
         return Some((code, text));
     }
@@ -62,18 +59,12 @@ const AADSTS: &[(&str, &str)] = &[
         "AADSTS700027",
         "the certificate assertion was refused: upload the certificate to the app registration and set oauth2.certificate_thumbprint to its thumbprint",
     ),
-    (
-        "AADSTS700082",
-        "the refresh token has expired: run `samverkan auth login` again",
-    ),
+    ("AADSTS700082", "the refresh token has expired: run `samverkan auth login` again"),
     (
         "AADSTS50173",
         "the grant was revoked (a password change or an admin's sign-out): run `samverkan auth login` again",
     ),
-    (
-        "AADSTS70000",
-        "the grant was refused or revoked: run `samverkan auth login` again",
-    ),
+    ("AADSTS70000", "the grant was refused or revoked: run `samverkan auth login` again"),
     (
         "AADSTS65001",
         "admin consent is missing: grant admin consent for the application's API permissions",

@@ -229,7 +229,8 @@ pub fn validate(raw: RawOAuth2, base: &Path, problems: &mut Vec<Problem>) -> Opt
                     if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
                         problems.push(Problem {
                             key: "oauth2.certificate_thumbprint".into(),
-                            message: "the certificate's SHA-1 thumbprint: 40 hex digits, as Entra ID shows it under Certificates & secrets".into(),
+                            message: "the certificate's SHA-1 thumbprint: 40 hex digits, as Entra ID shows it under Certificates & secrets"
+                                .into(),
                         });
                     }
                     Credential::Certificate { key: k, thumbprint: t }
@@ -267,7 +268,12 @@ pub fn validate(raw: RawOAuth2, base: &Path, problems: &mut Vec<Problem>) -> Opt
                 .token_url
                 .clone()
                 .unwrap_or_else(|| format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"));
-            (client_id, credential, url, raw.scope.clone().unwrap_or_else(|| MICROSOFT_SCOPE.into()))
+            (
+                client_id,
+                credential,
+                url,
+                raw.scope.clone().unwrap_or_else(|| MICROSOFT_SCOPE.into()),
+            )
         }
         Provider::Google => {
             unused("client_secret_file", secret.is_some(), problems);
@@ -422,13 +428,19 @@ convenor = { name = "Sara", address = "sara@kommun.test" }
         )
         .expect("valid");
         let o = c.oauth2.clone().expect("oauth2");
-        assert_eq!(o.token_url, "https://login.microsoftonline.com/kommun.onmicrosoft.com/oauth2/v2.0/token");
+        assert_eq!(
+            o.token_url,
+            "https://login.microsoftonline.com/kommun.onmicrosoft.com/oauth2/v2.0/token"
+        );
         assert_eq!(o.scope, MICROSOFT_SCOPE);
         assert_eq!(o.credential, Credential::Secret(SecretSource::Credential("oauth".into())));
         assert!(c.imap.oauth2);
         assert_eq!(c.smtp.oauth2_user.as_deref(), Some("samverkan@kommun.test"));
         // No password is asked for; the client secret is.
-        assert_eq!(c.secrets().iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec!["oauth2.client_secret"]);
+        assert_eq!(
+            c.secrets().iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            vec!["oauth2.client_secret"]
+        );
     }
 
     #[test]
@@ -446,8 +458,12 @@ convenor = { name = "Sara", address = "sara@kommun.test" }
             }
             other => panic!("{other:?}"),
         }
-        let c = config("auth = \"oauth2\"", "auth = \"oauth2\"", "[oauth2]\nprovider = \"google\"\nservice_account_file = \"/etc/samverkan/sa.json\"")
-            .expect("valid");
+        let c = config(
+            "auth = \"oauth2\"",
+            "auth = \"oauth2\"",
+            "[oauth2]\nprovider = \"google\"\nservice_account_file = \"/etc/samverkan/sa.json\"",
+        )
+        .expect("valid");
         let o = c.oauth2.expect("oauth2");
         assert_eq!((o.token_url.as_str(), o.scope.as_str()), (GOOGLE_TOKEN_URL, GOOGLE_SCOPE));
     }
@@ -459,7 +475,12 @@ convenor = { name = "Sara", address = "sara@kommun.test" }
         let p = keys(config("auth = \"token\"", "", "").expect_err("bad auth"));
         assert!(p.contains(&"imap.auth".to_string()), "{p:?}");
         let p = keys(config("auth = \"oauth2\"\npassword_env = \"X\"", "", "[oauth2]\nprovider = \"microsoft\"").expect_err("bad"));
-        for k in ["imap.password_file", "oauth2.tenant", "oauth2.client_id", "oauth2.client_secret_file"] {
+        for k in [
+            "imap.password_file",
+            "oauth2.tenant",
+            "oauth2.client_id",
+            "oauth2.client_secret_file",
+        ] {
             assert!(p.contains(&k.to_string()), "{k} in {p:?}");
         }
         let p = keys(
@@ -470,17 +491,33 @@ convenor = { name = "Sara", address = "sara@kommun.test" }
             )
             .expect_err("bad"),
         );
-        for k in ["oauth2.token_url", "oauth2.mechanism", "oauth2.client_secret_file", "oauth2.thumbprint"] {
+        for k in [
+            "oauth2.token_url",
+            "oauth2.mechanism",
+            "oauth2.client_secret_file",
+            "oauth2.thumbprint",
+        ] {
             assert!(p.contains(&k.to_string()), "{k} in {p:?}");
         }
         let p = keys(config("", "", "[oauth2]\nprovider = \"azure\"").expect_err("bad"));
         assert!(p.contains(&"oauth2.provider".to_string()), "{p:?}");
         let p = keys(
-            config("password_env = \"I\"", "password_env = \"S\"", "[oauth2]\nprovider = \"google\"\nservice_account_file = \"sa.json\"")
-                .expect_err("unused"),
+            config(
+                "password_env = \"I\"",
+                "password_env = \"S\"",
+                "[oauth2]\nprovider = \"google\"\nservice_account_file = \"sa.json\"",
+            )
+            .expect_err("unused"),
         );
         assert_eq!(p, vec!["oauth2".to_string()]);
-        let p = keys(config("auth = \"oauth2\"", "auth = \"oauth2\"", "[oauth2]\nprovider = \"device\"\nclient_id = \"x\"\ntoken_url = \"https://l/t\"\nscope = \"s\"").expect_err("no device url"));
+        let p = keys(
+            config(
+                "auth = \"oauth2\"",
+                "auth = \"oauth2\"",
+                "[oauth2]\nprovider = \"device\"\nclient_id = \"x\"\ntoken_url = \"https://l/t\"\nscope = \"s\"",
+            )
+            .expect_err("no device url"),
+        );
         assert!(p.contains(&"oauth2.device_authorization_url".to_string()), "{p:?}");
     }
 }

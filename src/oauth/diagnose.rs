@@ -67,13 +67,13 @@ pub async fn run(cfg: &Config) -> Vec<Step> {
     let what = if cfg.imap.oauth2 { "AUTHENTICATE (OAuth2)" } else { "LOGIN" };
     match imap_login(&cfg.imap, &login).await {
         Ok((mut s, _)) => {
-            step(&format!("IMAP {what} to {}:{} as {}", cfg.imap.host, cfg.imap.port, cfg.imap.user), Ok("ok".into()));
+            step(
+                &format!("IMAP {what} to {}:{} as {}", cfg.imap.host, cfg.imap.port, cfg.imap.user),
+                Ok("ok".into()),
+            );
             let r = match s.examine(&cfg.imap.inbox).await {
                 Ok(m) => Ok(format!("ok ({} mail(s))", m.exists)),
-                Err(e) => Err(format!(
-                    "{e}: {}",
-                    crate::oauth::advice::imap_login(&e.to_string(), None)
-                )),
+                Err(e) => Err(format!("{e}: {}", crate::oauth::advice::imap_login(&e.to_string(), None))),
             };
             step(&format!("IMAP open {}", cfg.imap.inbox), r);
             s.logout().await.ok();

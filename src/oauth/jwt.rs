@@ -22,8 +22,9 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     pub fn from_pem(pem: &str) -> Result<SigningKey> {
-        let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
-            .context("not an unencrypted PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----); convert with `openssl pkcs8 -topk8 -nocrypt`")?;
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).context(
+            "not an unencrypted PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----); convert with `openssl pkcs8 -topk8 -nocrypt`",
+        )?;
         let key = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).map_err(|e| anyhow::anyhow!("not a usable RSA key: {e}"))?;
         Ok(SigningKey(key))
     }
@@ -132,7 +133,15 @@ mod tests {
             private_key: TEST_KEY.into(),
             private_key_id: "k1".into(),
         };
-        let jwt = bearer_assertion(&sa, &key, "forum@kommun.se", "https://mail.google.com/", "https://oauth2.googleapis.com/token", 10).expect("jwt");
+        let jwt = bearer_assertion(
+            &sa,
+            &key,
+            "forum@kommun.se",
+            "https://mail.google.com/",
+            "https://oauth2.googleapis.com/token",
+            10,
+        )
+        .expect("jwt");
         let (h, c) = verify(&key, &jwt);
         assert_eq!(h["kid"], "k1");
         assert_eq!(c["sub"], "forum@kommun.se");

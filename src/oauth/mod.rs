@@ -114,7 +114,9 @@ fn http_client(cfg: &OAuthConfig) -> Result<oauth2::reqwest::Client> {
         .connect_timeout(Duration::from_secs(10));
     if let Some(ca) = &cfg.ca_file {
         let pem = std::fs::read(ca).with_context(|| format!("cannot read oauth2.ca_file {}", ca.display()))?;
-        for c in oauth2::reqwest::Certificate::from_pem_bundle(&pem).with_context(|| format!("bad certificate in oauth2.ca_file {}", ca.display()))? {
+        for c in oauth2::reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("bad certificate in oauth2.ca_file {}", ca.display()))?
+        {
             b = b.add_root_certificate(c);
         }
     }
@@ -221,7 +223,9 @@ impl Tokens {
                     generation,
                 };
                 if let Some(r) = resp.refresh_token() {
-                    self.save_refresh_token(r.secret()).await.map_err(|e| TokenError::Transient(format!("{e:#}")))?;
+                    self.save_refresh_token(r.secret())
+                        .await
+                        .map_err(|e| TokenError::Transient(format!("{e:#}")))?;
                 }
                 info!(
                     provider = self.cfg.provider.name(),
@@ -264,7 +268,9 @@ impl Tokens {
             return;
         }
         match &a {
-            Some(a) => warn!(provider = self.cfg.provider.name(), code = %a.code, advice = %a.advice, "OAuth2: admin action needed; mail waits (nothing is lost) and the token is asked for again every few minutes"),
+            Some(a) => {
+                warn!(provider = self.cfg.provider.name(), code = %a.code, advice = %a.advice, "OAuth2: admin action needed; mail waits (nothing is lost) and the token is asked for again every few minutes")
+            }
             None => info!(provider = self.cfg.provider.name(), "OAuth2: tokens are issued again"),
         }
         if let Some(store) = &self.store {
@@ -280,7 +286,10 @@ impl Tokens {
     pub async fn device_login(&self, show: impl Fn(String)) -> Result<()> {
         let cfg = &self.cfg;
         if cfg.provider != Provider::Device {
-            anyhow::bail!("`samverkan auth login` is for oauth2.provider = \"device\", not {:?}", cfg.provider.name());
+            anyhow::bail!(
+                "`samverkan auth login` is for oauth2.provider = \"device\", not {:?}",
+                cfg.provider.name()
+            );
         }
         let device_url = cfg
             .device_authorization_url
@@ -322,7 +331,10 @@ impl Tokens {
         if self.cfg.provider != Provider::Device {
             return Ok(());
         }
-        let store = self.store.as_ref().ok_or_else(|| anyhow!("no database to keep the refresh token in"))?;
+        let store = self
+            .store
+            .as_ref()
+            .ok_or_else(|| anyhow!("no database to keep the refresh token in"))?;
         store.set_oauth_refresh_token(self.cfg.provider.name(), token).await
     }
 
@@ -331,11 +343,13 @@ impl Tokens {
         let cfg = &self.cfg;
         let now = Utc::now().timestamp();
         let secret = |s: &crate::config::SecretSource, key: &str| {
-            s.resolve().map_err(|e| TokenError::Admin(AdminAction {
-                code: "secret_unreadable".into(),
-                advice: format!("oauth2.{key}: {e}"),
-                since: Utc::now(),
-            }))
+            s.resolve().map_err(|e| {
+                TokenError::Admin(AdminAction {
+                    code: "secret_unreadable".into(),
+                    advice: format!("oauth2.{key}: {e}"),
+                    since: Utc::now(),
+                })
+            })
         };
         let token_url = TokenUrl::new(cfg.token_url.clone()).map_err(|e| TokenError::Transient(format!("oauth2.token_url: {e}")))?;
         let client = BasicClient::new(ClientId::new(cfg.client_id.clone()))
@@ -345,20 +359,35 @@ impl Tokens {
         let answer = match (&cfg.provider, &cfg.credential) {
             (Provider::Google, Credential::ServiceAccount(src)) => {
                 let text = secret(src, "service_account")?;
-                let sa: jwt::ServiceAccount = serde_json::from_str(&text).map_err(|e| admin("service_account_unusable", format!("oauth2.service_account: not a service account JSON key: {e}")))?;
-                let key = jwt::SigningKey::from_pem(&sa.private_key).map_err(|e| admin("service_account_unusable", format!("oauth2.service_account: {e:#}")))?;
-                let assertion = jwt::bearer_assertion(&sa, &key, &self.mailbox, &cfg.scope, &cfg.token_url, now).map_err(|e| TokenError::Transient(format!("{e:#}")))?;
+                let sa: jwt::ServiceAccount = serde_json::from_str(&text).map_err(|e| {
+                    admin(
+                        "service_account_unusable",
+                        format!("oauth2.service_account: not a service account JSON key: {e}"),
+                    )
+                })?;
+                let key = jwt::SigningKey::from_pem(&sa.private_key)
+                    .map_err(|e| admin("service_account_unusable", format!("oauth2.service_account: {e:#}")))?;
+                let assertion = jwt::bearer_assertion(&sa, &key, &self.mailbox, &cfg.scope, &cfg.token_url, now)
+                    .map_err(|e| TokenError::Transient(format!("{e:#}")))?;
                 return self.jwt_bearer(&assertion).await;
             }
             (Provider::Device, _) => {
                 let Some(store) = &self.store else {
-                    return Err(admin("no_refresh_token", "the device flow needs the database for its refresh token".into()));
+                    return Err(admin(
+                        "no_refresh_token",
+                        "the device flow needs the database for its refresh token".into(),
+                    ));
                 };
                 let refresh = store
                     .oauth_refresh_token(cfg.provider.name())
                     .await
                     .map_err(|e| TokenError::Transient(format!("{e:#}")))?
-                    .ok_or_else(|| admin("no_refresh_token", "no one has signed in yet: run `samverkan auth login` once".into()))?;
+                    .ok_or_else(|| {
+                        admin(
+                            "no_refresh_token",
+                            "no one has signed in yet: run `samverkan auth login` once".into(),
+                        )
+                    })?;
                 let mut client = client;
                 if let Credential::Secret(s) = &cfg.credential {
                     client = client.set_client_secret(ClientSecret::new(secret(s, "client_secret")?));
@@ -379,8 +408,10 @@ impl Tokens {
             }
             (_, Credential::Certificate { key, thumbprint }) => {
                 let pem = secret(key, "private_key")?;
-                let key = jwt::SigningKey::from_pem(&pem).map_err(|e| admin("private_key_unusable", format!("oauth2.private_key: {e:#}")))?;
-                let assertion = jwt::client_assertion(&key, thumbprint, &cfg.client_id, &cfg.token_url, now).map_err(|e| TokenError::Transient(format!("{e:#}")))?;
+                let key =
+                    jwt::SigningKey::from_pem(&pem).map_err(|e| admin("private_key_unusable", format!("oauth2.private_key: {e:#}")))?;
+                let assertion = jwt::client_assertion(&key, thumbprint, &cfg.client_id, &cfg.token_url, now)
+                    .map_err(|e| TokenError::Transient(format!("{e:#}")))?;
                 client
                     .exchange_client_credentials()
                     .add_scope(scope)
@@ -406,12 +437,18 @@ impl Tokens {
             .http
             .post(&self.cfg.token_url)
             .header("Accept", "application/json")
-            .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion)])
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion),
+            ])
             .send()
             .await
             .map_err(|e| TokenError::Transient(format!("token endpoint: {}", e.without_url())))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| TokenError::Transient(format!("token endpoint: {}", e.without_url())))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TokenError::Transient(format!("token endpoint: {}", e.without_url())))?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| TokenError::Transient(format!("token endpoint answered no token: {e}")));
         }
@@ -538,7 +575,10 @@ mod tests {
     #[test]
     fn sasl_strings() {
         assert_eq!(xoauth2("f@k.se", "T"), "user=f@k.se\x01auth=Bearer T\x01\x01");
-        assert_eq!(oauthbearer("f@k.se", "T", "imap.k.se", 993), "n,a=f@k.se,\x01host=imap.k.se\x01port=993\x01auth=Bearer T\x01\x01");
+        assert_eq!(
+            oauthbearer("f@k.se", "T", "imap.k.se", 993),
+            "n,a=f@k.se,\x01host=imap.k.se\x01port=993\x01auth=Bearer T\x01\x01"
+        );
         let mut s = Sasl::new("first".into());
         assert_eq!(async_imap::Authenticator::process(&mut s, b""), "first");
         assert_eq!(async_imap::Authenticator::process(&mut s, b"{\"status\":\"401\"}"), "");
@@ -547,8 +587,14 @@ mod tests {
 
     #[test]
     fn renewal_is_ahead_of_expiry() {
-        assert_eq!(renew_margin(Duration::from_secs(3600), Duration::from_secs(300)), Duration::from_secs(300));
-        assert_eq!(renew_margin(Duration::from_secs(21), Duration::from_secs(300)), Duration::from_secs(7));
+        assert_eq!(
+            renew_margin(Duration::from_secs(3600), Duration::from_secs(300)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            renew_margin(Duration::from_secs(21), Duration::from_secs(300)),
+            Duration::from_secs(7)
+        );
     }
 
     #[test]
