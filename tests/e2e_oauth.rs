@@ -461,3 +461,95 @@ async fn device_flow_refresh_token_rotates_and_survives_a_restart() {
     );
     assert_no_secrets(&w, secret);
 }
+
+/// A fresh RSA key: (PKCS#8 private PEM, public PEM), made with the openssl binary.
+fn rsa_key(dir: &Path) -> (String, String) {
+    let key = dir.join("key.pem");
+    let ok = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&key)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl")
+        .success();
+    assert!(ok, "openssl genpkey");
+    let public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .expect("openssl pkey");
+    (
+        std::fs::read_to_string(&key).expect("key"),
+        String::from_utf8(public.stdout).expect("pem"),
+    )
+}
+
+/// The Entra ID certificate credential (a signed client assertion) and the Google service
+/// account (JWT bearer grant, `sub` = the mailbox): the token server checks each signature
+/// against the registered public key, and `check-config --connect` logs in to IMAP and SMTP
+/// with the tokens.
+#[tokio::test(flavor = "multi_thread")]
+async fn certificate_and_service_account_assertions_log_in() {
+    if skip_oauth() {
+        return;
+    }
+    let jwt_url = token_url().replace("/token", "/jwt/token");
+
+    // Microsoft, certificate: private_key_jwt with x5t.
+    let client = format!("cert-{}", std::process::id());
+    let w = oauth_world(&jwt_url, &client, "unused", "");
+    let (private, public) = rsa_key(w.dir.path());
+    std::fs::write(w.dir.path().join("oauth-key.pem"), &private).expect("key");
+    w.edit_config(|c| {
+        c.replace("provider = \"generic\"", "provider = \"microsoft\"\ntenant = \"kommun.example\"")
+            .replace(
+                "client_secret_file = \"client_secret\"",
+                "private_key_file = \"oauth-key.pem\"\ncertificate_thumbprint = \"0123456789ABCDEF0123456789ABCDEF01234567\"",
+            )
+            .replace("scope = \"https://outlook.office365.com/.default\"\n", "")
+    });
+    let clients = stack_oauth_dir().join("clients");
+    let file = serde_json::json!({"mailbox": w.mailbox(), "public_key": public});
+    std::fs::write(clients.join(format!("{client}.json")), file.to_string()).expect("client");
+    let (ok, out, err) = w.cli(&["check-config", "--connect"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("check-config --connect: ok"), "{out}");
+    // A key the server does not know: AADSTS700027 and its advice.
+    let (_, other_public) = rsa_key(w.dir.path());
+    let file = serde_json::json!({"mailbox": w.mailbox(), "public_key": other_public});
+    std::fs::write(clients.join(format!("{client}.json")), file.to_string()).expect("client");
+    let (ok, out, _) = w.cli(&["check-config", "--connect"]);
+    assert!(
+        !ok && out.contains("AADSTS700027") && out.contains("certificate_thumbprint"),
+        "{out}"
+    );
+
+    // Google, service account acting as the mailbox.
+    let w = oauth_world(&jwt_url, "unused", "unused", "");
+    let (private, public) = rsa_key(w.dir.path());
+    let email = format!("sv-{}@samverkan-test.iam.gserviceaccount.com", std::process::id());
+    let sa = serde_json::json!({"type": "service_account", "client_email": email, "private_key": private, "private_key_id": "k1"});
+    std::fs::write(w.dir.path().join("sa.json"), sa.to_string()).expect("sa");
+    w.edit_config(|c| {
+        c.replace("provider = \"generic\"", "provider = \"google\"")
+            .replace("client_id = \"unused\"\n", "")
+            .replace("client_secret_file = \"client_secret\"", "service_account_file = \"sa.json\"")
+            .replace("scope = \"https://outlook.office365.com/.default\"\n", "")
+    });
+    let id: String = email
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect();
+    let file = serde_json::json!({"mailbox": w.mailbox(), "public_key": public});
+    std::fs::write(clients.join(format!("{id}.json")), file.to_string()).expect("client");
+    let (ok, out, err) = w.cli(&["check-config", "--connect"]);
+    assert!(ok, "{out}\n{err}");
+    // Delegation for another mailbox only: unauthorized_client and its advice.
+    let file = serde_json::json!({"mailbox": "someone-else@test.local", "public_key": public});
+    std::fs::write(clients.join(format!("{id}.json")), file.to_string()).expect("client");
+    let (ok, out, _) = w.cli(&["check-config", "--connect"]);
+    assert!(
+        !ok && out.contains("unauthorized_client") && out.contains("domain-wide delegation"),
+        "{out}"
+    );
+}

@@ -16,6 +16,12 @@
 //   /device/code and /device/token (with the refresh token grant): a sign-in is approved on
 //   the second poll; refresh tokens rotate on every use and only the latest one is accepted
 //   (an older one gets invalid_grant, AADSTS70000), kept in DIR/clients/CLIENT_ID.refresh.
+// - Signed assertions are checked on /jwt/token: a certificate credential's client assertion
+//   (client credentials grant, `private_key_jwt`) and a Google service account's JWT bearer
+//   grant, each against the client file's "public_key" (PEM); the client file is named by the
+//   client id, or for the JWT bearer grant by the assertion's `iss` with every character but
+//   letters, digits, `.`, `_` and `-` replaced by `_`. The bearer grant's token is for the
+//   assertion's `sub`, which must be the client's mailbox.
 // - Tokens carry `email` = the client's mailbox, which Dovecot (username_attribute) compares
 //   with the user logging in: the test stack's "FullAccess on the mailbox".
 // - Every token request appends one line to DIR/requests.log (grant type and client id).
@@ -131,13 +137,53 @@ const device = async (url, b, res) => {
   return send(res, 400, { error: 'unsupported_grant_type' });
 };
 
+// ---- signed assertions
+const b64json = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+const verified = (jwt, publicKey) => {
+  const parts = String(jwt ?? '').split('.');
+  if (parts.length !== 3 || !publicKey) return undefined;
+  const ok = crypto.verify('RSA-SHA256', Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, Buffer.from(parts[2], 'base64url'));
+  if (!ok) return undefined;
+  const [header, claims] = [b64json(parts[0]), b64json(parts[1])];
+  const now = Math.floor(Date.now() / 1000);
+  return header.alg === 'RS256' && claims.exp > now && claims.iat <= now + 60 ? { header, claims } : undefined;
+};
+const jwt = async (b, res) => {
+  logRequest(b);
+  if (b.grant_type === 'client_credentials') {
+    const c = client(b.client_id);
+    const a = verified(b.client_assertion, c?.public_key);
+    if (!a || !a.header.x5t || a.claims.iss !== b.client_id || a.claims.sub !== b.client_id) {
+      return send(res, 401, { error: 'invalid_client', error_description: 'AADSTS700027: Client assertion failed signature validation. Trace ID: 0' });
+    }
+    const access = await service.buildToken({ body: b }, ttl(b), () => {});
+    return send(res, 200, { access_token: access, token_type: 'Bearer', expires_in: ttl(b) });
+  }
+  if (b.grant_type === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+    let iss = '';
+    try { iss = b64json(String(b.assertion).split('.')[1]).iss ?? ''; } catch { /* not a JWT */ }
+    const id = String(iss).replace(/[^A-Za-z0-9._-]/g, '_');
+    const c = client(id);
+    const a = verified(b.assertion, c?.public_key);
+    if (!a) return send(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+    if (a.claims.sub !== c.mailbox || !String(a.claims.scope).includes('https://mail.google.com/')) {
+      return send(res, 401, { error: 'unauthorized_client', error_description: 'Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.' });
+    }
+    const access = await service.buildToken({ body: { client_id: id } }, Number(c.ttl) || 3600, (_h, p) => { p.scope = a.claims.scope; });
+    return send(res, 200, { access_token: access, token_type: 'Bearer', expires_in: Number(c.ttl) || 3600 });
+  }
+  return send(res, 400, { error: 'unsupported_grant_type' });
+};
+
 const httpServer = http.createServer((req, res) => {
   const url = (req.url ?? '').split('?')[0];
-  if (req.method === 'POST' && url.startsWith('/device/')) {
+  if (req.method === 'POST' && (url.startsWith('/device/') || url === '/jwt/token')) {
     let raw = '';
     req.on('data', (c) => { raw += c; });
     req.on('end', () => {
-      device(url, Object.fromEntries(new URLSearchParams(raw)), res).catch((e) => send(res, 500, { error: 'server_error', error_description: String(e) }));
+      const b = Object.fromEntries(new URLSearchParams(raw));
+      const handled = url === '/jwt/token' ? jwt(b, res) : device(url, b, res);
+      handled.catch((e) => send(res, 500, { error: 'server_error', error_description: String(e) }));
     });
     return;
   }
