@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::app::App;
 use crate::core::time::db;
-use crate::net::{ImapSession, imap_connect};
+use crate::net::{ImapSession, imap_login};
 
 /// What a purge removed (or would remove): counts only.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -104,7 +104,7 @@ pub async fn purge_mailbox(app: &App, s: &mut ImapSession, now: DateTime<Utc>, d
 /// The whole purge: store and mailbox.
 pub async fn purge(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
     let mut rep = purge_store(app, now, dry_run).await?;
-    let mut s = imap_connect(&app.cfg.imap, &app.imap_password).await?;
+    let (mut s, _) = imap_login(&app.cfg.imap, &app.imap_login()?).await?;
     rep.mails_expunged = purge_mailbox(app, &mut s, now, dry_run).await?;
     s.logout().await.ok();
     if !dry_run {
@@ -156,7 +156,7 @@ pub async fn quarantine_reprocess(app: &App, uids: &[i64]) -> Result<usize> {
         return Ok(0);
     }
     let cfg = &app.cfg.imap;
-    let mut s = imap_connect(cfg, &app.imap_password).await?;
+    let (mut s, _) = imap_login(cfg, &app.imap_login()?).await?;
     s.select(&cfg.quarantine_folder)
         .await
         .with_context(|| format!("cannot select {}", cfg.quarantine_folder))?;

@@ -40,6 +40,8 @@ pub struct App {
     /// Set while intake is interrupted because the database cannot be written (since when, and
     /// why), for /healthz and /metrics.
     pub intake_trouble: std::sync::Mutex<Option<(DateTime<Utc>, Failure)>>,
+    /// The OAuth2 token cache shared by intake and the sender (`[oauth2]`), if configured.
+    pub tokens: Option<Arc<crate::oauth::Tokens>>,
 }
 
 /// The long-running tasks watched by the watchdog.
@@ -145,13 +147,18 @@ impl App {
             let list: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
             bail!("cannot start:\n{}", list.join("\n"));
         }
-        let imap_password = cfg.imap.password.resolve().map_err(anyhow::Error::msg)?;
+        let imap_password = if cfg.imap.oauth2 {
+            String::new()
+        } else {
+            cfg.imap.password.resolve().map_err(anyhow::Error::msg)?
+        };
         let smtp_password = match &cfg.smtp.auth {
             Some((_, s)) => Some(s.resolve().map_err(anyhow::Error::msg)?),
             None => None,
         };
         let templates = Templates::load(&cfg.templates_dir, &cfg.languages())?;
         let store = Store::open_config(&cfg.database).await?;
+        let tokens = crate::oauth::Tokens::for_config(&cfg, Some(store.clone()))?.map(Arc::new);
         Ok(Arc::new(App {
             cfg,
             clock: Clock::from_env()?,
@@ -166,6 +173,7 @@ impl App {
             leases: Default::default(),
             heartbeat_slack: heartbeat_slack(sd_notify::watchdog_enabled()),
             intake_trouble: Default::default(),
+            tokens,
         }))
     }
 
@@ -188,7 +196,17 @@ impl App {
             leases: Default::default(),
             heartbeat_slack: HEARTBEAT_SLACK,
             intake_trouble: Default::default(),
+            tokens: None,
         }))
+    }
+
+    /// How IMAP sessions log in (`imap.auth`).
+    pub fn imap_login(&self) -> Result<crate::net::ImapLogin<'_>> {
+        match (&self.tokens, self.cfg.imap.oauth2) {
+            (Some(t), true) => Ok(crate::net::ImapLogin::OAuth2(t)),
+            (None, true) => bail!("imap.auth = \"oauth2\" but no token provider was set up (opened without the mail servers' secrets)"),
+            (_, false) => Ok(crate::net::ImapLogin::Password(&self.imap_password)),
+        }
     }
 
     /// A task promises to report again within `expect` (plus slack).

@@ -65,6 +65,7 @@ struct RawConfig {
     retention: RawRetention,
     #[serde(default)]
     metrics: RawMetrics,
+    oauth2: Option<crate::oauth::config::RawOAuth2>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +195,7 @@ struct RawImap {
     #[serde(default = "default_tls")]
     tls: String,
     user: String,
+    auth: Option<String>,
     password_file: Option<PathBuf>,
     password_env: Option<String>,
     password_credential: Option<String>,
@@ -215,6 +217,7 @@ struct RawSmtp {
     #[serde(default = "default_tls")]
     tls: String,
     user: Option<String>,
+    auth: Option<String>,
     password_file: Option<PathBuf>,
     password_env: Option<String>,
     password_credential: Option<String>,
@@ -539,6 +542,8 @@ pub struct ImapConfig {
     pub tls: Tls,
     pub user: String,
     pub password: SecretSource,
+    /// `auth = "oauth2"`: log in with a token from `[oauth2]` as `user` (the mailbox).
+    pub oauth2: bool,
     pub ca_file: Option<PathBuf>,
     pub inbox: String,
     pub processed_folder: String,
@@ -553,6 +558,8 @@ pub struct SmtpConfig {
     pub tls: Tls,
     /// Login and password source, when the server wants SMTP AUTH.
     pub auth: Option<(String, SecretSource)>,
+    /// `auth = "oauth2"`: the mailbox to log in as with a token from `[oauth2]`.
+    pub oauth2_user: Option<String>,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -667,6 +674,8 @@ pub struct Config {
     pub trusted_authserv_id: Option<String>,
     pub retention: Retention,
     pub metrics: Metrics,
+    /// The token provider for `auth = "oauth2"` in `[imap]` and `[smtp]`.
+    pub oauth2: Option<crate::oauth::OAuthConfig>,
 }
 
 impl Config {
@@ -684,7 +693,13 @@ impl Config {
 
     /// Every secret this configuration needs, with the key it is configured under.
     pub fn secrets(&self) -> Vec<(&'static str, &SecretSource)> {
-        let mut v = vec![("imap.password", &self.imap.password)];
+        let mut v = Vec::new();
+        if !self.imap.oauth2 {
+            v.push(("imap.password", &self.imap.password));
+        }
+        if let Some(o) = &self.oauth2 {
+            v.extend(o.secrets());
+        }
         if let Database::Postgres { password: Some(s), .. } = &self.database.backend {
             v.push(("database.password", s));
         }
@@ -1029,6 +1044,63 @@ fn secret_of(prefix: &str, raw: RawSecret, problems: &mut Vec<Problem>, base: &P
     }
 }
 
+/// `[oauth2]`: needed exactly when `[imap]` or `[smtp]` says `auth = "oauth2"`.
+fn oauth2_of(
+    raw: Option<crate::oauth::config::RawOAuth2>,
+    imap: &ImapConfig,
+    smtp: &SmtpConfig,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<crate::oauth::OAuthConfig> {
+    let used = imap.oauth2 || smtp.oauth2_user.is_some();
+    if imap.oauth2
+        && let Some(u) = &smtp.oauth2_user
+        && !u.eq_ignore_ascii_case(&imap.user)
+    {
+        problems.push(Problem {
+            key: "smtp.user".into(),
+            message: format!(
+                "with auth = \"oauth2\" on both, imap.user and smtp.user must be the same mailbox (one token serves both), not {u:?}"
+            ),
+        });
+    }
+    match raw {
+        Some(r) => {
+            let cfg = crate::oauth::config::validate(r, base, problems);
+            if !used {
+                problems.push(Problem {
+                    key: "oauth2".into(),
+                    message: "set, but neither imap.auth nor smtp.auth is \"oauth2\"".into(),
+                });
+            }
+            cfg
+        }
+        None if used => {
+            problems.push(Problem {
+                key: "oauth2".into(),
+                message: "auth = \"oauth2\" needs an [oauth2] section with the provider".into(),
+            });
+            None
+        }
+        None => None,
+    }
+}
+
+/// `auth = "password"` (the default) or `"oauth2"`; true for OAuth2.
+fn auth_of(section: &str, auth: Option<&str>, problems: &mut Vec<Problem>) -> bool {
+    match auth.unwrap_or("password") {
+        "password" => false,
+        "oauth2" => true,
+        other => {
+            problems.push(Problem {
+                key: format!("{section}.auth"),
+                message: format!("must be \"password\" or \"oauth2\", not {other:?}"),
+            });
+            false
+        }
+    }
+}
+
 fn database_of(d: RawDatabase, problems: &mut Vec<Problem>, base: &Path) -> DatabaseConfig {
     let password = secret_of(
         "database",
@@ -1267,6 +1339,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             message: "must not be empty".into(),
         });
     }
+    let imap_oauth2 = auth_of("imap", i.auth.as_deref(), problems);
     let imap_password = secret_of(
         "imap",
         RawSecret {
@@ -1277,7 +1350,18 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         problems,
         base,
     )
+    .inspect(|_| {
+        if imap_oauth2 {
+            problems.push(Problem {
+                key: "imap.password_file".into(),
+                message: "not used with auth = \"oauth2\" (the token comes from [oauth2])".into(),
+            });
+        }
+    })
     .unwrap_or_else(|| {
+        if imap_oauth2 {
+            return SecretSource::Env(String::new());
+        }
         problems.push(Problem {
             key: "imap.password_file".into(),
             message: "the IMAP password is needed: set password_file, password_env or password_credential".into(),
@@ -1321,6 +1405,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         tls: imap_tls,
         user: i.user,
         password: imap_password,
+        oauth2: imap_oauth2,
         ca_file: i.ca_file.map(|p| resolve_path(base, &p)),
         inbox: i.inbox,
         processed_folder: i.processed_folder,
@@ -1341,7 +1426,27 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         problems,
         base,
     );
+    let smtp_oauth2 = auth_of("smtp", s.auth.as_deref(), problems);
+    let mut oauth2_user = None;
     let auth = match (s.user, smtp_secret) {
+        (_, Some(_)) if smtp_oauth2 => {
+            problems.push(Problem {
+                key: "smtp.password_file".into(),
+                message: "not used with auth = \"oauth2\" (the token comes from [oauth2])".into(),
+            });
+            None
+        }
+        (Some(u), None) if smtp_oauth2 => {
+            oauth2_user = Some(u);
+            None
+        }
+        (None, _) if smtp_oauth2 => {
+            problems.push(Problem {
+                key: "smtp.user".into(),
+                message: "needed with auth = \"oauth2\": the mailbox to send as".into(),
+            });
+            None
+        }
         (Some(u), Some(p)) => Some((u, p)),
         (None, None) => None,
         (Some(_), None) => {
@@ -1368,8 +1473,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         host: s.host,
         tls: smtp_tls,
         auth,
+        oauth2_user,
         ca_file: s.ca_file.map(|p| resolve_path(base, &p)),
     };
+    let oauth2 = oauth2_of(raw.oauth2, &imap, &smtp, base, problems);
 
     // Forums
     if raw.forums.is_empty() {
@@ -1562,6 +1669,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
     }
 
     Config {
+        oauth2,
         source: base.to_path_buf(),
         daemon,
         database,

@@ -41,7 +41,7 @@ async fn retention_loop(app: Arc<App>, mut stop: watch::Receiver<bool>) {
 
 pub async fn run(cfg: Config) -> Result<()> {
     let app = App::open(cfg).await?;
-    let transport = crate::sender::transport(&app.cfg.smtp, app.smtp_password.as_deref())?;
+    let transport = crate::sender::transport(&app.cfg.smtp, app.smtp_password.as_deref(), app.tokens.clone())?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let inflight = app.store.release_inflight(&app.cfg.database.instance, app.now()).await?;
     if inflight > 0 {
@@ -68,6 +68,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let scheduler = tokio::spawn(crate::scheduler::run(Arc::clone(&app), stop_rx.clone()));
     let retention = tokio::spawn(retention_loop(Arc::clone(&app), stop_rx.clone()));
     let metrics = tokio::spawn(crate::metrics::serve(Arc::clone(&app), stop_rx.clone()));
+    let tokens = app.tokens.clone().map(|t| tokio::spawn(crate::oauth::run(t, stop_rx.clone())));
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -117,6 +118,9 @@ pub async fn run(cfg: Config) -> Result<()> {
         sender.await.ok();
         cluster.await.ok();
         clock.await.ok();
+        if let Some(t) = tokens {
+            t.await.ok();
+        }
     };
     if tokio::time::timeout(STOP_GRACE, both).await.is_err() {
         warn!(

@@ -23,7 +23,7 @@ use crate::core::intake::{self, Arrival, Facts, Verdict};
 use crate::core::schedule::Assignment;
 use crate::core::submission::SectionKey;
 use crate::mail::view::{self, MailView};
-use crate::net::{ImapSession, imap_connect};
+use crate::net::{ImapSession, imap_login};
 use crate::store::{IntakeRecord, NewCase, Tx, read};
 
 pub const PROCESSED: &str = "processed";
@@ -50,6 +50,10 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         let result = session(&app, &mut shutdown, &mut down_since).await;
         match result {
             Ok(()) if *shutdown.borrow() => return,
+            Ok(()) if *app.leases.intake.borrow() => {
+                debug!("IMAP session ended ahead of its OAuth2 token's expiry; logging in with a fresh one");
+                continue;
+            }
             Ok(()) => {
                 info!("stopped reading the mailbox: this instance no longer holds its lease");
                 continue;
@@ -91,7 +95,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 /// mailbox's lease; the caller tells which.
 async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &mut Option<DateTime<Utc>>) -> Result<()> {
     let cfg = &app.cfg.imap;
-    let mut s = imap_connect(cfg, &app.imap_password).await?;
+    let (mut s, token) = imap_login(cfg, &app.imap_login()?).await?;
     let caps = s.capabilities().await.context("IMAP CAPABILITY")?;
     let has_idle = caps.has_str("IDLE");
     let has_move = caps.has_str("MOVE");
@@ -125,7 +129,22 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
             return Ok(());
         }
         let until_full = app.cfg.daemon.full_check_interval.saturating_sub(last_full.elapsed());
-        let wait = app.cfg.daemon.idle_timeout.min(until_full.max(Duration::from_secs(1)));
+        let mut wait = app.cfg.daemon.idle_timeout.min(until_full.max(Duration::from_secs(1)));
+        // With OAuth2 the session ends before its token does and logs in again with a new one.
+        if let (Some(t), Some(tokens)) = (&token, &app.tokens) {
+            match tokens.session_deadline(t).await {
+                Some(d) => {
+                    wait = wait.min(
+                        d.saturating_duration_since(tokio::time::Instant::now())
+                            .max(Duration::from_millis(100)),
+                    )
+                }
+                None => {
+                    s.logout().await.ok();
+                    return Ok(());
+                }
+            }
+        }
         // Back within `wait` (plus the slack, which covers starting and ending IDLE): a server
         // that stops answering DONE wedges this loop, and the watchdog must notice.
         app.alive(crate::app::Task::Intake, wait);

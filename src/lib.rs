@@ -15,6 +15,7 @@ pub mod logging;
 pub mod mail;
 pub mod metrics;
 pub mod net;
+pub mod oauth;
 pub mod outgoing;
 pub mod scheduler;
 pub mod sender;

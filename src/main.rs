@@ -53,7 +53,15 @@ enum Command {
     CheckConfig {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
         config: PathBuf,
+        /// Also log in to the servers step by step (OAuth2 token, IMAP login, the inbox, SMTP
+        /// AUTH) and name the step that fails with what to do about it.
+        #[arg(long)]
+        connect: bool,
     },
+    /// OAuth2 sign-in: `auth login` (provider = "device": a one-time sign-in, the refresh token
+    /// kept in the database) and `auth test` (the same steps as `check-config --connect`).
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Show how the daemon reads a mail, as JSON, without touching any database or server.
     ///
     /// Prints the mail's kind (submission, reply, counter, auto_reply, bounce, other), its
@@ -722,6 +730,36 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
+#[derive(Subcommand)]
+enum AuthCommand {
+    /// Sign in once with the device code flow: prints a URL and a code for a browser, waits,
+    /// and stores the refresh token in the database (replaced whenever the server rotates it).
+    Login {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+    },
+    /// Fetch a token and log in to IMAP and SMTP step by step, naming what fails.
+    Test {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+    },
+}
+
+async fn auth_login(path: &Path) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open_config(&cfg.database).await?;
+    let tokens = samverkan::oauth::Tokens::for_config(&cfg, Some(store.clone()))?
+        .ok_or_else(|| anyhow::anyhow!("no [oauth2] section used by imap.auth or smtp.auth"))?;
+    let r = tokens.device_login(|text| out!("{text}")).await;
+    store.close().await;
+    r?;
+    out!("signed in: the refresh token is stored in the database; `samverkan run` uses it");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn check_config(path: &Path) -> ExitCode {
     let cfg = match load(path) {
         Ok(c) => c,
@@ -733,6 +771,33 @@ fn check_config(path: &Path) -> ExitCode {
     let members: usize = cfg.forums.iter().map(|f| f.members.len()).sum();
     out!("{}: ok ({} forum(s), {} member(s))", path.display(), cfg.forums.len(), members);
     ExitCode::SUCCESS
+}
+
+/// `check-config --connect`: each login step, "ok" or what failed and what to do.
+async fn check_connect(path: &Path) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let mut ok = true;
+    for step in samverkan::oauth::diagnose::run(&cfg).await {
+        match step.result {
+            Ok(r) => out!("{}: {r}", step.name),
+            Err(e) => {
+                ok = false;
+                out!("{}: FAILED: {e}", step.name);
+            }
+        }
+    }
+    out!(
+        "{}",
+        if ok {
+            "check-config --connect: ok"
+        } else {
+            "check-config --connect: failed"
+        }
+    );
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 async fn status(path: &Path, json: bool) -> Result<ExitCode> {
@@ -809,6 +874,9 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         };
         out!("lease: {} {role} since {}{state}", l.holder, l.since);
     }
+    for (provider, action, since) in &st.oauth_admin_actions {
+        out!("oauth2 {provider}: ADMIN ACTION NEEDED since {since}: {action}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -841,7 +909,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::CheckConfig { config } => Ok(check_config(&config)),
+        Command::Auth(AuthCommand::Login { config }) => rt.block_on(auth_login(&config)),
+        Command::Auth(AuthCommand::Test { config }) => match check_config(&config) {
+            code if code == ExitCode::SUCCESS => rt.block_on(check_connect(&config)),
+            code => Ok(code),
+        },
+        Command::CheckConfig { config, connect } => match check_config(&config) {
+            code if connect && code == ExitCode::SUCCESS => rt.block_on(check_connect(&config)),
+            code => Ok(code),
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();

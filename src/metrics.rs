@@ -160,6 +160,17 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "gauge",
         grouped(overdue, "kind"),
     );
+    if let Some(t) = &app.tokens {
+        metric(
+            "oauth_admin_action_needed",
+            "1 while the OAuth2 token endpoint refuses in a way only an administrator can fix (label: the error and AADSTS code).",
+            "gauge",
+            vec![match t.admin_action() {
+                Some(a) => (format!("{{code=\"{}\"}}", a.code.replace(['"', '\\', '\n'], "_")), 1.0),
+                None => (String::new(), 0.0),
+            }],
+        );
+    }
     let held = |h: bool| if h { 1.0 } else { 0.0 };
     metric(
         "lease_held",
@@ -197,6 +208,9 @@ pub async fn problems(app: &App, now: DateTime<Utc>) -> Result<Vec<String>> {
     }
     for t in app.stalled() {
         out.push(format!("the {} task stopped making progress", t.name()));
+    }
+    if let Some(a) = app.tokens.as_ref().and_then(|t| t.admin_action()) {
+        out.push(format!("{a} (since {})", crate::core::time::db(a.since)));
     }
     if let Some((since, f)) = *app.intake_trouble.lock().unwrap_or_else(|p| p.into_inner()) {
         out.push(format!(

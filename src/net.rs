@@ -67,8 +67,61 @@ async fn greeting<T: Io>(client: &mut async_imap::Client<T>) -> Result<()> {
     }
 }
 
-/// Connects, secures and logs in.
+/// Connects, secures and logs in with the password.
 pub async fn imap_connect(cfg: &ImapConfig, password: &str) -> Result<ImapSession> {
+    let client = imap_open(cfg).await?;
+    let session = tokio::time::timeout(CONNECT_TIMEOUT, client.login(&cfg.user, password))
+        .await
+        .map_err(|_| anyhow!("IMAP login timed out"))?
+        .map_err(|(e, _)| anyhow!("IMAP login failed (check imap.user and the password): {e}"))?;
+    Ok(session)
+}
+
+/// How an IMAP session logs in: `imap.auth`.
+pub enum ImapLogin<'a> {
+    Password(&'a str),
+    OAuth2(&'a crate::oauth::Tokens),
+}
+
+/// Connects and logs in as `imap.auth` says. With OAuth2 it also returns the token used, so
+/// the session can end before the token does; a refused token is forgotten (the next attempt
+/// fetches a new one) and the error carries the advice for an admin.
+pub async fn imap_login(cfg: &ImapConfig, login: &ImapLogin<'_>) -> Result<(ImapSession, Option<crate::oauth::Token>)> {
+    let tokens = match login {
+        ImapLogin::Password(p) => return Ok((imap_connect(cfg, p).await?, None)),
+        ImapLogin::OAuth2(t) => t,
+    };
+    let token = tokens.get().await?;
+    let client = imap_open(cfg).await?;
+    let (mechanism, response) = match tokens.cfg.mechanism {
+        crate::oauth::Mechanism::OauthBearer => (
+            "OAUTHBEARER",
+            crate::oauth::oauthbearer(&cfg.user, token.secret(), &cfg.host, cfg.port),
+        ),
+        _ => ("XOAUTH2", crate::oauth::xoauth2(&cfg.user, token.secret())),
+    };
+    let sasl = crate::oauth::Sasl::new(response);
+    let challenge = std::sync::Arc::clone(&sasl.error);
+    let session = tokio::time::timeout(CONNECT_TIMEOUT, client.authenticate(mechanism, sasl))
+        .await
+        .map_err(|_| anyhow!("IMAP AUTHENTICATE {mechanism} timed out"))?;
+    match session {
+        Ok(s) => Ok((s, Some(token))),
+        Err((e, _)) => {
+            tokens.refused(token.generation);
+            let text = e.to_string();
+            let challenge = challenge.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            // Not the user's address: the daemon's log holds no personal data.
+            bail!(
+                "IMAP AUTHENTICATE {mechanism} as imap.user failed: {text}; {}",
+                crate::oauth::advice::imap_login(&text, challenge.as_deref())
+            )
+        }
+    }
+}
+
+/// Connects and secures the connection, up to the point of logging in.
+async fn imap_open(cfg: &ImapConfig) -> Result<async_imap::Client<Box<dyn Io>>> {
     let addr = (cfg.host.as_str(), cfg.port);
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
@@ -98,11 +151,7 @@ pub async fn imap_connect(cfg: &ImapConfig, password: &str) -> Result<ImapSessio
     };
     // Keep the borrow checker happy about the unused-mut in one arm.
     let _ = &mut client;
-    let session = tokio::time::timeout(CONNECT_TIMEOUT, client.login(&cfg.user, password))
-        .await
-        .map_err(|_| anyhow!("IMAP login timed out"))?
-        .map_err(|(e, _)| anyhow!("IMAP login failed (check imap.user and the password): {e}"))?;
-    Ok(session)
+    Ok(client)
 }
 
 #[cfg(test)]

@@ -45,12 +45,16 @@ pub struct Transport {
     /// Implicit TLS (tokio-rustls, the same trust as the IMAP side).
     implicit: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
     credentials: Option<Credentials>,
+    /// `smtp.auth = "oauth2"`: the token cache and the mailbox to log in as (XOAUTH2).
+    oauth: Option<(Arc<crate::oauth::Tokens>, String)>,
     hello: ClientId,
-    conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, std::time::Instant)>>,
+    /// The connection, when it was last used, and the OAuth2 token generation it logged in with
+    /// (a new token means a new connection).
+    conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, std::time::Instant, u64)>>,
 }
 
 /// Builds the SMTP transport from the configuration.
-pub fn transport(cfg: &SmtpConfig, password: Option<&str>) -> Result<Transport> {
+pub fn transport(cfg: &SmtpConfig, password: Option<&str>, tokens: Option<Arc<crate::oauth::Tokens>>) -> Result<Transport> {
     let (starttls, implicit) = match cfg.tls {
         Tls::Implicit => (
             None,
@@ -77,9 +81,33 @@ pub fn transport(cfg: &SmtpConfig, password: Option<&str>) -> Result<Transport> 
         starttls,
         implicit,
         credentials,
+        oauth: match (&cfg.oauth2_user, tokens) {
+            (Some(user), Some(t)) => Some((t, user.clone())),
+            (Some(_), None) => anyhow::bail!("smtp.auth = \"oauth2\" but no token provider was set up"),
+            (None, _) => None,
+        },
         hello: ClientId::default(),
         conn: tokio::sync::Mutex::new(None),
     })
+}
+
+impl Transport {
+    /// Connects, logs in and quits: the SMTP step of `check-config --connect`.
+    pub async fn check(&self) -> Result<(), String> {
+        let token = self.token().await.map_err(|e| e.text())?;
+        let mut c = self.connect(token.as_ref()).await.map_err(|e| e.text())?;
+        c.quit().await.ok();
+        Ok(())
+    }
+}
+
+impl SendError {
+    fn text(self) -> String {
+        match self {
+            SendError::Smtp(e) => e.to_string(),
+            SendError::Connect(m) => m,
+        }
+    }
 }
 
 /// Why a send failed: the server's answer (lettre classifies 4xx/5xx), or no connection.
@@ -117,7 +145,14 @@ impl AsyncTokioStream for TlsTcp {
 }
 
 impl Transport {
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+    /// The current OAuth2 token (fetched if due), as credentials, with its generation.
+    async fn token(&self) -> Result<Option<(Credentials, u64)>, SendError> {
+        let Some((tokens, user)) = &self.oauth else { return Ok(None) };
+        let t = tokens.get().await.map_err(|e| SendError::Connect(e.to_string()))?;
+        Ok(Some((Credentials::new(user.clone(), t.secret().to_string()), t.generation)))
+    }
+
+    async fn connect(&self, token: Option<&(Credentials, u64)>) -> Result<AsyncSmtpConnection, SendError> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port));
         let tcp = tokio::time::timeout(SMTP_TIMEOUT, tcp)
             .await
@@ -145,28 +180,47 @@ impl Transport {
             if let Some(creds) = &self.credentials {
                 c.auth(&[Mechanism::Plain, Mechanism::Login], creds).await?;
             }
-            Ok::<_, lettre::transport::smtp::Error>(c)
+            if let Some((creds, generation)) = token
+                && let Err(e) = c.auth(&[Mechanism::Xoauth2], creds).await
+            {
+                // A refused token is not the mail's fault: forget the token, retry later.
+                if let Some((tokens, _)) = &self.oauth {
+                    tokens.refused(*generation);
+                }
+                let text = e.to_string();
+                return Ok(Err(SendError::Connect(format!(
+                    "SMTP AUTH XOAUTH2 failed: {text}; {}",
+                    crate::oauth::advice::smtp_login(&text)
+                ))));
+            }
+            Ok::<_, lettre::transport::smtp::Error>(Ok(c))
         };
         tokio::time::timeout(SMTP_TIMEOUT, setup)
             .await
             .map_err(|_| SendError::Connect("SMTP session setup timed out".into()))?
-            .map_err(SendError::Smtp)
+            .map_err(SendError::Smtp)?
     }
 
     /// Sends one mail over the reused connection (connecting first when there is none or it
     /// went stale). A connection that saw an error is closed; the next mail opens a new one.
     async fn send_raw(&self, envelope: &Envelope, mime: &[u8]) -> Result<(), SendError> {
         let mut slot = self.conn.lock().await;
-        if let Some((c, used)) = slot.as_mut()
-            && (c.has_broken() || (used.elapsed() > IDLE_CHECK && !c.test_connected().await))
+        let token = self.token().await?;
+        let generation = token.as_ref().map_or(0, |t| t.1);
+        if let Some((c, used, g)) = slot.as_mut()
+            && (c.has_broken() || *g != generation || (used.elapsed() > IDLE_CHECK && !c.test_connected().await))
         {
+            if *g != generation {
+                debug!("OAuth2 token renewed: new SMTP connection");
+                c.quit().await.ok();
+            }
             c.abort().await;
             *slot = None;
         }
         if slot.is_none() {
-            *slot = Some((self.connect().await?, std::time::Instant::now()));
+            *slot = Some((self.connect(token.as_ref()).await?, std::time::Instant::now(), generation));
         }
-        let Some((c, used)) = slot.as_mut() else {
+        let Some((c, used, _)) = slot.as_mut() else {
             return Err(SendError::Connect("no connection".into()));
         };
         let r = match tokio::time::timeout(SMTP_TIMEOUT, c.send(envelope, mime)).await {
@@ -283,6 +337,15 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
 /// Stops between two mails when `shutdown` turns true. Returns how many were attempted.
 async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::Receiver<bool>) -> Result<usize> {
     let instance = &app.cfg.database.instance;
+    // Without a token nothing is claimed: no attempt is counted against a mail while the token
+    // endpoint is down or an administrator must act.
+    if let Err(SendError::Connect(e)) = t.token().await {
+        if !*smtp_down {
+            *smtp_down = true;
+            warn!(error = %e, "no OAuth2 token for SMTP; outgoing mail waits");
+        }
+        return Ok(0);
+    }
     let mut attempted = 0;
     // A mail sent whose outcome is recorded in the transaction that claims the next one.
     let mut sent: Option<i64> = None;

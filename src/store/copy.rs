@@ -34,6 +34,16 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
         ),
         ("case_counter", &[("forum_id", Text), ("year", Int), ("last_number", Int)]),
         (
+            "oauth_state",
+            &[
+                ("provider", Text),
+                ("refresh_token", Text),
+                ("admin_action", Text),
+                ("admin_since", Text),
+                ("updated_at", Text),
+            ],
+        ),
+        (
             "meetings",
             &[
                 ("id", Int),

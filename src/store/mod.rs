@@ -244,6 +244,8 @@ pub struct Status {
     pub instances: Vec<InstanceStatus>,
     /// Who reads which mailbox and runs the planner, and since when.
     pub leases: Vec<LeaseStatus>,
+    /// OAuth2 providers waiting for an administrator: (provider, what to fix, since).
+    pub oauth_admin_actions: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -1307,7 +1309,60 @@ impl Store {
                     expires_at: r.get(3),
                 })
                 .collect(),
+            oauth_admin_actions: sqlx::query(
+                "SELECT provider, admin_action, admin_since FROM oauth_state WHERE admin_action != '' ORDER BY provider",
+            )
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect(),
         })
+    }
+
+    /// Records (or clears, with `None`) that an OAuth2 provider needs an administrator.
+    pub async fn set_oauth_admin_action(&self, provider: &str, action: Option<(String, DateTime<Utc>)>) -> Result<()> {
+        let _writer = self.write_lock().await;
+        let (text, since) = action.map(|(t, s)| (t, crate::core::time::db(s))).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO oauth_state (provider, admin_action, admin_since, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT(provider) DO UPDATE SET admin_action = excluded.admin_action, admin_since = excluded.admin_since,
+                                                updated_at = excluded.updated_at",
+        )
+        .bind(provider)
+        .bind(&text)
+        .bind(&since)
+        .bind(crate::core::time::db(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the stored refresh token in one statement (the old one is gone once the new
+    /// one is there: a crash leaves one or the other, never neither).
+    pub async fn set_oauth_refresh_token(&self, provider: &str, token: &str) -> Result<()> {
+        let _writer = self.write_lock().await;
+        sqlx::query(
+            "INSERT INTO oauth_state (provider, refresh_token, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT(provider) DO UPDATE SET refresh_token = excluded.refresh_token, updated_at = excluded.updated_at",
+        )
+        .bind(provider)
+        .bind(token)
+        .bind(crate::core::time::db(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .context("storing the OAuth2 refresh token")?;
+        Ok(())
+    }
+
+    /// The stored refresh token, if anyone signed in.
+    pub async fn oauth_refresh_token(&self, provider: &str) -> Result<Option<String>> {
+        let t: Option<String> = sqlx::query_scalar("SELECT refresh_token FROM oauth_state WHERE provider = $1")
+            .bind(provider)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading the OAuth2 refresh token")?;
+        Ok(t.filter(|t| !t.is_empty()))
     }
 
     /// Closes the pool, checkpointing the WAL.

@@ -27,9 +27,19 @@ pub struct Stack {
     pub smtp_port: u16,
     pub smtps_port: u16,
     pub ca_file: PathBuf,
+    /// OAuth mode (see [`use_oauth_stack`]): the token server's state directory and URL.
+    pub oauth_dir: Option<PathBuf>,
+    pub token_url: Option<String>,
 }
 
 static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
+static OAUTH_STACK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts this test binary's stack in OAuth mode (`tests/mailstack/start --oauth`: a token
+/// server, Dovecot's oauth2 passdb, SMTPS needing a login). Call before anything else uses it.
+pub fn use_oauth_stack() {
+    OAUTH_STACK.store(true, std::sync::atomic::Ordering::SeqCst);
+}
 
 /// True when the documented opt-out is set; the caller returns early. Otherwise starts the
 /// servers the test's worlds need now, before the test computes its times (a test that puts a
@@ -48,10 +58,11 @@ pub fn skip() -> bool {
 
 /// Runs one of the project's server scripts (`tests/mailstack/start`, `tests/pgstack/start`)
 /// on `dir`, stopped again when this test binary exits, and returns the `dir/env` it wrote.
-fn start_servers(script: &str, dir: &Path, what: &str) -> Result<HashMap<String, String>, String> {
+fn start_servers(script: &str, dir: &Path, what: &str, extra: &[&str]) -> Result<HashMap<String, String>, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
     let out = Command::new(&script)
         .arg(dir)
+        .args(extra)
         .arg("--watch-pid")
         .arg(std::process::id().to_string())
         .stdin(Stdio::null())
@@ -78,7 +89,12 @@ fn start_servers(script: &str, dir: &Path, what: &str) -> Result<HashMap<String,
 pub fn stack() -> &'static Stack {
     let r = STACK.get_or_init(|| {
         let dir = PathBuf::from(format!("/tmp/sv-test-{}", std::process::id()));
-        let env = start_servers("tests/mailstack/start", &dir, "the loopback mail stack")?;
+        let oauth: &[&str] = if OAUTH_STACK.load(std::sync::atomic::Ordering::SeqCst) {
+            &["--oauth"]
+        } else {
+            &[]
+        };
+        let env = start_servers("tests/mailstack/start", &dir, "the loopback mail stack", oauth)?;
         let port = |k: &str| env.get(k).and_then(|v| v.parse().ok()).ok_or(format!("{k} missing from env"));
         Ok(Stack {
             imap_port: port("IMAP_PORT")?,
@@ -86,6 +102,8 @@ pub fn stack() -> &'static Stack {
             smtp_port: port("SMTP_PORT")?,
             smtps_port: port("SMTPS_PORT")?,
             ca_file: PathBuf::from(env.get("CA_FILE").ok_or("CA_FILE missing")?),
+            oauth_dir: env.get("OAUTH_DIR").map(PathBuf::from),
+            token_url: env.get("TOKEN_URL").cloned(),
             dir,
         })
     });
@@ -108,7 +126,7 @@ static PG: OnceLock<Result<Pg, String>> = OnceLock::new();
 pub fn pg() -> &'static Pg {
     let r = PG.get_or_init(|| {
         let dir = PathBuf::from(format!("/tmp/sv-pg-{}", std::process::id()));
-        let env = start_servers("tests/pgstack/start", &dir, "the throwaway PostgreSQL")?;
+        let env = start_servers("tests/pgstack/start", &dir, "the throwaway PostgreSQL", &[])?;
         Ok(Pg {
             port: env.get("PG_PORT").and_then(|p| p.parse().ok()).ok_or("PG_PORT missing")?,
             user: env.get("PG_USER").cloned().ok_or("PG_USER missing")?,
@@ -586,6 +604,11 @@ impl Daemon {
             }
         }
         t.elapsed()
+    }
+
+    /// Whether the daemon is still running (not exited, not stopped).
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// SIGKILL: a crash.
