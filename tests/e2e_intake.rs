@@ -599,7 +599,7 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
     let rep = samverkan::admin::purge_store(&app, chrono::Utc::now() + chrono::Duration::days(400), false)
         .await
         .expect("purge");
-    assert_eq!((rep.cases_wiped, rep.outbox_deleted), (1, 1));
+    assert_eq!((rep.store.cases, rep.store.outbox), (1, 1));
     let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_body")
         .fetch_one(app.store.pool())
         .await
