@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::config::Retention;
 use crate::core::retention;
 use crate::net::{ImapSession, imap_connect};
+use crate::store::Store;
 use crate::store::retention::{self as store_retention, Purged};
 
 /// What a purge removed (or would remove): counts only.
@@ -42,19 +43,24 @@ async fn purge_on(c: &mut AnyConnection, r: &Retention, now: DateTime<Utc>, dry_
     })
 }
 
-/// Wipes personal data kept past the retention times. With `dry_run`, only counts.
-pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
+/// Wipes personal data in `store` kept past the retention times `r`. With `dry_run`, only counts.
+pub async fn purge_database(store: &Store, r: &Retention, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
     if dry_run {
-        let mut c = app.store.pool().acquire().await.context("database connection")?;
-        return purge_on(&mut c, &app.cfg.retention, now, true).await;
+        let mut c = store.pool().acquire().await.context("database connection")?;
+        return purge_on(&mut c, r, now, true).await;
     }
     // One write transaction: what is decided on is what is wiped (no reply can reopen a case
     // in between).
-    let mut tx = app.store.begin().await?;
-    let rep = purge_on(tx.conn(), &app.cfg.retention, now, false).await?;
+    let mut tx = store.begin().await?;
+    let rep = purge_on(tx.conn(), r, now, false).await?;
     tx.commit().await?;
-    app.store.truncate_log().await?;
+    store.truncate_log().await?;
     Ok(rep)
+}
+
+/// [`purge_database`] on the app's store with the configured retention times.
+pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
+    purge_database(&app.store, &app.cfg.retention, now, dry_run).await
 }
 
 /// Expunges mails older than `retention.mail_days` from the processed and quarantine folders.
