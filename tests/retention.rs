@@ -167,8 +167,16 @@ const STATES: [&str; 8] = [
 
 /// A row in every table, personal data marked, all of it from January 2026.
 async fn seed(s: &Store) {
-    exec(s, format!("INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, last_sync_at) VALUES ('INBOX', 1, 9, '{T}')")).await;
-    exec(s, "INSERT INTO case_counter (forum_id, year, last_number) VALUES ('f', 2026, 8)".into()).await;
+    exec(
+        s,
+        format!("INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, last_sync_at) VALUES ('INBOX', 1, 9, '{T}')"),
+    )
+    .await;
+    exec(
+        s,
+        "INSERT INTO case_counter (forum_id, year, last_number) VALUES ('f', 2026, 8)".into(),
+    )
+    .await;
     exec(
         s,
         format!(
@@ -202,7 +210,12 @@ async fn seed(s: &Store) {
     }
     // Outgoing mail: a sent receipt, a failed digest of the meeting, a mail still queued for the
     // submitted case (which the purge wipes), an agenda.
-    for (id, status, case, meeting) in [(1, "sent", "1", "NULL"), (2, "failed", "NULL", "1"), (3, "pending", "2", "1"), (4, "sent", "NULL", "1")] {
+    for (id, status, case, meeting) in [
+        (1, "sent", "1", "NULL"),
+        (2, "failed", "NULL", "1"),
+        (3, "pending", "2", "1"),
+        (4, "sent", "NULL", "1"),
+    ] {
         exec(
             s,
             format!(
@@ -234,7 +247,13 @@ async fn seed(s: &Store) {
         (2, "notes", "NULL", false, "{}".into()),
         (3, "adjust", "NULL", true, "{}".into()),
         (4, "handover_info", "3", true, "{\"unit\":\"U\"}".into()),
-        (5, "handover_confirm", "8", false, format!("{{\"unit\":\"U\",\"from\":\"{M}-sub@x\"}}")),
+        (
+            5,
+            "handover_confirm",
+            "8",
+            false,
+            format!("{{\"unit\":\"U\",\"from\":\"{M}-sub@x\"}}"),
+        ),
         (6, "escalation_ack", "5", true, "{}".into()),
         (7, "follow_up", "4", true, "{\"date\":\"2026-02-01\"}".into()),
         (8, "age_transfer", "2", true, "{\"date\":\"2026-03-01\",\"unit\":\"U\"}".into()),
@@ -253,8 +272,16 @@ async fn seed(s: &Store) {
         )
         .await;
     }
-    exec(s, format!("INSERT INTO instances (name, started_at, alive_until, version, pid) VALUES ('host-a', '{T}', '{T}', '0.1', 1)")).await;
-    exec(s, format!("INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES ('scheduler', 'host-a', '{T}', '{T}')")).await;
+    exec(
+        s,
+        format!("INSERT INTO instances (name, started_at, alive_until, version, pid) VALUES ('host-a', '{T}', '{T}', '0.1', 1)"),
+    )
+    .await;
+    exec(
+        s,
+        format!("INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES ('scheduler', 'host-a', '{T}', '{T}')"),
+    )
+    .await;
 }
 
 /// The schema's tables and their text/blob columns (not sqlx's own table).
@@ -344,11 +371,15 @@ async fn after_the_retention_time_no_personal_data_is_left_anywhere() {
             .filter(|(_, c, p)| *p && *c != "transfer_on")
             .map(|(t, c, _)| format!("{t}.{c}"))
             .collect();
-        assert_eq!(marked_columns(&s).await, {
-            let mut p = personal.clone();
-            p.sort();
-            p
-        }, "{name}: the seed marks every personal column and nothing else");
+        assert_eq!(
+            marked_columns(&s).await,
+            {
+                let mut p = personal.clone();
+                p.sort();
+                p
+            },
+            "{name}: the seed marks every personal column and nothing else"
+        );
 
         let r = days(365, 365, 90, 90);
         // A month later nothing is old enough.
@@ -368,17 +399,28 @@ async fn after_the_retention_time_no_personal_data_is_left_anywhere() {
         );
         assert_eq!((rep.store.note_takers, rep.store.intake), (1, 8), "{name}: {rep:?}");
         assert_eq!(rep.cases_by_status.values().sum::<u64>(), 8, "{name}");
-        assert!(marked_columns(&s).await.is_empty(), "{name}: marker left in {:?}", marked_columns(&s).await);
+        assert!(
+            marked_columns(&s).await.is_empty(),
+            "{name}: marker left in {:?}",
+            marked_columns(&s).await
+        );
         // The statistics stay: numbers, states, dates.
         let rows = sqlx::query("SELECT case_no, status, received_at, transfer_on FROM cases ORDER BY id")
             .fetch_all(s.pool())
             .await
             .expect("cases");
-        let kept: Vec<(String, String, String, String)> =
-            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+        let kept: Vec<(String, String, String, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
         for (i, (no, status, received, transfer)) in kept.iter().enumerate() {
-            assert_eq!((no.as_str(), status.as_str()), (format!("2026-000{}", i + 1).as_str(), STATES[i]), "{name}");
-            assert_eq!((received.as_str(), transfer.as_str()), (T, ""), "{name}: the date stays, the birthday goes");
+            assert_eq!(
+                (no.as_str(), status.as_str()),
+                (format!("2026-000{}", i + 1).as_str(), STATES[i]),
+                "{name}"
+            );
+            assert_eq!(
+                (received.as_str(), transfer.as_str()),
+                (T, ""),
+                "{name}: the date stays, the birthday goes"
+            );
         }
         let open: i64 = sqlx::query_scalar("SELECT count(*) FROM obligations WHERE closed_at = ''")
             .fetch_one(s.pool())
@@ -394,7 +436,10 @@ async fn after_the_retention_time_no_personal_data_is_left_anywhere() {
             assert_eq!(in_sqlite_files(dir.path()), Vec::<String>::new(), "{name}: before VACUUM");
             // ... nor after a VACUUM rewrote the file.
             sqlx::query("VACUUM").execute(s.pool()).await.expect("vacuum");
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(s.pool()).await.expect("checkpoint");
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(s.pool())
+                .await
+                .expect("checkpoint");
             assert_eq!(in_sqlite_files(dir.path()), Vec::<String>::new(), "{name}: after VACUUM");
             s.close().await;
             assert_eq!(in_sqlite_files(dir.path()), Vec::<String>::new(), "{name}: closed");
@@ -409,7 +454,10 @@ async fn without_secure_delete_the_wiped_bytes_stay_in_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Store::open(&dir.path().join("t.db")).await.expect("open");
     seed(&s).await;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(s.pool()).await.expect("checkpoint");
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(s.pool())
+        .await
+        .expect("checkpoint");
     assert_eq!(in_sqlite_files(dir.path()), vec!["t.db".to_string()], "the seed is in the file");
     // Every pooled connection, so whichever runs the purge has it off.
     let mut held = Vec::new();
@@ -495,11 +543,7 @@ async fn an_active_case_is_kept_until_its_work_is_done() {
         let rep = purge_database(&s, &r, ts("2027-02-10T00:00:00Z"), false).await.expect("purge");
         assert_eq!(wiped(&rep), states(&[("submitted", 1)]), "{name}");
         let rep = purge_database(&s, &r, ts("2027-03-04T00:00:00Z"), false).await.expect("purge");
-        assert_eq!(
-            wiped(&rep),
-            states(&[("follow_up", 1), ("handover", 1)]),
-            "{name}"
-        );
+        assert_eq!(wiped(&rep), states(&[("follow_up", 1), ("handover", 1)]), "{name}");
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM cases WHERE sections_json != '{}' OR submitter != ''")
             .fetch_one(s.pool())
             .await

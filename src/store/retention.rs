@@ -18,8 +18,7 @@ const CASE_HAS_DATA: &str = "(sections_json != '{}' OR handover_json != '{}' OR 
 
 /// An obligation that still holds personal data. `closed_by` is an owner's address, or a word
 /// (`retention` for those the purge closed).
-const OBLIGATION_HAS_DATA: &str =
-    "(owners != '[]' OR escalate_to != '[]' OR data_json != '{}' OR closed_by NOT IN ('', 'retention'))";
+const OBLIGATION_HAS_DATA: &str = "(owners != '[]' OR escalate_to != '[]' OR data_json != '{}' OR closed_by NOT IN ('', 'retention'))";
 
 /// What a purge removed or would remove, per kind: counts only.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -183,7 +182,10 @@ pub async fn purge(c: &mut AnyConnection, due: &Due, now: DateTime<Utc>, dry_run
         *slot = match (dry_run, w.set) {
             (true, _) => {
                 let sql = format!("SELECT count(*) FROM {} WHERE {}", w.table, w.filter);
-                let q = w.binds.iter().fold(sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)), |q, b| q.bind(b.clone()));
+                let q = w
+                    .binds
+                    .iter()
+                    .fold(sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)), |q, b| q.bind(b.clone()));
                 u64::try_from(q.fetch_one(&mut *c).await?).unwrap_or(0)
             }
             (false, set) => {
@@ -191,8 +193,15 @@ pub async fn purge(c: &mut AnyConnection, due: &Due, now: DateTime<Utc>, dry_run
                     Some(set) => format!("UPDATE {} SET {set} WHERE {}", w.table, w.filter),
                     None => format!("DELETE FROM {} WHERE {}", w.table, w.filter),
                 };
-                let q = w.binds.iter().chain(&w.set_binds).fold(sqlx::query(AssertSqlSafe(sql)), |q, b| q.bind(b.clone()));
-                q.execute(&mut *c).await.with_context(|| format!("purging {}", w.table))?.rows_affected()
+                let q = w
+                    .binds
+                    .iter()
+                    .chain(&w.set_binds)
+                    .fold(sqlx::query(AssertSqlSafe(sql)), |q, b| q.bind(b.clone()));
+                q.execute(&mut *c)
+                    .await
+                    .with_context(|| format!("purging {}", w.table))?
+                    .rows_affected()
             }
         };
     }
