@@ -1762,6 +1762,18 @@ unit = "Barn och unga"
     }
 
     #[test]
+    fn retention_keys_have_defaults_and_each_bad_one_is_named() {
+        let cfg = parse(MINIMAL, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
+        let r = &cfg.retention;
+        assert_eq!((r.case_days, r.open_case_days, r.incomplete_days, r.mail_days), (365, 365, 90, 90));
+        let text = format!("{MINIMAL}\n[retention]\ncase_days = 30\nopen_case_days = 0\nincomplete_days = 20000\n");
+        let keys: Vec<_> = problems(&text).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["retention.open_case_days", "retention.incomplete_days"]);
+        let text = format!("{MINIMAL}\n[retention]\nmail_days = \"90\"\n");
+        assert_eq!(problems(&text)[0].key, "retention.mail_days");
+    }
+
+    #[test]
     fn password_is_required_and_never_inline() {
         let text = MINIMAL.replace("password_env = \"X_IMAP_PW\"", "password = \"hunter2\"");
         let p = problems(&text);
