@@ -593,6 +593,10 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
     // Today nothing is old enough.
     let (ok, out, _) = w.cli(&["purge", "--dry-run", "--store-only"]);
     assert!(ok && out.contains("would be wiped: 0"), "{out}");
+    // The dry run lists every kind of stored personal data.
+    for kind in ["obligations", "outbox", "invitees", "note takers", "Message-IDs"] {
+        assert!(out.contains(kind), "{kind} missing from {out}");
+    }
     // A year and more later, the parts and the submitter are gone; the number and status stay.
     let cfg = samverkan::config::load(&w.config_path).expect("cfg");
     let app = samverkan::app::App::open_offline(cfg).await.expect("app");
