@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::AnyConnection;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::app::App;
 use crate::config::Retention;
@@ -54,7 +54,9 @@ pub async fn purge_database(store: &Store, r: &Retention, now: DateTime<Utc>, dr
     let mut tx = store.begin().await?;
     let rep = purge_on(tx.conn(), r, now, false).await?;
     tx.commit().await?;
-    store.truncate_log().await?;
+    if !store.truncate_log().await? {
+        warn!("the database log could not be truncated after the purge (a reader was busy); the next purge tries again");
+    }
     Ok(rep)
 }
 

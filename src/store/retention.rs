@@ -219,15 +219,19 @@ pub async fn purge(c: &mut AnyConnection, due: &Due, now: DateTime<Utc>, dry_run
 impl Store {
     /// After a purge on SQLite: copies the WAL into the database file and truncates it, so the
     /// old pages in the log (the wiped data as it was) are gone too. (With `secure_delete` on,
-    /// the database file's freed space is zeroed as it is freed.) Nothing to do on PostgreSQL.
-    pub async fn truncate_log(&self) -> Result<()> {
-        if self.backend == super::Backend::Sqlite {
-            let _writer = self.write_lock().await;
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.pool)
-                .await
-                .context("checkpointing the log after the purge")?;
+    /// the database file's freed space is zeroed as it is freed.) Returns false when a reader
+    /// kept the log from being truncated within the busy timeout (the next purge tries again).
+    /// Nothing to do on PostgreSQL.
+    pub async fn truncate_log(&self) -> Result<bool> {
+        if self.backend != super::Backend::Sqlite {
+            return Ok(true);
         }
-        Ok(())
+        let _writer = self.write_lock().await;
+        // One row: (busy, pages in the log, pages checkpointed).
+        let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await
+            .context("checkpointing the log after the purge")?;
+        Ok(busy == 0)
     }
 }
