@@ -403,6 +403,11 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
         eprintln!("no case {case_no} in forum {}", forum.id);
         return Ok(ExitCode::from(1));
     };
+    if case.submitter.is_empty() {
+        // No one to ask for a handover, to remind or to tell: the case is statistics now.
+        eprintln!("case {case_no}: its personal data was wiped by the retention purge; it cannot be decided on any more");
+        return Ok(ExitCode::from(1));
+    }
     let mut tx = app.store.begin().await?;
     let result = match action {
         CaseCmd::Decide {

@@ -615,6 +615,8 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
         .expect("row");
     assert_eq!((sections.as_str(), submitter.as_str(), status.as_str()), ("{}", "", "closed"));
     app.store.close().await;
+    let (ok, _, err) = w.cli(&["case", "decide", &case_no, "--escalate"]);
+    assert!(!ok && err.contains("wiped by the retention purge"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
