@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-// Every dynamic statement here is built from the constant fragments above; values are bound.
+// Every dynamic statement here is built from the constant fragments below; values are bound.
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::Store;
