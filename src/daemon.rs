@@ -15,23 +15,27 @@ use crate::config::Config;
 /// How long the tasks get to finish after a stop signal.
 const STOP_GRACE: Duration = Duration::from_secs(4);
 
-/// Purges personal data past its retention time: ten minutes after start, then daily.
+/// Purges personal data past its retention time: ten minutes after start, then daily (on the
+/// daemon's clock: a test that moves it a day ahead gets the day's purge).
 async fn retention_loop(app: Arc<App>, mut stop: watch::Receiver<bool>) {
-    let mut wait = Duration::from_secs(600);
+    let mut next = app.now() + chrono::Duration::minutes(10);
+    let mut moved = app.clock.changes();
     loop {
+        let wait = (next - app.now()).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = moved.changed() => continue,
             _ = stop.changed() => return,
         }
         if !*app.leases.scheduler.borrow() {
             // Another instance runs the planner and the purge.
-            wait = Duration::from_secs(3600);
+            next = app.now() + chrono::Duration::hours(1);
             continue;
         }
         if let Err(e) = crate::admin::purge(&app, app.now(), false).await {
             warn!(error = %format!("{e:#}"), "daily purge failed; retrying tomorrow");
         }
-        wait = Duration::from_secs(24 * 3600);
+        next = app.now() + chrono::Duration::days(1);
     }
 }
 
@@ -47,6 +51,17 @@ pub async fn run(cfg: Config) -> Result<()> {
         );
     }
 
+    if app.clock.is_test_clock() {
+        warn!(
+            offset_ms = app.clock.offset().num_milliseconds(),
+            "TEST CLOCK: time is moved by the file in {} (a debug build for tests; never in production)",
+            crate::clock::TEST_CLOCK_ENV
+        );
+    }
+    let clock = {
+        let (app, stop) = (Arc::clone(&app), stop_rx.clone());
+        tokio::spawn(async move { app.clock.follow(stop).await })
+    };
     let cluster = tokio::spawn(crate::cluster::run(Arc::clone(&app), stop_rx.clone()));
     let intake = tokio::spawn(crate::intake::run(Arc::clone(&app), stop_rx.clone()));
     let sender = tokio::spawn(crate::sender::run(Arc::clone(&app), transport, stop_rx.clone()));
@@ -101,6 +116,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         metrics.await.ok();
         sender.await.ok();
         cluster.await.ok();
+        clock.await.ok();
     };
     if tokio::time::timeout(STOP_GRACE, both).await.is_err() {
         warn!(

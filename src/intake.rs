@@ -359,7 +359,10 @@ async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[
     for f in &sizes {
         let Some(uid) = f.uid else { continue };
         if u64::from(f.size.unwrap_or(0)) > app.cfg.daemon.max_message_size {
-            let received = f.internal_date().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| app.now());
+            let received = f
+                .internal_date()
+                .map(|d| app.clock.server_time(d.with_timezone(&Utc)))
+                .unwrap_or_else(|| app.now());
             out.too_large.push((uid, received));
         } else {
             small.push(uid);
@@ -404,7 +407,7 @@ async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u
         .chain(b.bodies.iter().filter_map(|f| {
             Some((
                 f.uid?,
-                f.internal_date().map(|d| d.with_timezone(&Utc)),
+                f.internal_date().map(|d| app.clock.server_time(d.with_timezone(&Utc))),
                 Some(f.body().unwrap_or_default()),
             ))
         }));

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod answers;
 pub mod app;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod core;

@@ -230,7 +230,7 @@ async fn db_cmd(action: DbCmd) -> Result<ExitCode> {
                 anyhow::bail!("no database at {p}");
             }
             let src = open_arg(&from).await?;
-            let now = chrono::Utc::now();
+            let now = samverkan::clock::Clock::from_env()?.now();
             let st = src.status(&[]).await?;
             let running: Vec<&str> = st
                 .instances
@@ -287,7 +287,7 @@ async fn purge_cmd(path: &Path, dry_run: bool, store_only: bool) -> Result<ExitC
     } else {
         samverkan::app::App::open(cfg).await?
     };
-    let now = chrono::Utc::now();
+    let now = samverkan::clock::Clock::from_env()?.now();
     let rep = if store_only {
         samverkan::admin::purge_store(&app, now, dry_run).await?
     } else {
@@ -388,7 +388,7 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let app = samverkan::app::App::open_offline(cfg).await?;
-    let now = chrono::Utc::now();
+    let now = samverkan::clock::Clock::from_env()?.now();
     let pick = |forum: &Option<String>| -> Result<samverkan::config::Forum> {
         match forum {
             Some(id) => app.cfg.forum(id).cloned().ok_or_else(|| anyhow::anyhow!("no forum {id:?}")),
@@ -500,7 +500,7 @@ async fn meeting(path: &Path, action: MeetingCmd) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let store = Store::open_config(&cfg.database).await?;
-    let now = chrono::Utc::now();
+    let now = samverkan::clock::Clock::from_env()?.now();
     let forum_of = |id: &str| {
         cfg.forum(id)
             .ok_or_else(|| anyhow::anyhow!("no forum {id:?} in {}", path.display()))
@@ -695,7 +695,7 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let store = Store::open_config(&cfg.database).await?;
-    let now = chrono::Utc::now();
+    let now = samverkan::clock::Clock::from_env()?.now();
     let until = now + chrono::Duration::days(i64::from(days));
     for f in &cfg.forums {
         if let Some(s) = &f.schedule {
@@ -807,7 +807,7 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
             m.last_uid
         );
     }
-    let now = samverkan::core::time::db(chrono::Utc::now());
+    let now = samverkan::core::time::db(samverkan::clock::Clock::from_env()?.now());
     for i in &st.instances {
         let state = if i.alive_until > now {
             format!("running since {} (pid {}, version {})", i.started_at, i.pid, i.version)

@@ -28,6 +28,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let mut failing = false;
     // The meetings whose cutoff waits for the inbox to be read, told once each.
     let mut waiting: Vec<i64> = Vec::new();
+    let mut moved = app.clock.changes();
     loop {
         if *shutdown.borrow() {
             return;
@@ -40,8 +41,10 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             continue;
         }
         let mut awaiting_inbox = false;
+        let offset = app.clock.offset();
         let wait = match tick(&app).await {
             Ok(pass) => {
+                app.clock.acknowledge(offset);
                 if failing {
                     failing = false;
                     info!("meeting scheduler recovered");
@@ -82,6 +85,8 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
             _ = inbox_read => {}
+            // A test moved the clock: what is due has changed.
+            _ = moved.changed() => {}
             _ = shutdown.changed() => return,
         }
     }
@@ -607,7 +612,7 @@ pub fn preview_obligations(
                 format!(
                     "[{}] {about}: {what} om {} till {to} mottagare (uppgift {id})",
                     o.forum_id,
-                    ob::label_sv(&o.kind)
+                    ob::what_sv(&o.kind)
                 ),
             ))
         })
@@ -758,6 +763,7 @@ mod tests {
             opened_at: Some(ts("2027-01-12T13:00:00Z")),
             data: serde_json::json!({}),
             request_message_id: String::new(),
+            closed: false,
         }
     }
 
@@ -787,7 +793,7 @@ mod tests {
                 ),
                 (
                     "2027-01-18T08:00:00+00:00".to_string(),
-                    "[iof-aof] möte 3: påminnelse om justeringen av minnesanteckningarna till 1 mottagare (uppgift 2)"
+                    "[iof-aof] möte 3: påminnelse om justeringen av mötesanteckningarna till 1 mottagare (uppgift 2)"
                 ),
                 (
                     "2027-01-21T08:00:00+00:00".to_string(),

@@ -225,6 +225,7 @@ const SMTP_DOWN_PROBE: Duration = Duration::from_secs(5);
 pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Receiver<bool>) {
     let mut smtp_down = false;
     let mut failing = false;
+    let mut moved = app.clock.changes();
     loop {
         if *shutdown.borrow() {
             return;
@@ -269,6 +270,8 @@ pub async fn run(app: Arc<App>, transport: Transport, mut shutdown: watch::Recei
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = app.outbox_wake.notified() => {}
+            // A test moved the clock: retries may be due now.
+            _ = moved.changed() => {}
             _ = shutdown.changed() => return,
         }
     }

@@ -36,6 +36,8 @@ pub const REQUIRED: &[&str] = &[
     "obligation_reminder",
     "obligation_escalation",
     "notes_review",
+    "comment_ack",
+    "comment_forward",
 ];
 
 /// A rendered mail text.
@@ -300,6 +302,56 @@ mod tests {
             t.render("sv", "receipt", &serde_json::json!({})).is_err(),
             "undefined variables are errors"
         );
+    }
+
+    /// Issue 15 item 7: every obligation's reminder and escalation names what is late (never
+    /// the stored kind), for which meeting or case, who was to act, and the deadline.
+    #[test]
+    fn every_reminder_and_escalation_names_what_whom_which_and_the_deadline() {
+        let t = shipped();
+        for kind in crate::core::obligation::KINDS {
+            let meeting_kind = [
+                crate::core::obligation::DECISIONS,
+                crate::core::obligation::NOTES,
+                crate::core::obligation::ADJUST,
+            ]
+            .contains(kind);
+            let ctx = serde_json::json!({
+                "obligation": kind, "what": crate::core::obligation::what_sv(kind), "escalation": true,
+                "case_no": (!meeting_kind).then_some("2026-0042"), "unit": "Vuxenenheten",
+                "owners": ["Lars Ek", "Eva Ek"], "since": "måndag 7 december 2026 kl. 14.00",
+                "deadline": "tisdag 15 december 2026 kl. 09.00", "undecided": ["2026-0043"],
+                "date": "fredag 20 augusti 2027",
+                "meeting": meeting_kind.then_some("samverkansmöte tisdag 8 december 2026 kl. 13.00"),
+                "forum_name": "Samverkan", "convenor_name": "Sara", "convenor_address": "sara@x",
+            });
+            for lang in ["sv", "en"] {
+                for template in ["obligation_reminder", "obligation_escalation"] {
+                    let r = t.render(lang, template, &ctx).expect("render");
+                    let all = format!("{}\n{}", r.subject, r.text);
+                    let what = format!("{lang} {template} {kind}: {all}");
+                    // The stored kind never shows ("Försenat: adjust"); in English "notes" is a word.
+                    let raw = if lang == "sv" {
+                        all.to_lowercase().contains(kind)
+                    } else {
+                        all.contains('_') || all.contains("adjust")
+                    };
+                    assert!(!raw, "{what}");
+                    assert!(
+                        all.contains("2026-0042") || all.contains("samverkansmöte tisdag 8 december"),
+                        "{what}"
+                    );
+                    if *kind != crate::core::obligation::FOLLOW_UP {
+                        assert!(all.contains("15 december 2026 kl. 09.00"), "the deadline: {what}");
+                    }
+                    if template == "obligation_escalation" {
+                        assert!(all.contains("Lars Ek, Eva Ek"), "who was to act: {what}");
+                    } else {
+                        assert!(r.text.contains("Lars Ek, Eva Ek"), "whom it reminds: {what}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -37,13 +37,10 @@ fn answer(from: &str, to: &str, subject: &str, in_reply_to: &str, body: &str, id
     .into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
-    if skip() {
-        return;
-    }
-    // A daily samverkansmöte: cutoff in 6 s, the meeting at +12 s for one minute.
-    let schedule = loop {
+/// A daily samverkansmöte: cutoff in 6 s, the meeting at +12 s for one minute (waits when that
+/// would cross midnight).
+async fn samverkan_soon() -> String {
+    loop {
         let now = Utc::now().with_timezone(&Stockholm);
         let meeting = now + chrono::Duration::seconds(12);
         if (meeting + chrono::Duration::minutes(2)).date_naive() == now.date_naive() {
@@ -54,7 +51,21 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
             );
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
-    };
+    }
+}
+
+/// The case number in a receipt's subject ("Kvittens: ärende 2026-0001 ...").
+async fn receipt_case(user: &str) -> String {
+    let m = inbox_with(user, "the receipt", |m| count(m, "Kvittens") == 1).await;
+    subject_of(find(&m, "Kvittens")).split_whitespace().nth(2).expect("no").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
+    if skip() {
+        return;
+    }
+    let schedule = samverkan_soon().await;
     let tail = "[forum.followup]\nhandover_remind_after = \"4s\"\nhandover_escalate_after = \"8s\"\ndecisions_remind_after = \"1h\"\nadjusters = [\"lars-{tag}@test.local\"]";
     let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, tail);
     let _d = w.start();
@@ -265,4 +276,162 @@ async fn an_age_transfer_is_announced_six_months_ahead_and_listed_on_the_avstamn
     .await;
     let inv = text_of(find(&m, "Kallelse: avstämningsmöte"));
     assert!(inv.contains(&format!("ärende {case_no}: {birthday}")), "{inv}");
+}
+
+/// Issue 15, items 2, 5, 6 and 10: replies in the threads of the daemon's obligation mails.
+/// Decisions are corrected by answering the beslutsunderlag again and the confirmation, and the
+/// decisions stay open until every case has one; the handover information sent in answer to
+/// the reminder is the handover, not a change of the case; an adjuster's question is a comment
+/// (acknowledged and forwarded to the note taker), never an approval or a failed submission.
+#[tokio::test(flavor = "multi_thread")]
+async fn replies_in_obligation_threads_belong_to_the_obligation() {
+    if skip() {
+        return;
+    }
+    let schedule = samverkan_soon().await;
+    let tail = "[forum.followup]\nhandover_remind_after = \"4s\"\nhandover_escalate_after = \"1h\"\ndecisions_remind_after = \"1h\"\nadjusters = [\"lars-{tag}@test.local\"]";
+    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule, tail);
+    let _d = w.start();
+    let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
+    // Both before the cutoff (6 s from the schedule's making), so both are on the agenda.
+    send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
+    send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
+    let anna_case = receipt_case(&anna).await;
+    let lars_case = receipt_case(&lars).await;
+    let pool = w.db().await;
+    let decisions_open = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM obligations WHERE kind = 'decisions' AND closed_at = ''")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    let no_parts = |m: &[Vec<u8>]| count(m, "Vi hittade ingen ärendeanmälan");
+
+    let m = wait_for(Duration::from_secs(100), "the beslutsunderlag", || async {
+        let m = fetch_folder(&anna, "INBOX").await;
+        (count(&m, "Beslutsunderlag") == 1).then_some(m)
+    })
+    .await;
+    let request = find(&m, "Beslutsunderlag").clone();
+    let agenda = text_of(&request);
+    assert!(
+        agenda.contains(&anna_case) && agenda.contains(&lars_case),
+        "both on the agenda: {agenda}"
+    );
+    let rid = header_of(&request, "Message-ID").expect("id");
+
+    // Item 6: one line accepted, one not: the decisions stay open, the confirmation names the
+    // case still without a decision.
+    let body = format!("{anna_case}: Överlämna till vuxenenheten\r\n{lars_case}: kanske senare\r\n");
+    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(&request), &rid, &body, "dec-1")).await;
+    let m = inbox_with(&anna, "the first confirmation", |m| {
+        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 1
+    })
+    .await;
+    let confirm = text_of(find(&m, "Beslut: 1 rad(er)"));
+    assert!(confirm.contains(&format!("saknar beslut: {lars_case}")), "{confirm}");
+    assert_eq!(decisions_open().await, 1, "a case has no decision yet");
+    // Again to the beslutsunderlag, still wrong: read as decision lines again.
+    let body = format!("{lars_case}: uppföljning nästa vår\r\n");
+    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(&request), &rid, &body, "dec-2")).await;
+    let m = inbox_with(&anna, "the second confirmation", |m| {
+        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 2
+    })
+    .await;
+    assert_eq!(no_parts(&m), 0);
+    assert_eq!(decisions_open().await, 1);
+    // The correction, in answer to the (second) confirmation only (Outlook's In-Reply-To).
+    let second = m
+        .iter()
+        .filter(|r| subject_of(r).starts_with("Beslut: 1 rad(er)"))
+        .find(|r| text_of(r).contains("nästa vår"))
+        .expect("the second confirmation");
+    let cid = header_of(second, "Message-ID").expect("id");
+    let body = format!("{lars_case}: AVSLUTAD\r\n");
+    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(second), &cid, &body, "dec-3")).await;
+    let m = inbox_with(&anna, "the corrected decisions confirmed", |m| count(m, "Beslut registrerade") == 1).await;
+    assert_eq!(no_parts(&m), 0, "a correction is not a failed submission");
+    wait_for(T, "the decisions closed", || async { (decisions_open().await == 0).then_some(()) }).await;
+
+    // Item 2: the submitter answers the handover *reminder* (only its Message-ID in the
+    // thread headers): the handover is forwarded and the case's parts stay as they were.
+    let m = inbox_with(&anna, "the handover reminder", |m| {
+        count(m, "Påminnelse: skicka överlämningen") == 1
+    })
+    .await;
+    let reminder = find(&m, "Påminnelse: skicka överlämningen");
+    let before: String = sqlx::query_scalar("SELECT sections_json FROM cases WHERE case_no = $1")
+        .bind(&anna_case)
+        .fetch_one(&pool)
+        .await
+        .expect("case");
+    let parts = "Bakgrund och familjesituation: Bor med mamma.\r\nAktuell situation: HANDOVER-MARKÖR skolfrånvaro.\r\nFunktionsnedsättning/problematik och tidigare utredningar/diagnos: ADHD 2024.\r\nPågående insatser och planering: Kontaktperson.\r\nSamtycke: ja\r\n";
+    let reminder_id = header_of(reminder, "Message-ID").expect("id");
+    send_raw(
+        &anna,
+        &[&mb],
+        &answer(&anna, &mb, &subject_of(reminder), &reminder_id, parts, "ho-1"),
+    )
+    .await;
+    let m = inbox_with(&lars, "the forwarded handover", |m| {
+        m.iter().any(|r| subject_of(r).contains("bekräfta mottagandet"))
+    })
+    .await;
+    let fwd = m.iter().find(|r| subject_of(r).contains("bekräfta mottagandet")).expect("fwd");
+    assert!(text_of(fwd).contains("HANDOVER-MARKÖR"), "{}", text_of(fwd));
+    let after: String = sqlx::query_scalar("SELECT sections_json FROM cases WHERE case_no = $1")
+        .bind(&anna_case)
+        .fetch_one(&pool)
+        .await
+        .expect("case");
+    assert_eq!(before, after, "the handover did not change the case's parts");
+    let m = inbox_with(&anna, "the handover sent", |m| count(m, "Överlämning av ärende") >= 2).await;
+    assert_eq!(count(&m, &format!("Ärende {anna_case} har uppdaterats")), 0);
+
+    // Items 5 and 10: the notes are filed, the adjuster asks a question: a comment, not
+    // "Justerat" (the review stays open) and not a failed submission.
+    send_raw(
+        &anna,
+        &[&mb],
+        &answer(&anna, &mb, &subject_of(&request), &rid, "Klart, i G:/Samverkan.", "notes-1"),
+    )
+    .await;
+    let m = inbox_with(&lars, "the review request", |m| count(m, "Justera anteckningarna") == 1).await;
+    let review = find(&m, "Justera anteckningarna");
+    let review_id = header_of(review, "Message-ID").expect("id");
+    send_raw(
+        &lars,
+        &[&mb],
+        &answer(
+            &lars,
+            &mb,
+            &subject_of(review),
+            &review_id,
+            "Oklart vad som menas i punkt 2.",
+            "adj-1",
+        ),
+    )
+    .await;
+    let m = inbox_with(&lars, "the comment acknowledged", |m| count(m, "Kommentar mottagen") == 1).await;
+    assert_eq!(no_parts(&m), 0);
+    let m = inbox_with(&anna, "the comment forwarded to the note taker", |m| {
+        count(m, "Kommentar från") == 1
+    })
+    .await;
+    assert!(text_of(find(&m, "Kommentar från")).contains("Oklart vad som menas i punkt 2."));
+    let adjust_open = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM obligations WHERE kind = 'adjust' AND closed_at = ''")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    assert_eq!(adjust_open().await, 1, "a question is not an approval");
+    send_raw(
+        &lars,
+        &[&mb],
+        &answer(&lars, &mb, &subject_of(review), &review_id, "Justerat.", "adj-2"),
+    )
+    .await;
+    wait_for(T, "the review closed", || async { (adjust_open().await == 0).then_some(()) }).await;
+    pool.close().await;
 }

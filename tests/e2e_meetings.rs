@@ -1,8 +1,9 @@
 //! End-to-end: meetings, agendas and invitations, the real daemon against the real loopback
 //! Dovecot + Postfix, with every invitation checked by Python's icalendar and Mozilla's ical.js.
 //!
-//! The schedules here put a meeting minutes from now with its cutoff seconds from now, so the
-//! daemon's own clock drives the cutoff.
+//! The schedules here are fixed in January 2027 and the tests move the daemon's clock (the test
+//! clock of a debug build, `samverkan::clock`) to "a minute before the cutoff", "the cutoff + 1 s",
+//! and so on: they run the same at any time of day and on any date.
 
 mod common;
 
@@ -15,28 +16,6 @@ use chrono_tz::Europe::Stockholm;
 use common::*;
 
 const T: Duration = Duration::from_secs(30);
-
-/// A daily schedule whose meeting today is `meeting_in` from now and whose cutoff is
-/// `cutoff_in` from now. Waits past midnight if the two would straddle it.
-async fn soon(kind: &str, cutoff_in: chrono::Duration, meeting_in: chrono::Duration, invite_lead: &str) -> (String, DateTime<Utc>) {
-    loop {
-        let now = Utc::now().with_timezone(&Stockholm);
-        let meeting = now + meeting_in;
-        let cutoff = now + cutoff_in;
-        if meeting.date_naive() == cutoff.date_naive() && cutoff.date_naive() == now.date_naive() {
-            let meeting = meeting.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            let meeting = DateTime::parse_from_rfc3339(&meeting).expect("t").with_timezone(&Utc);
-            let local = meeting.with_timezone(&Stockholm).naive_local();
-            let body = format!(
-                "rrule = \"FREQ=DAILY\"\nfirst = \"{}\"\nduration = \"1h\"\nkinds = [\"{kind}\"]\nplace = \"Stadshuset, sal 3\"\ncutoff_days_before = 0\ncutoff_time = \"{}\"\ninvite_lead = \"{invite_lead}\"",
-                (local - chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M:%S"),
-                cutoff.format("%H:%M:%S"),
-            );
-            return (body, meeting);
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
 
 fn has_calendar(raw: &[u8], method: &str) -> bool {
     calendar_text(raw).is_some_and(|c| c.contains(&format!("METHOD:{method}")))
@@ -96,8 +75,12 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     if skip() {
         return;
     }
-    let (schedule, start) = soon("samverkansmöte", chrono::Duration::seconds(12), chrono::Duration::minutes(10), "1h").await;
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &schedule);
+    let start = meeting();
+    let w = World::with_schedule(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "samverkansmöte", "2d"),
+    );
+    w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
 
@@ -108,7 +91,7 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
     send_raw(&anna, &[&mb], anna_case.as_bytes()).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
 
-    // The convenor holds the date at once (invite_lead 1h).
+    // The convenor holds the date at once (invite_lead 2d: due on the 10th).
     let hold = inbox_with(&sara, "the convenor's hold-the-date", |m| {
         m.iter().any(|r| has_calendar(r, "REQUEST"))
     })
@@ -120,6 +103,17 @@ async fn samverkansmote_summons_with_agenda_at_the_cutoff_and_a_move_reaches_eve
         text_of(&hold[0])
     );
 
+    // Both cases are in before the cutoff; then the clock passes it.
+    wait_for(T, "both cases", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(())
+    })
+    .await;
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM outbox WHERE kind = 'invitation'").await,
+        1,
+        "no summons before the cutoff"
+    );
+    w.set_clock(cutoff() + chrono::Duration::seconds(1));
     // After the cutoff, those summoned get the invitation with the agenda.
     let anna_mail = inbox_with(&anna, "Anna's summons", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
     let invite = anna_mail.iter().find(|r| has_calendar(r, "REQUEST")).expect("invitation").clone();
@@ -274,10 +268,21 @@ async fn samverkansmote_without_cases_is_cancelled_and_the_convenor_told() {
     if skip() {
         return;
     }
-    let (schedule, _start) = soon("samverkansmöte", chrono::Duration::seconds(6), chrono::Duration::minutes(10), "1h").await;
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &schedule);
+    let w = World::with_schedule(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "samverkansmöte", "2d"),
+    );
+    w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let sara = w.addr("sara");
+    inbox_with(&sara, "the hold-the-date", |m| m.iter().any(|r| has_calendar(r, "REQUEST"))).await;
+    w.settle().await;
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM meetings WHERE status = 'not_held'").await,
+        0,
+        "not before the cutoff"
+    );
+    w.set_clock(cutoff() + chrono::Duration::seconds(1));
     let m = inbox_with(&sara, "hold-the-date, CANCEL and the notice", |m| {
         m.iter().any(|r| has_calendar(r, "CANCEL")) && m.iter().any(|r| subject_of(r).starts_with("Hålls inte"))
     })
@@ -299,14 +304,8 @@ async fn avstamningsmote_invites_every_deputy_head_ahead_and_a_cancel_reaches_th
     if skip() {
         return;
     }
-    let (schedule, _start) = soon(
-        "avstämningsmöte",
-        chrono::Duration::seconds(1),
-        chrono::Duration::minutes(30),
-        "14d",
-    )
-    .await;
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &schedule);
+    let w = World::with_schedule("scheduler_interval = \"1s\"", &fixed("FREQ=DAILY", "avstämningsmöte", "14d"));
+    w.set_clock(meeting() - chrono::Duration::minutes(30));
     let _d = w.start();
     let (anna, lars, sara) = (w.addr("anna"), w.addr("lars"), w.addr("sara"));
     for who in [&anna, &lars] {
@@ -352,16 +351,14 @@ async fn an_invitation_the_server_refuses_marks_the_invitee_unreachable_and_tell
     if skip() {
         return;
     }
-    let (schedule, _start) = soon(
-        "avstämningsmöte",
-        chrono::Duration::seconds(1),
-        chrono::Duration::minutes(30),
-        "14d",
-    )
-    .await;
     // The test stack answers 550 for any local part starting with "nosuch".
     let tail = "[[forum.unit]]\nname = \"Testenheten\"\ndeputy_heads = [\"nosuch-{tag}@test.local\"]\n\n[[forum.member]]\nname = \"Nils Nosuch\"\naddress = \"nosuch-{tag}@test.local\"\nunit = \"Testenheten\"\n";
-    let w = World::with_tail("scheduler_interval = \"1s\"", &schedule.replace("FREQ=DAILY", "FREQ=WEEKLY"), tail);
+    let w = World::with_tail(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "avstämningsmöte", "14d"),
+        tail,
+    );
+    w.set_clock(meeting() - chrono::Duration::minutes(30));
     let _d = w.start();
     let sara = w.addr("sara");
     let m = inbox_with(&sara, "the undeliverable notice", |m| {
@@ -373,7 +370,7 @@ async fn an_invitation_the_server_refuses_marks_the_invitee_unreachable_and_tell
         .find(|r| subject_of(r).starts_with("Kallelsen nådde inte fram"))
         .expect("notice");
     assert!(text_of(notice).contains(&w.addr("nosuch")), "{}", text_of(notice));
-    // Two weekly meetings (today's and next week's) fall within the 14 days: each has Nils's
+    // Two weekly meetings (the 12th and the 19th) fall within the 14 days: each has Nils's
     // invitation refused, and only his.
     wait_for(T, "both refusals recorded", || async {
         (w.scalar("SELECT count(*) FROM invitations WHERE undeliverable = 1").await == 2
@@ -407,19 +404,20 @@ async fn a_submission_that_arrived_before_the_cutoff_while_the_daemon_was_down_i
     if skip() {
         return;
     }
-    let (schedule, _start) = soon("samverkansmöte", chrono::Duration::seconds(5), chrono::Duration::minutes(10), "1h").await;
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &schedule);
+    let w = World::with_schedule(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "samverkansmöte", "2d"),
+    );
     let (anna, sara, mb) = (w.addr("anna"), w.addr("sara"), w.mailbox());
-    // The daemon is not running: the mail arrives before the cutoff and waits in the inbox.
+    // The daemon is not running: the mail arrives ten minutes before the cutoff and waits in
+    // the inbox.
+    w.set_clock(cutoff() - chrono::Duration::minutes(10));
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     wait_for(T, "the submission in the forum's inbox", || async {
         (!fetch_folder(&mb, "INBOX").await.is_empty()).then_some(())
     })
     .await;
-    let cutoff_passed = Utc::now() + chrono::Duration::seconds(6);
-    while Utc::now() < cutoff_passed {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    w.set_clock(cutoff() + chrono::Duration::minutes(20));
     // The daemon starts after the cutoff.
     let _d = w.start();
     let m = inbox_with(&anna, "Anna's receipt and summons", |m| {
@@ -447,41 +445,47 @@ async fn a_submission_that_arrived_before_the_cutoff_while_the_daemon_was_down_i
     );
 }
 
-/// #15.4: invitations sent later than due (here an avstämningsmöte 30 minutes away, invited
-/// at once although `invite_lead` is 14 days) get no RSVP reminder right after them: the grace
-/// period runs from when they actually went out, and a reminder that would come within the
-/// last hour before the meeting is not sent at all.
+/// #15.4: invitations sent later than due (an avstämningsmöte five hours away, invited at once
+/// although `invite_lead` is 14 days) get no RSVP reminder right after them: the grace period
+/// runs from when they actually went out (three hours), not from when they were due.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_rsvp_reminder_follows_invitations_that_went_out_late() {
     if skip() {
         return;
     }
-    let (schedule, _start) = soon(
-        "avstämningsmöte",
-        chrono::Duration::seconds(1),
-        chrono::Duration::minutes(30),
-        "14d",
-    )
-    .await;
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &schedule);
+    let w = World::with_schedule(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "avstämningsmöte", "14d"),
+    );
+    let sent = meeting() - chrono::Duration::hours(5);
+    w.set_clock(sent);
     let _d = w.start();
     let anna = w.addr("anna");
     inbox_with(&anna, "the avstämningsmöte invitation", |m| {
         m.iter().any(|r| has_calendar(r, "REQUEST"))
     })
     .await;
-    // Several scheduler passes (one a second) after the invitations: the old rule queued the
-    // reminder on the first of them.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // A minute later ("2 days before" passed long ago): no reminder.
+    w.set_clock(sent + chrono::Duration::minutes(1));
+    w.settle().await;
     assert_eq!(w.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'").await, 0);
-    assert_eq!(w.scalar("SELECT count(*) FROM invitations WHERE reminded_at != ''").await, 0);
-    // Nor is one planned for this meeting (the daily schedule's later meetings get theirs
-    // three hours after their invitations).
     let id: i64 = w
         .scalar("SELECT id FROM meetings WHERE summoned_at != '' ORDER BY starts_at LIMIT 1")
         .await;
     let (ok, out, _) = w.cli(&["preview", "--days", "1"]);
     assert!(ok);
-    assert!(!out.contains(&format!("(möte {id}): påminnelse om svar")), "{out}");
-    assert!(out.contains("påminnelse om svar"), "{out}");
+    assert!(out.contains(&format!("(möte {id}): påminnelse om svar till 2 mottagare")), "{out}");
+    // Three hours after the invitations: the reminder to the two deputy heads who have not
+    // answered, once.
+    w.set_clock(sent + chrono::Duration::hours(3) + chrono::Duration::seconds(10));
+    w.settle().await;
+    assert_eq!(w.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'").await, 2);
+    inbox_with(&anna, "the reminder", |m| m.iter().any(|r| subject_of(r).starts_with("Påminnelse"))).await;
+    w.set_clock(sent + chrono::Duration::hours(4));
+    w.settle().await;
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'").await,
+        2,
+        "never twice"
+    );
 }

@@ -11,23 +11,6 @@ use common::*;
 
 const T: Duration = Duration::from_secs(30);
 
-/// A daily samverkansmöte `meeting_in` from now, cutoff `cutoff_in` from now.
-async fn soon(cutoff_in: i64, meeting_in: i64) -> String {
-    loop {
-        let now = Utc::now().with_timezone(&Stockholm);
-        let meeting = now + chrono::Duration::seconds(meeting_in);
-        let cutoff = now + chrono::Duration::seconds(cutoff_in);
-        if meeting.date_naive() == now.date_naive() {
-            return format!(
-                "rrule = \"FREQ=DAILY\"\nfirst = \"{}\"\nduration = \"1h\"\nkinds = [\"samverkansmöte\"]\nplace = \"Rum 3\"\ncutoff_days_before = 0\ncutoff_time = \"{}\"\ninvite_lead = \"1h\"\nrsvp_reminder = \"2d\"",
-                (meeting.naive_local() - chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M:%S"),
-                cutoff.format("%H:%M:%S"),
-            );
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
-
 fn calendar(raw: &[u8]) -> Option<String> {
     let m = mail_parser::MessageParser::default().parse(raw)?;
     m.parts
@@ -145,11 +128,17 @@ async fn answers_from_real_clients_are_tracked_and_only_the_attendee_counts() {
     if skip() {
         return;
     }
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &soon(8, 600).await);
+    let w = World::with_schedule("scheduler_interval = \"1s\"", &fixed("FREQ=DAILY", "samverkansmöte", "1h"));
+    w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let (anna, lars, sara, mb) = (w.addr("anna"), w.addr("lars"), w.addr("sara"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
+    wait_for(T, "both cases", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(())
+    })
+    .await;
+    w.set_clock(cutoff() + chrono::Duration::seconds(1));
     let got = inbox_with(&anna, "the summons", |m| {
         m.iter().any(|r| calendar(r).is_some_and(|c| c.contains("METHOD:REQUEST")))
     })
@@ -305,12 +294,22 @@ async fn silent_invitees_get_exactly_one_reminder() {
     if skip() {
         return;
     }
-    // Summons at +6 s; the meeting at +46 s; the reminder halfway, at about +26 s.
-    let w = World::with_schedule("scheduler_interval = \"1s\"", &soon(6, 46).await);
+    // The summons at the cutoff (11 January 11:00Z); "2 days before" has passed by then, so the
+    // reminder comes three hours after the summons.
+    let w = World::with_schedule(
+        "scheduler_interval = \"1s\"",
+        &fixed("FREQ=WEEKLY;BYDAY=TU", "samverkansmöte", "2d"),
+    );
+    w.set_clock(cutoff() - chrono::Duration::minutes(1));
     let _d = w.start();
     let (anna, lars, mb) = (w.addr("anna"), w.addr("lars"), w.mailbox());
     send_raw(&anna, &[&mb], &submission(&anna, &mb, 1)).await;
     send_raw(&lars, &[&mb], &submission(&lars, &mb, 2)).await;
+    wait_for(T, "both cases", || async {
+        (w.scalar("SELECT count(*) FROM cases").await == 2).then_some(())
+    })
+    .await;
+    w.set_clock(cutoff() + chrono::Duration::seconds(1));
     let got = inbox_with(&anna, "the summons", |m| m.iter().any(|r| calendar(r).is_some())).await;
     let ics = calendar(got.iter().find(|r| calendar(r).is_some()).expect("invite")).expect("ics");
     let start: DateTime<Utc> = chrono::NaiveDateTime::parse_from_str(&prop(&ics, "DTSTART"), "%Y%m%dT%H%M%SZ")
@@ -333,6 +332,13 @@ async fn silent_invitees_get_exactly_one_reminder() {
     )
     .await;
     wait_answer(&w, &anna, "ACCEPTED").await;
+    w.settle().await;
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'").await,
+        0,
+        "not right after the summons"
+    );
+    w.set_clock(cutoff() + chrono::Duration::hours(3) + chrono::Duration::seconds(5));
     let lars_mail = inbox_with(&lars, "Lars's reminder", |m| {
         m.iter().any(|r| subject_of(r).starts_with("Påminnelse"))
     })
@@ -345,8 +351,10 @@ async fn silent_invitees_get_exactly_one_reminder() {
         calendar(reminder).is_some_and(|c| c.contains("METHOD:REQUEST")),
         "the reminder carries the invitation to accept"
     );
-    // Wait until the meeting would have started: still exactly one reminder, none to Anna.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Until the meeting starts: still exactly one reminder, none to Anna.
+    w.set_clock(meeting() - chrono::Duration::minutes(1));
+    w.settle().await;
+    assert_eq!(w.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'").await, 1);
     let lars_mail = fetch_folder(&lars, "INBOX").await;
     assert_eq!(lars_mail.iter().filter(|r| subject_of(r).starts_with("Påminnelse")).count(), 1);
     assert!(

@@ -102,6 +102,8 @@ const COLUMNS: &[(&str, &str, bool)] = &[
     ("obligations", "data_json", true),
     // Ours, like outbox.message_id.
     ("obligations", "request_message_id", false),
+    // The daemon's own Message-IDs of the mails about an obligation.
+    ("obligation_mails", "message_id", false),
     // The daemon's host names and lease names.
     ("instances", "name", false),
     ("instances", "started_at", false),
@@ -272,6 +274,11 @@ async fn seed(s: &Store) {
         )
         .await;
     }
+    exec(
+        s,
+        "INSERT INTO obligation_mails (message_id, obligation_id) VALUES ('samverkan.x.5@f', 5)".into(),
+    )
+    .await;
     exec(
         s,
         format!("INSERT INTO instances (name, started_at, alive_until, version, pid) VALUES ('host-a', '{T}', '{T}', '0.1', 1)"),

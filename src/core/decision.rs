@@ -87,18 +87,19 @@ fn case_no(s: &str) -> Option<(String, usize)> {
     })
 }
 
-fn keyword(rest: &str) -> Option<(Kind, usize)> {
+/// The keyword `rest` starts with, where its word ends, and whether the word is the keyword
+/// itself (a whole word) rather than a longer word it begins ("överlämnad", "avslutningsvis").
+fn keyword(rest: &str) -> Option<(Kind, usize, bool)> {
     let low = rest.to_lowercase();
     KEYWORDS.iter().find_map(|(words, kind)| {
         words.iter().filter(|w| low.starts_with(*w)).max_by_key(|w| w.len()).map(|w| {
             // Skip the rest of the word ("överlämnas" matched by "överlämna").
-            let mut end = w.len();
-            end += low[end..]
+            let tail = low[w.len()..]
                 .chars()
                 .take_while(|c| c.is_alphabetic())
                 .map(char::len_utf8)
                 .sum::<usize>();
-            (*kind, end)
+            (*kind, w.len() + tail, tail == 0)
         })
     })
 }
@@ -128,7 +129,9 @@ pub fn read_decisions(text: &str) -> Vec<Line> {
         }
         let bullet = line.trim_start_matches(['-', '*', '•', '–', ' ']);
         let Some((no, end)) = case_no(bullet) else {
-            if keyword(bullet).is_some() {
+            // Without a case number only the keyword as a whole word makes a line a decision
+            // (that lacks its number): prose ("Avslutningsvis …", "Lyfte frågan …") is not.
+            if keyword(bullet).is_some_and(|(_, _, whole)| whole) {
                 out.push(Line {
                     text: line.to_string(),
                     result: Err("raden saknar ärendenummer (ÅÅÅÅ-NNNN)".into()),
@@ -137,7 +140,7 @@ pub fn read_decisions(text: &str) -> Vec<Line> {
             continue;
         };
         let rest = bullet[end..].trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '–' | '—' | '.' | ','));
-        let Some((kind, kw_end)) = keyword(rest) else {
+        let Some((kind, kw_end, _)) = keyword(rest) else {
             out.push(Line {
                 text: line.to_string(),
                 result: Err("beslutet kunde inte läsas: skriv ÖVERLÄMNA till ENHET, UPPFÖLJNING ÅÅÅÅ-MM-DD, LYFT eller AVSLUTAD".into()),
@@ -250,6 +253,31 @@ mod tests {
         assert!(lines[1].result.as_ref().is_err_and(|e| e.contains("datum")));
         assert!(lines[2].result.as_ref().is_err_and(|e| e.contains("saknar ärendenummer")));
         assert!(lines[3].result.as_ref().is_err_and(|e| e.contains("vilken enhet")));
+    }
+
+    /// Issue 15: a keyword that merely begins a word of prose does not make a decision line
+    /// (a comment in the decisions' thread is a comment, not an unreadable decision).
+    #[test]
+    fn prose_beginning_with_a_keyword_is_not_a_decision() {
+        for prose in [
+            "Avslutningsvis: tack för ett bra möte.",
+            "Lyftet av frågan diskuterades.",
+            "Uppföljningen får vänta.",
+            "Överlämningar tar tid.",
+            "Closely related to last week.",
+            "Transferring the notes later.",
+            "Escalates quickly, I think.",
+        ] {
+            assert!(read_decisions(prose).is_empty(), "{prose}");
+        }
+        // The keyword itself without a number is still a decision that lacks its number.
+        for line in ["AVSLUTAD", "Lyft till enhetschef", "Överlämnas till Vuxenenheten"] {
+            let got = read_decisions(line);
+            assert!(
+                got.len() == 1 && got[0].result.as_ref().is_err_and(|e| e.contains("saknar ärendenummer")),
+                "{line}: {got:?}"
+            );
+        }
     }
 
     #[test]

@@ -79,6 +79,16 @@ pub fn add_working_days(from: NaiveDate, n: u32) -> NaiveDate {
     day
 }
 
+/// `day` itself if it is a working day, else the working day before it: where a deadline "at
+/// the latest" that falls on a day off moves (seed 001: "senast 6 månader innan").
+pub fn working_day_on_or_before(day: NaiveDate) -> NaiveDate {
+    let mut day = day;
+    while !is_working_day(day) {
+        day -= Duration::days(1);
+    }
+    day
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +152,18 @@ mod tests {
         assert_eq!(add_working_days(d("2026-04-02"), 1), d("2026-04-07"));
         // From a Saturday, 0 working days is the next Monday.
         assert_eq!(add_working_days(d("2026-11-28"), 0), d("2026-11-30"));
+    }
+
+    #[test]
+    fn a_deadline_at_the_latest_moves_back_to_a_working_day() {
+        assert_eq!(working_day_on_or_before(d("2027-02-19")), d("2027-02-19"), "a Friday stays");
+        assert_eq!(working_day_on_or_before(d("2027-02-20")), d("2027-02-19"), "Saturday → Friday");
+        assert_eq!(working_day_on_or_before(d("2027-02-21")), d("2027-02-19"), "Sunday → Friday");
+        // Easter Monday 2026 → Thursday 2 April (Good Friday and Easter in between).
+        assert_eq!(working_day_on_or_before(d("2026-04-06")), d("2026-04-02"));
+        // Midsommardagen 2026 → Thursday 18 June (Midsommarafton is a day off).
+        assert_eq!(working_day_on_or_before(d("2026-06-20")), d("2026-06-18"));
+        // Christmas → Wednesday 23 December.
+        assert_eq!(working_day_on_or_before(d("2026-12-26")), d("2026-12-23"));
     }
 }

@@ -158,6 +158,7 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("request_message_id", Text),
             ],
         ),
+        ("obligation_mails", &[("message_id", Text), ("obligation_id", Int)]),
     ]
 };
 

@@ -177,6 +177,7 @@ pub struct ObligationRow {
     pub opened_at: Option<DateTime<Utc>>,
     pub data: serde_json::Value,
     pub request_message_id: String,
+    pub closed: bool,
 }
 
 impl ObligationRow {
@@ -188,7 +189,7 @@ impl ObligationRow {
             escalate_at: self.escalate_at,
             reminded: self.reminded,
             escalated: self.escalated,
-            closed: false,
+            closed: self.closed,
         }
     }
 }
@@ -791,6 +792,7 @@ impl Store {
             opened_at: t(11),
             data: serde_json::from_str(&r.get::<String, _>(12)).unwrap_or_default(),
             request_message_id: r.get(13),
+            closed: !r.get::<String, _>(14).is_empty(),
         }
     }
 
@@ -798,14 +800,14 @@ impl Store {
     pub async fn open_obligations(&self) -> Result<Vec<ObligationRow>> {
         let rows = sqlx::query(
             "SELECT id, forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, reminded_at, escalated_at,
-                    opened_at, data_json, request_message_id FROM obligations WHERE closed_at = '' ORDER BY id",
+                    opened_at, data_json, request_message_id, closed_at FROM obligations WHERE closed_at = '' ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(Self::obligation_row).collect())
     }
 
-    /// The open obligations of the forum whose request mail is among `ids` (a thread).
+    /// The obligations of the forum (open or closed) that a mail among `ids` (a thread) was sent about.
     pub async fn obligations_for_thread(&self, forum_id: &str, ids: &[String]) -> Result<Vec<ObligationRow>> {
         read::obligations_for_thread(&mut *self.pool.acquire().await?, forum_id, ids).await
     }
@@ -817,14 +819,7 @@ impl Store {
 
     /// A case by id.
     pub async fn case_by_id(&self, id: i64) -> Result<Option<CaseRow>> {
-        let row = sqlx::query(
-            "SELECT id, forum_id, case_no, status, submitter, units_json, sections_json, meeting_id, message_id, handover_json, transfer_on
-             FROM cases WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(Self::case_row))
+        read::case_by_id(&mut *self.pool.acquire().await?, id).await
     }
 
     fn case_row(r: &AnyRow) -> CaseRow {
@@ -1506,9 +1501,9 @@ impl Tx {
         Ok(r.rows_affected())
     }
 
-    /// Opens an obligation; returns its id.
+    /// Opens an obligation; returns its id. Its request mail is the first of its thread.
     pub async fn open_obligation(&mut self, o: &NewObligation, now: DateTime<Utc>) -> Result<i64> {
-        Ok(sqlx::query_scalar(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO obligations (forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, opened_at, data_json, request_message_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
@@ -1524,7 +1519,32 @@ impl Tx {
         .bind(if o.data.is_null() { "{}".to_string() } else { o.data.to_string() })
         .bind(&o.request_message_id)
         .fetch_one(&mut *self.tx)
-        .await?)
+        .await?;
+        if !o.request_message_id.is_empty() {
+            self.obligation_mail(id, &o.request_message_id).await?;
+        }
+        Ok(id)
+    }
+
+    /// Records that the mail `message_id` was sent about obligation `id`: a reply in its
+    /// thread belongs to the obligation.
+    pub async fn obligation_mail(&mut self, id: i64, message_id: &str) -> Result<()> {
+        sqlx::query("INSERT INTO obligation_mails (message_id, obligation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(message_id)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces an obligation's kind-specific data.
+    pub async fn set_obligation_data(&mut self, id: i64, data: &serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE obligations SET data_json = $1 WHERE id = $2")
+            .bind(data.to_string())
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// Closes an obligation (`by`: who or what closed it).
@@ -1549,20 +1569,15 @@ impl Tx {
         Ok(())
     }
 
-    /// Marks a reminder or escalation as sent; a reminder may start a new thread for answers.
-    pub async fn obligation_step(&mut self, id: i64, escalation: bool, request_message_id: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    /// Marks a reminder or escalation as sent; its mail `message_id` joins the obligation's thread.
+    pub async fn obligation_step(&mut self, id: i64, escalation: bool, message_id: &str, now: DateTime<Utc>) -> Result<()> {
         let sql = if escalation {
-            "UPDATE obligations SET escalated_at = $1, request_message_id = coalesce($2, request_message_id) WHERE id = $3"
+            "UPDATE obligations SET escalated_at = $1 WHERE id = $2"
         } else {
-            "UPDATE obligations SET reminded_at = $1, request_message_id = coalesce($2, request_message_id) WHERE id = $3"
+            "UPDATE obligations SET reminded_at = $1 WHERE id = $2"
         };
-        sqlx::query(sql)
-            .bind(db(now))
-            .bind(request_message_id)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        sqlx::query(sql).bind(db(now)).bind(id).execute(&mut *self.tx).await?;
+        self.obligation_mail(id, message_id).await
     }
 
     /// Sets a case's after-meeting state.

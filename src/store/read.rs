@@ -205,21 +205,37 @@ pub async fn answered_sequence(c: &mut AnyConnection, meeting_id: i64, address: 
     Ok(n.filter(|n| *n >= 0).map(|n| n as u32))
 }
 
-/// The open obligations of the forum whose request mail is among `ids` (a thread).
+/// The obligations of the forum, open or closed, that a mail among `ids` (a thread) was sent
+/// about: their requests, reminders, escalations and confirmations (`obligation_mails`).
 pub async fn obligations_for_thread(c: &mut AnyConnection, forum_id: &str, ids: &[String]) -> Result<Vec<ObligationRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let rows = sqlx::query(
         "SELECT id, forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, reminded_at, escalated_at,
-                opened_at, data_json, request_message_id FROM obligations
-         WHERE closed_at = '' AND forum_id = $1 AND request_message_id IN (SELECT value FROM json_each($2)) ORDER BY id",
+                opened_at, data_json, request_message_id, closed_at FROM obligations
+         WHERE forum_id = $1 AND id IN (SELECT obligation_id FROM obligation_mails WHERE message_id IN (SELECT value FROM json_each($2)))
+         ORDER BY id",
     )
     .bind(forum_id)
     .bind(serde_json::to_string(ids)?)
     .fetch_all(&mut *c)
     .await?;
     Ok(rows.iter().map(Store::obligation_row).collect())
+}
+
+/// The open obligation of `kind` for a meeting, if any (the decisions of its agenda).
+pub async fn open_meeting_obligation(c: &mut AnyConnection, meeting_id: i64, kind: &str) -> Result<Option<ObligationRow>> {
+    let row = sqlx::query(
+        "SELECT id, forum_id, kind, case_id, meeting_id, owners, escalate_to, remind_at, escalate_at, reminded_at, escalated_at,
+                opened_at, data_json, request_message_id, closed_at FROM obligations
+         WHERE meeting_id = $1 AND kind = $2 AND closed_at = '' ORDER BY id LIMIT 1",
+    )
+    .bind(meeting_id)
+    .bind(kind)
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(row.as_ref().map(Store::obligation_row))
 }
 
 /// A case by its number in a forum.
@@ -230,6 +246,18 @@ pub async fn case_by_no(c: &mut AnyConnection, forum_id: &str, case_no: &str) ->
     )
     .bind(forum_id)
     .bind(case_no)
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(row.as_ref().map(Store::case_row))
+}
+
+/// A case by its row id.
+pub async fn case_by_id(c: &mut AnyConnection, id: i64) -> Result<Option<CaseRow>> {
+    let row = sqlx::query(
+        "SELECT id, forum_id, case_no, status, submitter, units_json, sections_json, meeting_id, message_id, handover_json, transfer_on
+         FROM cases WHERE id = $1",
+    )
+    .bind(id)
     .fetch_optional(&mut *c)
     .await?;
     Ok(row.as_ref().map(Store::case_row))

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
 pub const PASSWORD: &str = "secret";
@@ -365,6 +366,7 @@ unit = "Vuxenenheten"
                 "SAMVERKAN_LOG",
                 std::env::var("SAMVERKAN_TEST_LOG").unwrap_or_else(|_| "debug".into()),
             )
+            .env(samverkan::clock::TEST_CLOCK_ENV, self.clock_file())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -406,9 +408,76 @@ unit = "Vuxenenheten"
         v
     }
 
+    /// The file that moves this world's clock (the daemon's and the CLI's: `clock`).
+    pub fn clock_file(&self) -> PathBuf {
+        self.dir.path().join("clock")
+    }
+
+    /// The offset (ms) the test set last, 0 before any.
+    fn clock_offset(&self) -> i64 {
+        std::fs::read_to_string(self.clock_file())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .next_back()
+            .unwrap_or(0)
+    }
+
+    /// The world's time: the real time plus the offset the test set.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::milliseconds(self.clock_offset())
+    }
+
+    /// Moves the world's clock to `t` (forward, as time goes): the daemon notices within 50 ms,
+    /// the CLI at its next run. Set it before `start` to start the daemon at `t`. Mail that
+    /// arrived before the move keeps its arrival time (the file keeps every move). A move takes
+    /// effect on a whole second of real time (waiting up to a second for it), because the mail
+    /// server's arrival times (INTERNALDATE) are whole seconds: a mail delivered before the move
+    /// can never look as if it came after it.
+    pub fn set_clock(&self, t: chrono::DateTime<chrono::Utc>) {
+        let now = chrono::Utc::now();
+        let real = chrono::DateTime::<chrono::Utc>::from_timestamp(now.timestamp() + 1, 0).expect("time");
+        std::thread::sleep((real - now).to_std().unwrap_or_default());
+        let mut text = std::fs::read_to_string(self.clock_file()).unwrap_or_default();
+        text.push_str(&format!("{} {}\n", real.timestamp_millis(), (t - real).num_milliseconds()));
+        let tmp = self.dir.path().join("clock.tmp");
+        std::fs::write(&tmp, text).expect("clock");
+        std::fs::rename(&tmp, self.clock_file()).expect("clock");
+    }
+
+    /// Waits until the running daemon has planned on the clock as it stands (its scheduler
+    /// acknowledged a pass at this offset) and its outbox has nothing due: whatever the clock's
+    /// move made due has been queued and handed to SMTP, so the outbox can be checked for
+    /// what was, and was not, sent.
+    pub async fn settle(&self) {
+        let offset = self.clock_offset().to_string();
+        let tick = self.dir.path().join("clock.tick");
+        wait_for(Duration::from_secs(30), "the daemon's planning pass on the moved clock", || {
+            let (tick, offset) = (tick.clone(), offset.clone());
+            async move { (std::fs::read_to_string(&tick).is_ok_and(|t| t.trim() == offset)).then_some(()) }
+        })
+        .await;
+        let due = samverkan::core::time::db(self.now());
+        wait_for(Duration::from_secs(30), "the outbox to have nothing due", || {
+            let due = due.clone();
+            async move {
+                let pool = self.db().await;
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1")
+                    .bind(due)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or(-1);
+                pool.close().await;
+                (n == 0).then_some(())
+            }
+        })
+        .await;
+    }
+
     /// Runs a CLI subcommand against this world's config and returns stdout.
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_samverkan"))
+            .env(samverkan::clock::TEST_CLOCK_ENV, self.clock_file())
             .args(args)
             .arg("--config")
             .arg(&self.config_path)
@@ -646,4 +715,27 @@ pub fn header_of(raw: &[u8], name: &str) -> Option<String> {
     mail_parser::MessageParser::default()
         .parse(raw)
         .and_then(|m| m.header_raw(name).map(|s| s.trim().to_string()))
+}
+
+/// The meeting the clock-moving tests are about: Tuesday 12 January 2027, 13:00 in Stockholm.
+pub fn meeting() -> DateTime<Utc> {
+    ts("2027-01-12T12:00:00Z")
+}
+
+/// Its cutoff: 12:00 the day before.
+pub fn cutoff() -> DateTime<Utc> {
+    ts("2027-01-11T11:00:00Z")
+}
+
+pub fn ts(t: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(t).expect("time").with_timezone(&Utc)
+}
+
+/// A `[forum.schedule]` body: `rule` (e.g. `FREQ=WEEKLY;BYDAY=TU`) from Tuesday 5 January 2027
+/// 13:00, meetings of one `kind`, cutoff 12:00 the day before, invitations `invite_lead` ahead.
+/// The rule must have a meeting on [`meeting`].
+pub fn fixed(rule: &str, kind: &str, invite_lead: &str) -> String {
+    format!(
+        "rrule = \"{rule}\"\nfirst = \"2027-01-05T13:00\"\nduration = \"1h\"\nkinds = [\"{kind}\"]\nplace = \"Stadshuset, sal 3\"\ncutoff_days_before = 1\ncutoff_time = \"12:00\"\ninvite_lead = \"{invite_lead}\""
+    )
 }
