@@ -1,82 +1,68 @@
 //! Admin operations on stored data and the mailbox: retention (purge) and the quarantine.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
-use tracing::info;
+use sqlx::AnyConnection;
+use tracing::{info, warn};
 
 use crate::app::App;
-use crate::core::time::db;
+use crate::config::Retention;
+use crate::core::retention;
 use crate::net::{ImapSession, imap_login};
+use crate::store::Store;
+use crate::store::retention::{self as store_retention, Purged};
 
 /// What a purge removed (or would remove): counts only.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct PurgeReport {
-    /// Cases whose personal data (parts, handover, submitter) was wiped.
-    pub cases_wiped: u64,
-    /// Sent or failed outgoing mails whose stored bytes were deleted.
-    pub outbox_deleted: u64,
-    /// Invitation rows of past meetings deleted (names and addresses).
-    pub invitations_deleted: u64,
+    /// Per kind of stored data (cases, obligations, outbox, invitations, note takers, intake).
+    pub store: Purged,
+    /// The wiped cases per status (the same cases as `store.cases`).
+    pub cases_by_status: BTreeMap<String, u64>,
     /// Mails expunged from the processed and quarantine folders.
     pub mails_expunged: u64,
 }
 
-/// Wipes personal data kept past the retention times. With `dry_run`, only counts.
-pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
-    let r = &app.cfg.retention;
-    let case_cut = db(now - Duration::days(i64::from(r.case_days)));
-    let mail_cut = db(now - Duration::days(i64::from(r.mail_days)));
-    let pool = app.store.pool();
-    let mut rep = PurgeReport::default();
-    // Closed cases: the parts, handover text and the submitter go; the number, status and dates
-    // stay (pseudonymous counts).
-    if dry_run {
-        rep.cases_wiped = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM cases WHERE status IN ('closed', 'withdrawn', 'handed_over') AND updated_at < $1
-             AND (sections_json != '{}' OR handover_json != '{}' OR submitter != '')",
-        )
-        .bind(&case_cut)
-        .fetch_one(pool)
-        .await? as u64;
-        rep.outbox_deleted =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1")
-                .bind(&mail_cut)
-                .fetch_one(pool)
-                .await? as u64;
-        rep.invitations_deleted = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < $1)",
-        )
-        .bind(&case_cut)
-        .fetch_one(pool)
-        .await? as u64;
-        return Ok(rep);
+/// Decides what is past its time on `c` (`core::retention`) and wipes it, or with `dry_run`
+/// counts it.
+async fn purge_on(c: &mut AnyConnection, r: &Retention, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
+    let (cases, obligations) = store_retention::facts(&mut *c).await?;
+    let due = retention::due(&cases, &obligations, now, r);
+    let mut cases_by_status = BTreeMap::new();
+    for case in cases.iter().filter(|case| due.cases.binary_search(&case.id).is_ok()) {
+        *cases_by_status.entry(case.status.clone()).or_insert(0) += 1;
     }
-    let mut tx = app.store.begin().await?;
-    rep.cases_wiped = sqlx::query(
-        "UPDATE cases SET sections_json = '{}', handover_json = '{}', submitter = '', units_json = '[]', content_hash = ''
-         WHERE status IN ('closed', 'withdrawn', 'handed_over') AND updated_at < $1
-         AND (sections_json != '{}' OR handover_json != '{}' OR submitter != '')",
-    )
-    .bind(&case_cut)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    // Their bytes (outbox_body) go with them: ON DELETE CASCADE, with foreign keys on for every
-    // SQLite connection (Store::connect) and always on PostgreSQL.
-    rep.outbox_deleted = sqlx::query("DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1")
-        .bind(&mail_cut)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    rep.invitations_deleted = sqlx::query("DELETE FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE ends_at < $1)")
-        .bind(&case_cut)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    Ok(PurgeReport {
+        store: store_retention::purge(c, &due, now, dry_run).await?,
+        cases_by_status,
+        mails_expunged: 0,
+    })
+}
+
+/// Wipes personal data in `store` kept past the retention times `r`. With `dry_run`, only counts.
+pub async fn purge_database(store: &Store, r: &Retention, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
+    if dry_run {
+        let mut c = store.pool().acquire().await.context("database connection")?;
+        return purge_on(&mut c, r, now, true).await;
+    }
+    // One write transaction: what is decided on is what is wiped (no reply can reopen a case
+    // in between).
+    let mut tx = store.begin().await?;
+    let rep = purge_on(tx.conn(), r, now, false).await?;
     tx.commit().await?;
+    if !store.truncate_log().await? {
+        warn!("the database log could not be truncated after the purge (a reader was busy); the next purge tries again");
+    }
     Ok(rep)
+}
+
+/// [`purge_database`] on the app's store with the configured retention times.
+pub async fn purge_store(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
+    purge_database(&app.store, &app.cfg.retention, now, dry_run).await
 }
 
 /// Expunges mails older than `retention.mail_days` from the processed and quarantine folders.
@@ -108,10 +94,14 @@ pub async fn purge(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<Purge
     rep.mails_expunged = purge_mailbox(app, &mut s, now, dry_run).await?;
     s.logout().await.ok();
     if !dry_run {
+        let p = &rep.store;
         info!(
-            cases = rep.cases_wiped,
-            outbox = rep.outbox_deleted,
-            invitations = rep.invitations_deleted,
+            cases = p.cases,
+            obligations = p.obligations,
+            outbox = p.outbox,
+            invitations = p.invitations,
+            note_takers = p.note_takers,
+            intake = p.intake,
             mails = rep.mails_expunged,
             "purge done"
         );

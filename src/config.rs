@@ -103,6 +103,8 @@ pub struct Metrics {
 #[serde(default)]
 struct RawRetention {
     case_days: u32,
+    open_case_days: u32,
+    incomplete_days: u32,
     mail_days: u32,
 }
 
@@ -110,17 +112,29 @@ impl Default for RawRetention {
     fn default() -> Self {
         RawRetention {
             case_days: 365,
+            open_case_days: 365,
+            incomplete_days: 90,
             mail_days: 90,
         }
     }
 }
 
+/// The longest retention time a key accepts (about 30 years): beyond it the purge's date
+/// arithmetic would leave the calendar, and nothing in the routine needs more.
+const MAX_RETENTION_DAYS: u32 = 11_000;
+
 /// How long personal data is kept (GDPR: no longer than the routine needs).
 #[derive(Debug, Clone)]
 pub struct Retention {
-    /// Days after a case is closed, withdrawn or handed over until its parts, handover text and
-    /// submitter are wiped, and after a meeting until its invitees' names go.
+    /// Days after a closed, withdrawn or handed-over case's last activity until its personal
+    /// data is wiped, and after a meeting until its invitees' names go.
     pub case_days: u32,
+    /// Days after the last activity of a case still in the routine (submitted, handover,
+    /// follow-up, escalated) until its personal data is wiped; a future meeting, follow-up or
+    /// transfer date or a pending reminder counts as activity.
+    pub open_case_days: u32,
+    /// Days after the last activity of an incomplete submission nobody completed until it is wiped.
+    pub incomplete_days: u32,
     /// Days until sent mail is deleted from the outbox and handled mail is expunged from the
     /// processed and quarantine folders.
     pub mail_days: u32,
@@ -1321,11 +1335,19 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
         scheduler_interval: d.scheduler_interval.max(Duration::from_secs(1)),
     };
 
-    if raw.retention.case_days == 0 || raw.retention.mail_days == 0 {
-        problems.push(Problem {
-            key: "retention".into(),
-            message: "case_days and mail_days must be at least 1".into(),
-        });
+    let r = &raw.retention;
+    for (key, days) in [
+        ("retention.case_days", r.case_days),
+        ("retention.open_case_days", r.open_case_days),
+        ("retention.incomplete_days", r.incomplete_days),
+        ("retention.mail_days", r.mail_days),
+    ] {
+        if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+            problems.push(Problem {
+                key: key.into(),
+                message: format!("must be between 1 and {MAX_RETENTION_DAYS} days"),
+            });
+        }
     }
 
     let database = database_of(raw.database, problems, base);
@@ -1688,6 +1710,8 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             .filter(|s| !s.is_empty()),
         retention: Retention {
             case_days: raw.retention.case_days,
+            open_case_days: raw.retention.open_case_days,
+            incomplete_days: raw.retention.incomplete_days,
             mail_days: raw.retention.mail_days,
         },
         metrics: Metrics {
@@ -1843,6 +1867,18 @@ unit = "Barn och unga"
         assert!(problems(&ok).is_empty());
         let bad = MINIMAL.replace("tls = \"starttls\"", "tls = \"none\"");
         assert_eq!(problems(&bad)[0].key, "smtp.tls");
+    }
+
+    #[test]
+    fn retention_keys_have_defaults_and_each_bad_one_is_named() {
+        let cfg = parse(MINIMAL, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
+        let r = &cfg.retention;
+        assert_eq!((r.case_days, r.open_case_days, r.incomplete_days, r.mail_days), (365, 365, 90, 90));
+        let text = format!("{MINIMAL}\n[retention]\ncase_days = 30\nopen_case_days = 0\nincomplete_days = 20000\n");
+        let keys: Vec<_> = problems(&text).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["retention.open_case_days", "retention.incomplete_days"]);
+        let text = format!("{MINIMAL}\n[retention]\nmail_days = \"90\"\n");
+        assert_eq!(problems(&text)[0].key, "retention.mail_days");
     }
 
     #[test]

@@ -109,10 +109,15 @@ enum Command {
     },
     /// Wipe personal data kept past its retention time (the daemon also does this daily).
     ///
-    /// Closed, withdrawn and handed-over cases keep their number, status and dates; their parts,
-    /// handover text and submitter go after `retention.case_days`; sent mail leaves the outbox
-    /// and handled mail is expunged from the processed and quarantine folders after
-    /// `retention.mail_days`.
+    /// Cases in every state keep their number, status and dates; their personal data (parts,
+    /// handover text, submitter, transfer date, ...) goes after their last activity: closed,
+    /// withdrawn and handed-over cases after `retention.case_days`, incomplete submissions after
+    /// `retention.incomplete_days`, the others after `retention.open_case_days` (a future
+    /// meeting, date or reminder counts as activity). Obligations' addresses and data go with
+    /// their case; past meetings' invitees and note takers after `retention.case_days`; sent
+    /// mail leaves the outbox, read mail's Message-IDs are forgotten and handled mail is expunged
+    /// from the processed and quarantine folders after `retention.mail_days`. With --dry-run,
+    /// lists what would go per kind.
     Purge {
         #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
         config: PathBuf,
@@ -297,9 +302,19 @@ async fn purge_cmd(path: &Path, dry_run: bool, store_only: bool) -> Result<ExitC
         samverkan::admin::purge(&app, now, dry_run).await?
     };
     let verb = if dry_run { "would be" } else { "were" };
-    out!("cases whose personal data {verb} wiped: {}", rep.cases_wiped);
-    out!("sent mails that {verb} deleted from the outbox: {}", rep.outbox_deleted);
-    out!("invitees of past meetings that {verb} deleted: {}", rep.invitations_deleted);
+    let p = &rep.store;
+    let by_status: Vec<String> = rep.cases_by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let by_status = if by_status.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", by_status.join(", "))
+    };
+    out!("cases whose personal data {verb} wiped: {}{by_status}", p.cases);
+    out!("obligations whose addresses and data {verb} wiped: {}", p.obligations);
+    out!("mails that {verb} deleted from the outbox: {}", p.outbox);
+    out!("invitees of past meetings that {verb} deleted: {}", p.invitations);
+    out!("note takers of past meetings that {verb} forgotten: {}", p.note_takers);
+    out!("Message-IDs of read mail that {verb} forgotten: {}", p.intake);
     if !store_only {
         out!(
             "mails that {verb} expunged from the processed and quarantine folders: {}",
@@ -396,6 +411,11 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
         eprintln!("no case {case_no} in forum {}", forum.id);
         return Ok(ExitCode::from(1));
     };
+    if case.submitter.is_empty() {
+        // No one to ask for a handover, to remind or to tell: the case is statistics now.
+        eprintln!("case {case_no}: its personal data was wiped by the retention purge; it cannot be decided on any more");
+        return Ok(ExitCode::from(1));
+    }
     let mut tx = app.store.begin().await?;
     let result = match action {
         CaseCmd::Decide {

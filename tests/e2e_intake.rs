@@ -593,13 +593,17 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
     // Today nothing is old enough.
     let (ok, out, _) = w.cli(&["purge", "--dry-run", "--store-only"]);
     assert!(ok && out.contains("would be wiped: 0"), "{out}");
+    // The dry run lists every kind of stored personal data.
+    for kind in ["obligations", "outbox", "invitees", "note takers", "Message-IDs"] {
+        assert!(out.contains(kind), "{kind} missing from {out}");
+    }
     // A year and more later, the parts and the submitter are gone; the number and status stay.
     let cfg = samverkan::config::load(&w.config_path).expect("cfg");
     let app = samverkan::app::App::open_offline(cfg).await.expect("app");
     let rep = samverkan::admin::purge_store(&app, chrono::Utc::now() + chrono::Duration::days(400), false)
         .await
         .expect("purge");
-    assert_eq!((rep.cases_wiped, rep.outbox_deleted), (1, 1));
+    assert_eq!((rep.store.cases, rep.store.outbox), (1, 1));
     let bodies: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_body")
         .fetch_one(app.store.pool())
         .await
@@ -611,6 +615,8 @@ async fn purge_wipes_personal_data_of_closed_cases_after_the_retention_time() {
         .expect("row");
     assert_eq!((sections.as_str(), submitter.as_str(), status.as_str()), ("{}", "", "closed"));
     app.store.close().await;
+    let (ok, _, err) = w.cli(&["case", "decide", &case_no, "--escalate"]);
+    assert!(!ok && err.contains("wiped by the retention purge"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

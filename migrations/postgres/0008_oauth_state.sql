@@ -1,4 +1,4 @@
--- The same as migrations/sqlite/0012_oauth_state.sql.
+-- The same as migrations/sqlite/0013_oauth_state.sql.
 CREATE TABLE oauth_state (
     provider      TEXT NOT NULL PRIMARY KEY,
     refresh_token TEXT NOT NULL DEFAULT '',

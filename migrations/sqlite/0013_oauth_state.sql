@@ -1,4 +1,4 @@
--- OAuth2 state per [oauth2] provider block (migrations/postgres/0007_oauth_state.sql is the same
+-- OAuth2 state per [oauth2] provider block (migrations/postgres/0008_oauth_state.sql is the same
 -- schema): the device flow's refresh token, replaced in one statement whenever the server
 -- rotates it, and the "admin action needed" state that `samverkan status` shows.
 CREATE TABLE oauth_state (

@@ -11,6 +11,7 @@ pub mod obligation;
 pub mod outbox;
 pub mod plan;
 pub mod reply;
+pub mod retention;
 pub mod rsvp;
 pub mod schedule;
 pub mod submission;

@@ -34,6 +34,7 @@ use crate::core::time::{db, from_db};
 
 pub mod copy;
 pub mod read;
+pub mod retention;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -405,9 +406,12 @@ impl Store {
                     .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
+                            // secure_delete: freed space is zeroed, so deleted and overwritten
+                            // personal data does not linger in free pages (docs/operations.md,
+                            // "Retention").
                             conn.execute(
                                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-                                 PRAGMA foreign_keys = ON;",
+                                 PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
                             )
                             .await?;
                             Ok(())
@@ -836,10 +840,11 @@ impl Store {
         }
     }
 
-    /// Cases waiting for their follow-up meeting (UPPFÖLJNING, not yet on a meeting).
+    /// Cases waiting for their follow-up meeting (UPPFÖLJNING, not yet on a meeting). A case
+    /// whose data the retention purge wiped is not put on a meeting again.
     pub async fn follow_ups_waiting(&self, forum_id: &str) -> Result<Vec<(i64, String)>> {
         Ok(
-            sqlx::query("SELECT id, follow_up_on FROM cases WHERE forum_id = $1 AND status = 'follow_up' AND meeting_id IS NULL")
+            sqlx::query("SELECT id, follow_up_on FROM cases WHERE forum_id = $1 AND status = 'follow_up' AND meeting_id IS NULL AND sections_json != '{}'")
                 .bind(forum_id)
                 .fetch_all(&self.pool)
                 .await?
@@ -876,10 +881,11 @@ impl Store {
         )
     }
 
-    /// Complete cases of the forum that are on no meeting (their meeting was cancelled).
+    /// Complete cases of the forum that are on no meeting (their meeting was cancelled), and
+    /// whose data the retention purge has not wiped.
     pub async fn cases_without_meeting(&self, forum_id: &str) -> Result<Vec<i64>> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = $1 AND status = 'submitted' AND meeting_id IS NULL ORDER BY id")
+            sqlx::query_scalar("SELECT id FROM cases WHERE forum_id = $1 AND status = 'submitted' AND meeting_id IS NULL AND sections_json != '{}' ORDER BY id")
                 .bind(forum_id)
                 .fetch_all(&self.pool)
                 .await?,
