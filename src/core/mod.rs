@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod decision;
 pub mod handover;
+pub mod heading;
 pub mod ical;
 pub mod inspect;
 pub mod intake;

@@ -19,9 +19,11 @@
 //! Everything is pure and linear in the size of the text.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 
+use crate::core::heading::{Vocabulary, first_word, is_placeholder, strip_line_prefix};
 use crate::mail::view::MailView;
 
 /// The four sections a submission must have (seed 001).
@@ -437,7 +439,8 @@ fn read_fields(lines: &[&str]) -> Read {
                 if key != &SectionKey::Background && has_urgent_word(&text) {
                     read.urgent = true;
                 }
-                if text.is_empty() {
+                // "-", "x", "?", "saknas", "vet ej": the part is not filled in.
+                if is_placeholder(&text) {
                     continue;
                 }
                 read.sections
@@ -448,6 +451,7 @@ fn read_fields(lines: &[&str]) -> Read {
                     })
                     .or_insert(text);
             }
+            Field::Units if is_placeholder(&text) => {}
             Field::Units => read.units.extend(split_units(&text)),
             Field::Consent => {
                 if let Some(c) = consent_of(&text) {
@@ -515,142 +519,19 @@ fn join_block(lines: &[&str]) -> String {
     out
 }
 
+/// The heading vocabulary, folded once for [`Vocabulary::heading`].
+static VOCABULARY: LazyLock<Vocabulary<Field>> = LazyLock::new(|| {
+    let rows: Vec<(Field, &[&str], &'static [&'static str])> = HEADINGS
+        .iter()
+        .map(|h| (h.field, h.aliases, if h.bare_value { BARE_VALUE_WORDS } else { &[] }))
+        .collect();
+    Vocabulary::new(&rows)
+});
+
 /// If the line is a heading, returns its field and the text after the
 /// separator (possibly empty).
 fn match_heading(line: &str) -> Option<(Field, &str)> {
-    let body = strip_line_prefix(line);
-    if body.is_empty() {
-        return None;
-    }
-    let mut best: Option<(Field, &str, usize)> = None;
-    for heading in HEADINGS {
-        for alias in heading.aliases {
-            let Some(after) = match_alias(body, alias) else {
-                continue;
-            };
-            let matched = body.len() - after.len();
-            if best.as_ref().is_some_and(|(_, _, len)| *len >= matched) {
-                continue;
-            }
-            if let Some(rest) = heading_rest(after, heading.bare_value) {
-                best = Some((heading.field, rest, matched));
-            }
-        }
-    }
-    best.map(|(field, rest, _)| (field, rest))
-}
-
-/// Strips indentation, bullets, numbering and markdown emphasis in front of
-/// a possible heading.
-fn strip_line_prefix(line: &str) -> &str {
-    let mut s = line.trim_start();
-    // Bullets and markdown, in any mix: "- ", "• ", "* ", "– ", "**", "#".
-    loop {
-        let before = s.len();
-        s = s.trim_start_matches(['-', '•', '*', '–', '—', '·', '▪', '◦', '‣', '_', '#']);
-        s = s.trim_start();
-        // Numbering: "1.", "1)", "2 -", "3:".
-        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-        if (1..=2).contains(&digits) {
-            let rest = s[digits..].trim_start();
-            if let Some(r) = rest.strip_prefix(['.', ')', '-', ':', '–']) {
-                s = r.trim_start();
-            }
-        }
-        if s.len() == before {
-            return s;
-        }
-    }
-}
-
-/// Matches `alias` at the start of `s`, case-insensitively and tolerant of
-/// whitespace; returns what follows.
-fn match_alias<'a>(s: &'a str, alias: &str) -> Option<&'a str> {
-    let mut rest = s;
-    let mut after_punct = false;
-    for a in alias.chars() {
-        match a {
-            ' ' => {
-                let trimmed = rest.trim_start();
-                if trimmed.len() == rest.len() && !after_punct {
-                    return None;
-                }
-                rest = trimmed;
-                after_punct = false;
-                continue;
-            }
-            '/' | ',' | '&' | '+' => {
-                rest = rest.trim_start().strip_prefix(a)?.trim_start();
-                after_punct = true;
-                continue;
-            }
-            _ => {
-                let c = rest.chars().next()?;
-                if !same_letter(c, a) {
-                    return None;
-                }
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-        after_punct = false;
-    }
-    // The alias must end on a word boundary.
-    if rest.chars().next().is_some_and(char::is_alphanumeric) {
-        return None;
-    }
-    Some(rest)
-}
-
-fn same_letter(a: char, b: char) -> bool {
-    a == b || a.to_lowercase().eq(b.to_lowercase())
-}
-
-/// After an alias: optional markdown closers and a parenthetical, then a
-/// separator or the end of the line. Returns the inline text.
-fn heading_rest(after: &str, bare_value: bool) -> Option<&str> {
-    let mut s = skip_emphasis(after);
-    if s.starts_with('(')
-        && let Some(close) = s.find(')')
-    {
-        s = skip_emphasis(&s[close + 1..]);
-    }
-    // A qualifier after '/' or ',' up to a colon: "Aktuell problembild och
-    // frågeställning/fråga till mötet:", "Namn och ålder, initialer räcker:".
-    if s.starts_with(['/', ','])
-        && let Some(colon) = s.find(':').filter(|&c| s[..c].chars().count() <= 60)
-    {
-        return Some(s[colon + 1..].trim());
-    }
-    if let Some(first) = s.chars().next()
-        && matches!(first, ':' | '-' | '–' | '—' | '|' | '\t')
-    {
-        let rest = skip_emphasis(&s[first.len_utf8()..]);
-        return Some(rest.trim_start_matches(':').trim());
-    }
-    let t = s.trim();
-    if t.is_empty() {
-        return Some("");
-    }
-    if bare_value && BARE_VALUE_WORDS.contains(&first_word(t).as_str()) {
-        return Some(t);
-    }
-    // Plain text after the alias without a separator: prose, not a heading.
-    // A tab (Outlook plain-text tables) counts as a separator.
-    if after.starts_with('\t') {
-        return Some(after.trim());
-    }
-    None
-}
-
-fn skip_emphasis(s: &str) -> &str {
-    s.trim_start_matches([' ', '*', '_']).trim_start_matches(' ')
-}
-
-fn first_word(s: &str) -> String {
-    s.split(|c: char| !c.is_alphanumeric())
-        .find(|w| !w.is_empty())
-        .unwrap_or_default()
-        .to_lowercase()
+    VOCABULARY.heading(line).map(|f| (f.field, f.rest))
 }
 
 fn consent_of(text: &str) -> Option<Consent> {
@@ -990,6 +871,49 @@ mod tests {
     }
 
     #[test]
+    fn the_vocabulary_has_no_two_fields_one_line_could_match() {
+        assert_eq!(VOCABULARY.conflicts(), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn lettered_roman_and_bulleted_lists() {
+        for prefix in ["A. ", "a) ", "(a) ", "I. ", "i) ", "- ", "• ", "1. ", "– ", "▪ "] {
+            let text = format!(
+                "{p}Namn och ålder\nElla, 11 år\n{p}Kort bakgrund\nADHD.\n{p}Aktuell situation\nSkola.\n\
+                 {p}Aktuell problembild och frågeställning\nVem?\n",
+                p = prefix
+            );
+            let s = read(&text);
+            assert!(s.missing.is_empty(), "{prefix:?}: {s:?}");
+            assert_eq!(section(&s, SectionKey::NameAge), Some("Ella, 11 år"), "{prefix:?}");
+        }
+    }
+
+    #[test]
+    fn misspelled_and_ascii_headings() {
+        let s = read(
+            "Namn och alder: E 11 ar\nKort backgrund: ADHD\nAktuel situation: Skola\nfragestallnig: Vem?\n",
+        );
+        assert!(s.missing.is_empty(), "{s:?}");
+        assert_eq!(section(&s, SectionKey::Background), Some("ADHD"));
+        let s = read("Namn: E\nAktuell situtation\nBor hemma.\nFrågeställnig\nVem?\n");
+        assert_eq!(section(&s, SectionKey::Situation), Some("Bor hemma."));
+        assert_eq!(section(&s, SectionKey::Question), Some("Vem?"));
+        // Never in running text, never a word that goes on.
+        let s = read("Namn: E\nBakgrund: Hon har aktuel situation hemma.\nAktuella situationen: oklar\n");
+        assert_eq!(section(&s, SectionKey::Situation), None);
+        assert_eq!(section(&s, SectionKey::Background), Some("Hon har aktuel situation hemma.\nAktuella situationen: oklar"));
+    }
+
+    #[test]
+    fn placeholder_answers_are_missing() {
+        for answer in ["-", "–", ".", "x", "?", "saknas", "Vet ej", "N/A", "...", "X."] {
+            let s = read(&format!("Namn: E 3 år\nKort bakgrund: ADHD\nAktuell situation: {answer}\nFrågeställning: Vem?"));
+            assert_eq!(s.missing, [SectionKey::Situation], "{answer:?}");
+        }
+    }
+
+    #[test]
     fn fraga_in_prose_is_not_a_heading() {
         let s = read(
             "Namn/ålder: C 9 år\nBakgrund: Jag har en fråga om bakgrunden\nFråga gärna om något är oklart\n\
@@ -1004,21 +928,21 @@ mod tests {
     #[test]
     fn heading_variants() {
         for line in [
-            "Namn :  X",
-            "Namn – X",
-            "Namn - X",
-            "namn och ålder:X",
-            "- Namn, ålder: X",
-            "* Initialer/ålder: X",
-            "3 - Namn och ålder: X",
-            "**Namn och ålder:** X",
-            "Namn och ålder (initialer vid anonym konsultation): X",
-            "Namn och ålder\tX",
+            "Namn :  Ella",
+            "Namn – Ella",
+            "Namn - Ella",
+            "namn och ålder:Ella",
+            "- Namn, ålder: Ella",
+            "* Initialer/ålder: Ella",
+            "3 - Namn och ålder: Ella",
+            "**Namn och ålder:** Ella",
+            "Namn och ålder (initialer vid anonym konsultation): Ella",
+            "Namn och ålder\tElla",
         ] {
             let s = read(line);
-            assert_eq!(section(&s, SectionKey::NameAge), Some("X"), "{line}");
+            assert_eq!(section(&s, SectionKey::NameAge), Some("Ella"), "{line}");
         }
-        for line in ["Namnet är X", "Namnbyte: X", "Bakgrunden är X", "Frågan är X"] {
+        for line in ["Namnet är X", "Namnbyte: Ella", "Bakgrunden är X", "Frågan är X"] {
             assert!(read(line).sections.is_empty(), "{line}");
         }
     }
@@ -1053,10 +977,10 @@ mod tests {
     fn forwarded_submission_is_read_from_the_forward() {
         let text = "Hej, skickar vidare Annas anmälan.\n/Lars\n\n-----Ursprungligt meddelande-----\n\
             Från: Anna Berg <anna.berg@kommun.test>\nSkickat: den 3 mars 2026 10:12\nTill: Lars Ek\nÄmne: Anmälan\n\n\
-            Namn och ålder: A 3 år\nBakgrund: x\n\nMvh Anna\n";
+            Namn och ålder: A 3 år\nBakgrund: ADHD\n\nMvh Anna\n";
         let s = read_with(text, "VB: Anmälan");
         assert_eq!(section(&s, SectionKey::NameAge), Some("A 3 år"));
-        assert_eq!(section(&s, SectionKey::Background), Some("x"));
+        assert_eq!(section(&s, SectionKey::Background), Some("ADHD"));
         // A reply does not read the quote.
         let s = read_with(text, "SV: Anmälan");
         assert!(s.sections.is_empty());
