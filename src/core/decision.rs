@@ -12,7 +12,11 @@
 //! used, and lines that carry no case number and no keyword (greetings, signatures, quoted mail)
 //! are not decisions. A line that looks like a decision but cannot be read is reported with why.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDate;
+
+use crate::core::heading::{Vocabulary, strip_line_prefix};
 
 /// What the meeting decided for a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,37 +40,26 @@ pub struct Line {
 }
 
 /// The keywords: (words that start the keyword, the decision kind). Data, not scattered tests.
-const KEYWORDS: &[(&[&str], Kind)] = &[
+/// Matched by [`crate::core::heading`], like the headings of a submission: case and diacritics
+/// folded ("OVERLAMNA"), a misspelling within a small budget ("UPPFÖLNING"), and an exact
+/// keyword may go on as a longer word ("överlämnas", "avslutade").
+const KEYWORDS: &[(Kind, &[&str])] = &[
     (
-        &[
-            "överlämna",
-            "överlämnas",
-            "överlämning",
-            "overlamna",
-            "handover",
-            "hand over",
-            "transfer",
-        ],
         Kind::Handover,
+        &["överlämna", "överlämning", "handover", "hand over", "transfer"],
     ),
     (
-        &[
-            "uppföljning",
-            "uppfölj",
-            "följ upp",
-            "folj upp",
-            "follow-up",
-            "follow up",
-            "followup",
-        ],
         Kind::FollowUp,
+        &["uppföljning", "uppfölj", "följ upp", "follow-up", "follow up", "followup"],
     ),
-    (&["lyft", "lyfts", "lyfta", "escalate", "escalated"], Kind::Escalate),
-    (
-        &["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"],
-        Kind::Close,
-    ),
+    (Kind::Escalate, &["lyft", "lyfta", "escalate", "escalated"]),
+    (Kind::Close, &["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"]),
 ];
+
+static VOCABULARY: LazyLock<Vocabulary<Kind>> = LazyLock::new(|| {
+    let rows: Vec<(Kind, &[&str], &'static [&'static str])> = KEYWORDS.iter().map(|&(kind, words)| (kind, words, &[][..])).collect();
+    Vocabulary::new(&rows)
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -87,20 +80,9 @@ fn case_no(s: &str) -> Option<(String, usize)> {
     })
 }
 
+/// The keyword `rest` starts with, and where its word ends.
 fn keyword(rest: &str) -> Option<(Kind, usize)> {
-    let low = rest.to_lowercase();
-    KEYWORDS.iter().find_map(|(words, kind)| {
-        words.iter().filter(|w| low.starts_with(*w)).max_by_key(|w| w.len()).map(|w| {
-            // Skip the rest of the word ("överlämnas" matched by "överlämna").
-            let mut end = w.len();
-            end += low[end..]
-                .chars()
-                .take_while(|c| c.is_alphabetic())
-                .map(char::len_utf8)
-                .sum::<usize>();
-            (*kind, end)
-        })
-    })
+    VOCABULARY.leading(rest).map(|f| (f.field, rest.len() - f.rest.len()))
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -126,7 +108,7 @@ pub fn read_decisions(text: &str) -> Vec<Line> {
         {
             break;
         }
-        let bullet = line.trim_start_matches(['-', '*', '•', '–', ' ']);
+        let bullet = strip_line_prefix(line);
         let Some((no, end)) = case_no(bullet) else {
             if keyword(bullet).is_some() {
                 out.push(Line {
@@ -238,6 +220,25 @@ mod tests {
         );
         assert_eq!(got[5].1, Decision::FollowUp { date: date("2027-02-09") });
         assert_eq!(got[6].1, Decision::Close);
+    }
+
+    #[test]
+    fn keywords_are_matched_like_headings() {
+        let got = ok(
+            "a) 2026-0042: OVERLAMNA till Vuxenenheten\nB. 2026-0043: UPPFÖLNING 2027-01-12\n2026-0044: Avslutade\n2026-0045: avslutat.\n",
+        );
+        assert_eq!(
+            got.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+            vec![
+                Decision::Handover {
+                    unit: "Vuxenenheten".into()
+                },
+                Decision::FollowUp { date: date("2027-01-12") },
+                Decision::Close,
+                Decision::Close,
+            ]
+        );
+        assert_eq!(VOCABULARY.conflicts(), Vec::<(String, String)>::new());
     }
 
     #[test]

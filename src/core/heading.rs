@@ -78,32 +78,48 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
         if body.is_empty() {
             return None;
         }
+        self.find(body, true, |after, e| heading_rest(after, e.bare_words))
+    }
+
+    /// The word (alias) `s` starts with, matched like a heading but followed by anything: a
+    /// keyword in front of its argument ("ÖVERLÄMNA till …"). An exact alias may be the start of
+    /// a longer word ("överlämnas" by "överlämna"); `rest` is what follows that word.
+    pub fn leading<'a>(&self, s: &'a str) -> Option<Found<'a, F>> {
+        self.find(s, false, |after, _| Some(after))
+    }
+
+    /// Exact (folded) matches first, the longest that `follow` accepts; else the closest
+    /// misspelled one within its budget (then the longest); equally close different fields are
+    /// no match. With `whole_word` false an exact alias may go on as a longer word.
+    fn find<'a>(
+        &self,
+        body: &'a str,
+        whole_word: bool,
+        follow: impl Fn(&'a str, &Entry<F>) -> Option<&'a str>,
+    ) -> Option<Found<'a, F>> {
         let folded = Folded::of(body, self.longest + 1);
-        // Exact (folded) matches first: the longest alias that is followed like a heading.
         let mut best: Option<(usize, Found<'a, F>)> = None;
         for e in &self.entries {
-            if folded.chars.len() < e.key.len() || folded.chars[..e.key.len()] != e.key[..] || !folded.boundary(e.key.len()) {
+            let n = e.key.len();
+            if folded.chars.len() < n || folded.chars[..n] != e.key[..] || (whole_word && !folded.boundary(n)) {
                 continue;
             }
-            if best.as_ref().is_some_and(|(len, _)| *len >= e.key.len()) {
+            if best.as_ref().is_some_and(|(len, _)| *len >= n) {
                 continue;
             }
-            if let Some(rest) = heading_rest(&body[folded.end(e.key.len())..], e.bare_words) {
-                best = Some((
-                    e.key.len(),
-                    Found {
-                        field: e.field,
-                        rest,
-                        distance: 0,
-                    },
-                ));
+            let after = &body[folded.end(n)..];
+            let after = if whole_word {
+                after
+            } else {
+                after.trim_start_matches(char::is_alphabetic)
+            };
+            if let Some(rest) = follow(after, e) {
+                best = Some((n, Found { field: e.field, rest, distance: 0 }));
             }
         }
         if let Some((_, found)) = best {
             return Some(found);
         }
-        // Misspelled: the closest alias within its budget (then the longest); equally close
-        // different fields are no match.
         let mut fuzzy: Vec<(usize, usize, Found<'a, F>)> = Vec::new();
         for e in &self.entries {
             if e.budget == 0 || folded.chars.first() != e.key.first() {
@@ -112,7 +128,7 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
             let Some((distance, end)) = folded.closest_prefix(&e.key, e.budget).filter(|&(d, _)| d > 0) else {
                 continue;
             };
-            if let Some(rest) = heading_rest(&body[folded.end(end)..], e.bare_words) {
+            if let Some(rest) = follow(&body[folded.end(end)..], e) {
                 fuzzy.push((distance, e.key.len(), Found { field: e.field, rest, distance }));
             }
         }

@@ -514,7 +514,12 @@ fn join_block(lines: &[&str]) -> String {
             out.push_str(if blank { "\n\n" } else { "\n" });
         }
         blank = false;
-        out.push_str(line);
+        // A tab inside a line is a cell boundary or the end of a bold run: a space in the text.
+        if line.contains('\t') {
+            out.push_str(&line.replace('\t', " "));
+        } else {
+            out.push_str(line);
+        }
     }
     out
 }
