@@ -271,10 +271,49 @@ const SIGNATURE_STARTS: &[&str] = &[
     "hör gärna av dig",
     "hör av dig om",
     "återkom gärna",
+    // An out-of-hours note under a signature's name: neither a part nor urgency.
+    "vid akuta ärenden",
+    "vid brådskande ärenden",
+    "i akuta ärenden",
+    "vid akut ärende",
 ];
 
 /// Closing lines that end the own text when they stand alone ("Tack!").
 const CLOSING_LINES: &[&str] = &["tack", "tackar", "tack så mycket", "stort tack", "tack så länge", "thanks"];
+
+/// Lines that start the footer an e-service form or another program puts under what a person
+/// filled in (prefix, then a non-letter or the end of the line). They end the last part like a
+/// signature, but only below a heading: at the top of a mail they are no trailer.
+const FOOTER_STARTS: &[&str] = &[
+    "inskickad av",
+    "inskickat av",
+    "insänd av",
+    "insänt av",
+    "ifylld av",
+    "skickad via",
+    "skickat via",
+    "skickad från e-tjänsten",
+    "skickat från e-tjänsten",
+    "detta meddelande skickades automatiskt",
+    "detta meddelande har skickats automatiskt",
+    "detta meddelande är automatiskt",
+    "detta är ett automatiskt",
+    "det här är ett automatiskt",
+    "det här meddelandet skickades automatiskt",
+    "meddelandet skickades automatiskt",
+    "meddelandet har skickats automatiskt",
+    "meddelandet är automatiskt",
+    "svara inte på detta",
+    "svara inte på det här",
+    "det går inte att svara på",
+    "du kan inte svara på",
+    "this message was sent automatically",
+    "this message has been sent automatically",
+    "this is an automatically generated",
+    "this is an automated",
+    "please do not reply",
+    "do not reply to this",
+];
 
 /// Lines that start a disclaimer (prefix).
 const DISCLAIMER_STARTS: &[&str] = &[
@@ -294,6 +333,18 @@ const DISCLAIMER_STARTS: &[&str] = &[
     "think about the environment",
     "när du skickar e-post till",
     "när du skickar ett e-postmeddelande",
+];
+
+/// Lines that start a forwarded mail without a dashed rule: Apple Mail and iPhone Mail
+/// ("Början på vidarebefordrat brev:", with the forwarded mail behind "> "), and the same words
+/// some clients write without dashes. Dashed rules with "forward"/"vidarebefordra" in them
+/// (Gmail, Thunderbird, Yahoo) are recognised by [`cut_kind`] itself.
+const FORWARD_MARKERS: &[&str] = &[
+    "begin forwarded message",
+    "början på vidarebefordra",
+    "vidarebefordrat meddelande:",
+    "vidarebefordrat brev:",
+    "forwarded message:",
 ];
 
 /// Header names in the block Outlook, Gmail, Apple Mail and Thunderbird put
@@ -355,9 +406,8 @@ pub fn read_submission(v: &MailView, unit_of: &dyn Fn(&str) -> Option<String>) -
         if !(forwarded_subject || kind == CutKind::Forward) {
             break;
         }
-        let body_start = skip_quote_header(&lines, q);
-        let end = first_cut(&lines, body_start).map_or(lines.len(), |(i, _)| i);
-        let fwd = read_fields(&lines[body_start..end]);
+        let (body, end) = forwarded_body(&lines, q);
+        let fwd = read_fields(&body);
         if !fwd.sections.is_empty() {
             // The forwarded part gives the case; the forwarder's note may
             // still say that it is urgent, give consent or name units.
@@ -596,11 +646,17 @@ enum CutKind {
     Quote,
     /// A forward marker.
     Forward,
+    /// An e-service or program footer (only below a heading, see [`FOOTER_STARTS`]).
+    Footer,
 }
 
-/// The first line at or after `from` that ends the own text.
+/// The first line at or after `from` that ends the own text. A footer ends it only when a
+/// heading came before it.
 fn first_cut(lines: &[&str], from: usize) -> Option<(usize, CutKind)> {
-    (from..lines.len()).find_map(|i| cut_kind(lines, i).map(|k| (i, k)))
+    (from..lines.len()).find_map(|i| match cut_kind(lines, i) {
+        Some(CutKind::Footer) if !lines[from..i].iter().any(|l| match_heading(l).is_some()) => None,
+        k => k.map(|k| (i, k)),
+    })
 }
 
 /// The first quote or forward marker at or after `from`.
@@ -628,14 +684,17 @@ fn cut_kind(lines: &[&str], i: usize) -> Option<CutKind> {
         if lower.contains("forward") || lower.contains("vidarebefordra") {
             return Some(CutKind::Forward);
         }
-        if lower.contains("ursprungligt meddelande") || lower.contains("original message") {
+        if ["ursprungligt meddelande", "original message", "originalmeddelande", "originalnachricht"]
+            .iter()
+            .any(|m| lower.contains(m))
+        {
             return Some(CutKind::Quote);
         }
         if line.chars().all(|c| c == '_') && line.len() >= 8 && next_is_header_block(lines, i + 1) {
             return Some(CutKind::Quote);
         }
     }
-    if lower.starts_with("begin forwarded message") || lower.starts_with("början på vidarebefordra") {
+    if FORWARD_MARKERS.iter().any(|m| lower.starts_with(m)) {
         return Some(CutKind::Forward);
     }
     if is_attribution(lines, i, &lower) {
@@ -652,6 +711,9 @@ fn cut_kind(lines: &[&str], i: usize) -> Option<CutKind> {
     }
     if DISCLAIMER_STARTS.iter().any(|p| lower.starts_with(p)) {
         return Some(CutKind::Disclaimer);
+    }
+    if starts_with_phrase(&lower, FOOTER_STARTS) {
+        return Some(CutKind::Footer);
     }
     None
 }
@@ -705,13 +767,49 @@ fn next_is_header_block(lines: &[&str], from: usize) -> bool {
         .is_some_and(|p| header_block_len(lines, from + p) >= 2)
 }
 
+/// The own text of the mail forwarded under marker line `q` (its header block skipped, cut
+/// before its signature or its own quotes), and the line where it ends in `lines`. iPhone and
+/// Apple Mail put the whole forwarded mail behind "> ": that run of lines is taken without
+/// one level of quote marks.
+fn forwarded_body<'a>(lines: &[&'a str], q: usize) -> (Vec<&'a str>, usize) {
+    let first = (q + 1..lines.len()).find(|&i| !lines[i].trim().is_empty());
+    if let Some(first) = first
+        && lines[first].trim_start().starts_with('>')
+    {
+        let run = lines[first..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('>'))
+            .count();
+        let inner: Vec<&str> = lines[first..first + run]
+            .iter()
+            .map(|l| {
+                let l = l.trim_start();
+                let l = l.strip_prefix('>').unwrap_or(l);
+                l.strip_prefix(' ').unwrap_or(l)
+            })
+            .collect();
+        let start = skip_header_block(&inner, 0);
+        let end = first_cut(&inner, start).map_or(inner.len(), |(i, _)| i);
+        return (inner[start..end].to_vec(), first + run);
+    }
+    let start = skip_quote_header(lines, q);
+    let end = first_cut(lines, start).map_or(lines.len(), |(i, _)| i);
+    (lines[start..end].to_vec(), end)
+}
+
 /// The first line of the quoted mail's own text after marker line `q`.
 fn skip_quote_header(lines: &[&str], q: usize) -> usize {
-    let mut i = q + 1;
     // The marker itself may be the first header line (Outlook's "Från:" block).
     if is_header_line(&lines[q].trim().to_lowercase()) {
-        i = q;
+        skip_header_block(lines, q)
+    } else {
+        skip_header_block(lines, q + 1)
     }
+}
+
+/// The first line at or after `from` that is not blank, a header line or a rule.
+fn skip_header_block(lines: &[&str], from: usize) -> usize {
+    let mut i = from;
     while i < lines.len() {
         let l = lines[i].trim();
         if l.is_empty() || is_header_line(&l.to_lowercase()) || l.chars().all(|c| c == '_' || c == '-') {
@@ -989,6 +1087,48 @@ mod tests {
         // A reply does not read the quote.
         let s = read_with(text, "SV: Anmälan");
         assert!(s.sections.is_empty());
+    }
+
+    #[test]
+    fn iphone_forward_behind_quote_marks() {
+        let text = "Se nedan, anmäler till nästa möte.\n\nSkickat från min iPhone\n\nBörjan på vidarebefordrat brev:\n\n\
+            > Från: Karin Sjö <karin.sjo@kommun.test>\n> Datum: 3 mars 2026 kl. 10:12:45 CET\n> Till: Anna Berg <anna.berg@kommun.test>\n\
+            > Ämne: Anmälan\n> \n> Namn och ålder: E 3 år\n> Kort bakgrund: ADHD\n>\n> Frågeställning: Vem?\n> \n> Mvh Karin\n\
+            > > Namn: gammal\n";
+        for subject in ["VB: Anmälan", "Fwd: Anmälan", "Anmälan"] {
+            let s = read_with(text, subject);
+            assert_eq!(section(&s, SectionKey::NameAge), Some("E 3 år"), "{subject}");
+            assert_eq!(section(&s, SectionKey::Question), Some("Vem?"), "{subject}");
+            assert_eq!(s.missing, [SectionKey::Situation], "{subject}");
+        }
+        // A reply quoting an earlier mail is not a forward.
+        let reply = "Tack!\n\nDen 3 mars 2026 kl. 10:12 skrev Karin Sjö <karin.sjo@kommun.test>:\n> Namn och ålder: E 3 år\n";
+        assert!(read_with(reply, "SV: Anmälan").sections.is_empty());
+        // Dashed forward rules of other clients, Swedish and English.
+        for marker in [
+            "---------- Vidarebefordrat meddelande ---------",
+            "-------- Forwarded Message --------",
+            "----- Forwarded Message -----",
+            "Begin forwarded message:",
+        ] {
+            let s = read_with(&format!("FYI\n\n{marker}\nFrån: Karin\nÄmne: Anmälan\n\nNamn och ålder: E 3 år\n"), "Anmälan");
+            assert_eq!(section(&s, SectionKey::NameAge), Some("E 3 år"), "{marker}");
+        }
+    }
+
+    #[test]
+    fn e_service_footer_and_out_of_hours_note_end_the_text() {
+        let s = read(
+            "Namn och ålder: E 3 år\nFrågeställning: Vem?\n\nInskickad av\nAnna Berg, Barn och unga\n\
+             Detta meddelande skickades automatiskt från e-tjänsten.\n",
+        );
+        assert_eq!(section(&s, SectionKey::Question), Some("Vem?"));
+        let s = read("Frågeställning: Vem?\nAnna Berg\nBiträdande enhetschef\nVid akuta ärenden ring 08-123 45 67\n");
+        assert_eq!(section(&s, SectionKey::Question), Some("Vem?\nAnna Berg\nBiträdande enhetschef"));
+        assert!(!s.urgent);
+        // Above every heading it is no trailer.
+        let s = read("Inskickad av: Anna Berg\nNamn och ålder: E 3 år\n");
+        assert_eq!(section(&s, SectionKey::NameAge), Some("E 3 år"));
     }
 
     #[test]
