@@ -16,6 +16,7 @@ pub mod rsvp;
 pub mod schedule;
 pub mod submission;
 pub mod time;
+pub mod vtimezone;
 pub mod workdays;
 
 #[cfg(test)]

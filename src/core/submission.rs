@@ -467,7 +467,14 @@ fn read_fields(lines: &[&str]) -> Read {
         if let Some((field, rest)) = match_heading(line) {
             blocks.push((field, line, vec![rest]));
         } else if let Some((_, _, body)) = blocks.last_mut() {
-            body.push(line);
+            // Guidance under a heading alone on its line (a form's heading cell as Outlook
+            // writes it in plain text: "Kort bakgrund" / "(diagnoser, …)<tab>answer") belongs to
+            // the heading, not to the answer.
+            let guidance = body.iter().all(|l| l.trim().is_empty()) && line.trim_start().starts_with('(');
+            match line.find(')').filter(|_| guidance) {
+                Some(close) => body.push(&line[close + 1..]),
+                None => body.push(line),
+            }
         } else {
             preamble.push(line);
         }
@@ -650,13 +657,27 @@ enum CutKind {
     Footer,
 }
 
-/// The first line at or after `from` that ends the own text. A footer ends it only when a
-/// heading came before it.
+/// The first line at or after `from` that ends the own text. A footer, and a signature that
+/// starts with a name ([`is_name_signature`]), end it only below a heading; whether one came
+/// before is looked up once per line, so the whole is linear.
 fn first_cut(lines: &[&str], from: usize) -> Option<(usize, CutKind)> {
-    (from..lines.len()).find_map(|i| match cut_kind(lines, i) {
-        Some(CutKind::Footer) if !lines[from..i].iter().any(|l| match_heading(l).is_some()) => None,
-        k => k.map(|k| (i, k)),
-    })
+    let mut seen_heading = false;
+    let mut checked = from;
+    for i in from..lines.len() {
+        let kind = cut_kind(lines, i);
+        let name = kind.is_none() && is_name_line(lines[i]);
+        if (name || kind == Some(CutKind::Footer)) && !seen_heading {
+            seen_heading = lines[checked..i].iter().any(|l| match_heading(l).is_some());
+            checked = i;
+        }
+        match kind {
+            Some(CutKind::Footer) if !seen_heading => {}
+            Some(k) => return Some((i, k)),
+            None if name && seen_heading && is_name_signature(lines, i) => return Some((i, CutKind::Signature)),
+            None => {}
+        }
+    }
+    None
 }
 
 /// The first quote or forward marker at or after `from`.
@@ -826,6 +847,55 @@ fn starts_with_phrase(lower: &str, phrases: &[&str]) -> bool {
     phrases
         .iter()
         .any(|p| lower.strip_prefix(p).is_some_and(|rest| !rest.starts_with(char::is_alphanumeric)))
+}
+
+/// A signature that starts with the sender's name and no closing words: a name line followed
+/// within three lines by a contact line ("Tel 010-…", "Mobil", "E-post"), or a last short
+/// block after a blank line that starts with a name ("Per", "Karin Sjö" / "Hemtjänsten"),
+/// both only below a heading (the caller, [`first_cut`], knows; above the parts a short
+/// capitalised line is anything, "Återkalla"). `lines[i]` is a name line ([`is_name_line`]).
+/// A name right under a heading that is alone on its line is that heading's answer.
+fn is_name_signature(lines: &[&str], i: usize) -> bool {
+    let contact = lines[i + 1..].iter().take(3).any(|l| {
+        let lower = l.trim().to_lowercase();
+        starts_with_phrase(&lower, CONTACT_STARTS)
+    });
+    if contact {
+        return true;
+    }
+    let blank_before = i == 0 || lines[i - 1].trim().is_empty();
+    let answer_of = lines[..i]
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| match_heading(l))
+        .is_some_and(|(_, rest)| rest.is_empty());
+    if !blank_before || answer_of {
+        return false;
+    }
+    // The block runs to the next blank line and is short; after it, the end or another cut.
+    let block = lines[i..].iter().take_while(|l| !l.trim().is_empty()).count();
+    let after = lines[i + block..].iter().position(|l| !l.trim().is_empty()).map(|p| i + block + p);
+    block <= 3
+        && lines[i..i + block].iter().all(|l| l.trim().chars().count() <= 50)
+        && after.is_none_or(|a| matches!(cut_kind(lines, a), Some(CutKind::Quote | CutKind::Forward | CutKind::Disclaimer | CutKind::Footer)))
+}
+
+/// Lines of a signature's contact details (prefix, then a non-letter).
+const CONTACT_STARTS: &[&str] = &["tel", "telefon", "tfn", "mobil", "mob", "växel", "e-post", "epost", "mail", "direkt"];
+
+/// One to three capitalised words of letters (a name), no sentence punctuation, not a heading.
+fn is_name_line(line: &str) -> bool {
+    let t = line.trim();
+    let words: Vec<&str> = t.split_whitespace().collect();
+    (1..=3).contains(&words.len())
+        && t.chars().count() <= 40
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars().all(|c| c.is_alphabetic() || c == '-')
+                && w.chars().skip(1).any(char::is_lowercase)
+        })
+        && match_heading(t).is_none()
 }
 
 /// A Swedish sign-off like "/Anna" or "/Anna B".
@@ -1114,6 +1184,31 @@ mod tests {
             let s = read_with(&format!("FYI\n\n{marker}\nFrån: Karin\nÄmne: Anmälan\n\nNamn och ålder: E 3 år\n"), "Anmälan");
             assert_eq!(section(&s, SectionKey::NameAge), Some("E 3 år"), "{marker}");
         }
+    }
+
+    #[test]
+    fn a_signature_that_starts_with_a_name() {
+        let s = read("Frågeställning: Vem?\n\nPer\n");
+        assert_eq!(section(&s, SectionKey::Question), Some("Vem?"));
+        let s = read("Frågeställning: Vem?\n\nKarin Sjö\nHemtjänsten\n\nDen 3 mars 2026 skrev Lars <l@k.test>:\n> x\n");
+        assert_eq!(section(&s, SectionKey::Question), Some("Vem?"));
+        let s = read("Frågeställning: Vem?\nPer Holm\nBiträdande enhetschef\nTel 010-123 45 67\n");
+        assert_eq!(section(&s, SectionKey::Question), Some("Vem?"));
+        // An answer that is a capitalised word is an answer.
+        let s = read("Frågeställning:\n\nUmgänge\n");
+        assert_eq!(section(&s, SectionKey::Question), Some("Umgänge"));
+        let s = read("Aktuell situation: Bor hemma.\n\nSkola\nFritids\nKorttids\nHabilitering\n");
+        assert_eq!(section(&s, SectionKey::Situation), Some("Bor hemma.\n\nSkola\nFritids\nKorttids\nHabilitering"));
+    }
+
+    #[test]
+    fn guidance_under_a_heading_belongs_to_the_heading() {
+        let s = read("Kort bakgrund\n(diagnoser, tidigare utredningar)\tADHD.\nAktuell situation\n\n(pågående insatser)\nSkola.\n");
+        assert_eq!(section(&s, SectionKey::Background), Some("ADHD."));
+        assert_eq!(section(&s, SectionKey::Situation), Some("Skola."));
+        // In the answer, a bracket is the answer's own.
+        let s = read("Kort bakgrund: ADHD.\n(utredd 2024)\n");
+        assert_eq!(section(&s, SectionKey::Background), Some("ADHD.\n(utredd 2024)"));
     }
 
     #[test]

@@ -460,6 +460,15 @@ impl Renderer {
                     if !name.is_empty() {
                         self.tag(&name, closing, self_closing);
                     }
+                    if !closing && name == "div" && is_signature_block(&html[name_end..end.min(html.len())]) {
+                        // The client marked its signature: a "--" line, as in plain text.
+                        let quote = self.sink_quote();
+                        let sink = self.sink();
+                        sink.block();
+                        sink.push_char('-', quote);
+                        sink.push_char('-', quote);
+                        sink.block();
+                    }
                 }
                 _ => {
                     // A literal '<' in text.
@@ -476,6 +485,16 @@ impl Renderer {
         }
         self.out.into_trimmed()
     }
+}
+
+/// A `<div>` the mail client put around the sender's signature: Outlook on the web and new
+/// Outlook (`id="Signature"`), Outlook mobile, Gmail (`gmail_signature`), Thunderbird
+/// (`moz-signature`), Apple Mail (`AppleMailSignature`).
+fn is_signature_block(attrs: &str) -> bool {
+    let lower = attrs.to_ascii_lowercase();
+    ["\"signature\"", "=signature ", "=signature>", "gmail_signature", "moz-signature", "ms-outlook-mobile-signature", "applemailsignature"]
+        .iter()
+        .any(|m| lower.contains(m))
 }
 
 /// Elements that may appear inside `<head>` (Office adds `o:`, `v:`, `w:`).
@@ -719,6 +738,15 @@ mod tests {
             "Kort bakgrund (Diagnoser, tidigare utredningar): ADHD\nAktuell problembild och frågeställning: Vem?\n\
              Namn och ålder (initialer räcker): E 3 år"
         );
+    }
+
+    #[test]
+    fn marked_signature_blocks_start_with_a_rule() {
+        let html = "<div>Text</div><div id=\"Signature\"><div>Lars Ek</div></div>";
+        assert_eq!(html_to_text(html), "Text\n--\nLars Ek");
+        let html = "<div dir=ltr>Text<br><div class=\"gmail_signature\" data-smartmail=\"gmail_signature\">Per</div></div>";
+        assert_eq!(html_to_text(html), "Text\n--\nPer");
+        assert_eq!(html_to_text("<div id=\"signatures-list\">x</div>"), "x");
     }
 
     #[test]
