@@ -164,7 +164,9 @@ fn is_auto_reply(v: &MailView, subject: &str) -> bool {
     {
         return true;
     }
-    if v.header("precedence").is_some_and(|p| header_keyword(p).eq_ignore_ascii_case("auto_reply")) {
+    if v.header("precedence")
+        .is_some_and(|p| header_keyword(p).eq_ignore_ascii_case("auto_reply"))
+    {
         return true;
     }
     if v.report_type.as_deref() == Some("disposition-notification") {
@@ -245,9 +247,15 @@ mod tests {
         // Dovecot's Sieve vacation (RFC 3834 allows the comment), with Precedence: bulk.
         let vacation = [("auto-submitted", "auto-replied (vacation)"), ("precedence", "bulk")];
         assert_eq!(classify(&view(&vacation, "Re: Ärende")), Kind::AutoReply);
-        assert_eq!(classify(&view(&[("auto-submitted", " Auto-Replied;owner-email=\"a@b\"")], "x")), Kind::AutoReply);
+        assert_eq!(
+            classify(&view(&[("auto-submitted", " Auto-Replied;owner-email=\"a@b\"")], "x")),
+            Kind::AutoReply
+        );
         assert_eq!(classify(&view(&[("auto-submitted", "no (a person)")], "x")), Kind::Submission);
-        assert_eq!(classify(&view(&[("auto-submitted", "auto-generated (digest)")], "x")), Kind::AutoReply);
+        assert_eq!(
+            classify(&view(&[("auto-submitted", "auto-generated (digest)")], "x")),
+            Kind::AutoReply
+        );
         assert_eq!(classify(&view(&[("precedence", "auto_reply (vacation)")], "x")), Kind::AutoReply);
         assert_eq!(classify(&view(&[("precedence", "list (announce)")], "Nyhetsbrev")), Kind::Other);
         assert_eq!(classify(&view(&[("precedence", "Bulk;")], "Nyhetsbrev")), Kind::Other);

@@ -44,16 +44,16 @@ pub struct Line {
 /// folded ("OVERLAMNA"), a misspelling within a small budget ("UPPFÖLNING"), and an exact
 /// keyword may go on as a longer word ("överlämnas", "avslutade").
 const KEYWORDS: &[(Kind, &[&str])] = &[
-    (
-        Kind::Handover,
-        &["överlämna", "överlämning", "handover", "hand over", "transfer"],
-    ),
+    (Kind::Handover, &["överlämna", "överlämning", "handover", "hand over", "transfer"]),
     (
         Kind::FollowUp,
         &["uppföljning", "uppfölj", "följ upp", "follow-up", "follow up", "followup"],
     ),
     (Kind::Escalate, &["lyft", "lyfta", "escalate", "escalated"]),
-    (Kind::Close, &["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"]),
+    (
+        Kind::Close,
+        &["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"],
+    ),
 ];
 
 static VOCABULARY: LazyLock<Vocabulary<Kind>> = LazyLock::new(|| {

@@ -57,10 +57,7 @@ const HEADINGS: &[(Option<Part>, &[&str])] = &[
             "Vårdnadshavare",
         ],
     ),
-    (
-        Some(Part::Situation),
-        &["Aktuell situation", "Nuläge", "Nuvarande situation"],
-    ),
+    (Some(Part::Situation), &["Aktuell situation", "Nuläge", "Nuvarande situation"]),
     (
         Some(Part::Problems),
         &[
@@ -94,7 +91,20 @@ const HEADINGS: &[(Option<Part>, &[&str])] = &[
 ];
 
 /// Words that may follow "Samtycke" without a separator ("Samtycke finns", "Samtycke ja").
-const CONSENT_BARE: &[&str] = &["ja", "finns", "inhämtat", "inhämtats", "lämnat", "lämnats", "har", "ok", "nej", "saknas", "ej", "inte"];
+const CONSENT_BARE: &[&str] = &[
+    "ja",
+    "finns",
+    "inhämtat",
+    "inhämtats",
+    "lämnat",
+    "lämnats",
+    "har",
+    "ok",
+    "nej",
+    "saknas",
+    "ej",
+    "inte",
+];
 
 static VOCABULARY: LazyLock<Vocabulary<Option<Part>>> = LazyLock::new(|| {
     let rows: Vec<(Option<Part>, &[&str], &'static [&'static str])> = HEADINGS

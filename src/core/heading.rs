@@ -91,12 +91,7 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
     /// Exact (folded) matches first, the longest that `follow` accepts; else the closest
     /// misspelled one within its budget (then the longest); equally close different fields are
     /// no match. With `whole_word` false an exact alias may go on as a longer word.
-    fn find<'a>(
-        &self,
-        body: &'a str,
-        whole_word: bool,
-        follow: impl Fn(&'a str, &Entry<F>) -> Option<&'a str>,
-    ) -> Option<Found<'a, F>> {
+    fn find<'a>(&self, body: &'a str, whole_word: bool, follow: impl Fn(&'a str, &Entry<F>) -> Option<&'a str>) -> Option<Found<'a, F>> {
         let folded = Folded::of(body, self.longest + 1);
         let mut best: Option<(usize, Found<'a, F>)> = None;
         for e in &self.entries {
@@ -114,7 +109,14 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
                 after.trim_start_matches(char::is_alphabetic)
             };
             if let Some(rest) = follow(after, e) {
-                best = Some((n, Found { field: e.field, rest, distance: 0 }));
+                best = Some((
+                    n,
+                    Found {
+                        field: e.field,
+                        rest,
+                        distance: 0,
+                    },
+                ));
             }
         }
         if let Some((_, found)) = best {
@@ -129,7 +131,15 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
                 continue;
             };
             if let Some(rest) = follow(&body[folded.end(end)..], e) {
-                fuzzy.push((distance, e.key.len(), Found { field: e.field, rest, distance }));
+                fuzzy.push((
+                    distance,
+                    e.key.len(),
+                    Found {
+                        field: e.field,
+                        rest,
+                        distance,
+                    },
+                ));
             }
         }
         let closest = fuzzy.iter().map(|(d, _, _)| *d).min()?;
@@ -315,7 +325,9 @@ pub fn strip_line_prefix(line: &str) -> &str {
     let mut s = line.trim_start();
     loop {
         let before = s.len();
-        s = s.trim_start_matches(['-', '•', '*', '–', '—', '·', '▪', '◦', '‣', '_', '#', '○', '■', '□', '➢', '►', '\u{f0b7}', '\u{f0a7}', '§']);
+        s = s.trim_start_matches([
+            '-', '•', '*', '–', '—', '·', '▪', '◦', '‣', '_', '#', '○', '■', '□', '➢', '►', '\u{f0b7}', '\u{f0a7}', '§',
+        ]);
         s = s.trim_start();
         // Numbering: "1.", "1)", "2 -", "3:".
         let digits = s.bytes().take_while(u8::is_ascii_digit).count();
@@ -347,7 +359,9 @@ fn strip_letter_marker(s: &str) -> &str {
         return s;
     }
     let word = &inner[..len];
-    let roman = ROMAN.iter().any(|r| *r == word || r.eq_ignore_ascii_case(word) && word.bytes().all(|b| b.is_ascii_uppercase()));
+    let roman = ROMAN
+        .iter()
+        .any(|r| *r == word || r.eq_ignore_ascii_case(word) && word.bytes().all(|b| b.is_ascii_uppercase()));
     if len > 1 && !roman {
         return s;
     }
@@ -518,7 +532,9 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for t in ["-", "–", ".", "x", "?", "saknas", "Vet ej.", "N/A", "...", "(saknas)", "okänt", " - ", "XX"] {
+        for t in [
+            "-", "–", ".", "x", "?", "saknas", "Vet ej.", "N/A", "...", "(saknas)", "okänt", " - ", "XX",
+        ] {
             assert!(is_placeholder(t), "{t}");
         }
         for t in ["Xavier 9 år", "Saknas stöd i skolan", "Nej", "Ingen insats pågår", "A.B."] {

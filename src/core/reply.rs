@@ -23,11 +23,14 @@
 //!   (attendees with another status are not candidates). A `COUNTER` is a proposal, so the
 //!   attendee's `NEEDS-ACTION` (or a missing `PARTSTAT`) is reported as `TENTATIVE`.
 //! - Outlook/Exchange omit `ORGANIZER` in replies; nothing here needs it.
-//! - Times become UTC basic format (`20261208T120000Z`): `TZID`s are resolved by `calcard`,
-//!   which knows IANA names, Windows names (`W. Europe Standard Time`) and Exchange's numeric
-//!   zone ids. `DATE` values stay dates (`20261208`). A time whose zone cannot be resolved (an
-//!   unknown `TZID`, or a floating time) is kept as local wall-clock time **without** `Z`, so it
-//!   can never pass for UTC; callers match answers on `UID`/`SEQUENCE`, not on times. A local
+//! - Times become UTC basic format (`20261208T120000Z`). A `TZID` that names a `VTIMEZONE` in
+//!   the calendar is resolved by that `VTIMEZONE`'s rules whatever its name (RFC 5545 3.2.19,
+//!   3.6.5; Outlook's `Customized Time Zone`), see [`crate::core::vtimezone`]; any other by
+//!   `calcard`, which knows IANA names, Windows names (`W. Europe Standard Time`) and Exchange's
+//!   numeric zone ids. `DATE` values stay dates (`20261208`). A time whose zone cannot be
+//!   resolved (a `TZID` with neither, or a floating time) is kept as local wall-clock time
+//!   **without** `Z`, so it can never pass for UTC, and [`Reply::unresolved_tzid`] names the
+//!   zone; callers match answers on `UID`/`SEQUENCE`, not on times. A local
 //!   time that falls into a DST gap takes the offset in force before the gap (RFC 5545 §3.3.5);
 //!   one that occurs twice takes the earlier instant.
 //! - The comment is the event's `COMMENT` (Outlook, Exchange), else the attendee's
@@ -297,7 +300,9 @@ fn read_event(event: &ICalendarComponent, counter: bool, v: &MailView, resolver:
     let unresolved_tzid = reported
         .iter()
         .flat_map(|prop| event.properties(prop))
-        .filter(|entry| !matches!(entry.values.first(), Some(ICalendarValue::PartialDateTime(p)) if p.hour.is_none() || p.tz_hour.is_some()))
+        .filter(
+            |entry| !matches!(entry.values.first(), Some(ICalendarValue::PartialDateTime(p)) if p.hour.is_none() || p.tz_hour.is_some()),
+        )
         .filter_map(|entry| entry.tz_id())
         .find(|id| !resolver.knows(id))
         .map(str::to_string);
@@ -662,9 +667,17 @@ SEQUENCE:3
             rid("RECURRENCE-ID;TZID=Mars Standard Time:20261208T130000").as_deref(),
             Some("20261208T130000")
         );
-        let r = read_reply(&view("x", "a@kommun.test", &[(&mk("RECURRENCE-ID;TZID=Mars Standard Time:20261208T130000"), None)]));
+        let r = read_reply(&view(
+            "x",
+            "a@kommun.test",
+            &[(&mk("RECURRENCE-ID;TZID=Mars Standard Time:20261208T130000"), None)],
+        ));
         assert_eq!(r.and_then(|r| r.unresolved_tzid).as_deref(), Some("Mars Standard Time"));
-        let r = read_reply(&view("x", "a@kommun.test", &[(&mk("RECURRENCE-ID;TZID=Europe/Stockholm:20261208T130000"), None)]));
+        let r = read_reply(&view(
+            "x",
+            "a@kommun.test",
+            &[(&mk("RECURRENCE-ID;TZID=Europe/Stockholm:20261208T130000"), None)],
+        ));
         assert_eq!(r.and_then(|r| r.unresolved_tzid), None);
         // Spring gap: 02:30 does not exist on 29 March 2026; read with +01:00.
         assert_eq!(

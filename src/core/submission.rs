@@ -705,9 +705,14 @@ fn cut_kind(lines: &[&str], i: usize) -> Option<CutKind> {
         if lower.contains("forward") || lower.contains("vidarebefordra") {
             return Some(CutKind::Forward);
         }
-        if ["ursprungligt meddelande", "original message", "originalmeddelande", "originalnachricht"]
-            .iter()
-            .any(|m| lower.contains(m))
+        if [
+            "ursprungligt meddelande",
+            "original message",
+            "originalmeddelande",
+            "originalnachricht",
+        ]
+        .iter()
+        .any(|m| lower.contains(m))
         {
             return Some(CutKind::Quote);
         }
@@ -878,11 +883,18 @@ fn is_name_signature(lines: &[&str], i: usize) -> bool {
     let after = lines[i + block..].iter().position(|l| !l.trim().is_empty()).map(|p| i + block + p);
     block <= 3
         && lines[i..i + block].iter().all(|l| l.trim().chars().count() <= 50)
-        && after.is_none_or(|a| matches!(cut_kind(lines, a), Some(CutKind::Quote | CutKind::Forward | CutKind::Disclaimer | CutKind::Footer)))
+        && after.is_none_or(|a| {
+            matches!(
+                cut_kind(lines, a),
+                Some(CutKind::Quote | CutKind::Forward | CutKind::Disclaimer | CutKind::Footer)
+            )
+        })
 }
 
 /// Lines of a signature's contact details (prefix, then a non-letter).
-const CONTACT_STARTS: &[&str] = &["tel", "telefon", "tfn", "mobil", "mob", "växel", "e-post", "epost", "mail", "direkt"];
+const CONTACT_STARTS: &[&str] = &[
+    "tel", "telefon", "tfn", "mobil", "mob", "växel", "e-post", "epost", "mail", "direkt",
+];
 
 /// One to three capitalised words of letters (a name), no sentence punctuation, not a heading.
 fn is_name_line(line: &str) -> bool {
@@ -1064,9 +1076,7 @@ mod tests {
 
     #[test]
     fn misspelled_and_ascii_headings() {
-        let s = read(
-            "Namn och alder: E 11 ar\nKort backgrund: ADHD\nAktuel situation: Skola\nfragestallnig: Vem?\n",
-        );
+        let s = read("Namn och alder: E 11 ar\nKort backgrund: ADHD\nAktuel situation: Skola\nfragestallnig: Vem?\n");
         assert!(s.missing.is_empty(), "{s:?}");
         assert_eq!(section(&s, SectionKey::Background), Some("ADHD"));
         let s = read("Namn: E\nAktuell situtation\nBor hemma.\nFrågeställnig\nVem?\n");
@@ -1075,13 +1085,18 @@ mod tests {
         // Never in running text, never a word that goes on.
         let s = read("Namn: E\nBakgrund: Hon har aktuel situation hemma.\nAktuella situationen: oklar\n");
         assert_eq!(section(&s, SectionKey::Situation), None);
-        assert_eq!(section(&s, SectionKey::Background), Some("Hon har aktuel situation hemma.\nAktuella situationen: oklar"));
+        assert_eq!(
+            section(&s, SectionKey::Background),
+            Some("Hon har aktuel situation hemma.\nAktuella situationen: oklar")
+        );
     }
 
     #[test]
     fn placeholder_answers_are_missing() {
         for answer in ["-", "–", ".", "x", "?", "saknas", "Vet ej", "N/A", "...", "X."] {
-            let s = read(&format!("Namn: E 3 år\nKort bakgrund: ADHD\nAktuell situation: {answer}\nFrågeställning: Vem?"));
+            let s = read(&format!(
+                "Namn: E 3 år\nKort bakgrund: ADHD\nAktuell situation: {answer}\nFrågeställning: Vem?"
+            ));
             assert_eq!(s.missing, [SectionKey::Situation], "{answer:?}");
         }
     }
@@ -1181,7 +1196,10 @@ mod tests {
             "----- Forwarded Message -----",
             "Begin forwarded message:",
         ] {
-            let s = read_with(&format!("FYI\n\n{marker}\nFrån: Karin\nÄmne: Anmälan\n\nNamn och ålder: E 3 år\n"), "Anmälan");
+            let s = read_with(
+                &format!("FYI\n\n{marker}\nFrån: Karin\nÄmne: Anmälan\n\nNamn och ålder: E 3 år\n"),
+                "Anmälan",
+            );
             assert_eq!(section(&s, SectionKey::NameAge), Some("E 3 år"), "{marker}");
         }
     }
@@ -1198,7 +1216,10 @@ mod tests {
         let s = read("Frågeställning:\n\nUmgänge\n");
         assert_eq!(section(&s, SectionKey::Question), Some("Umgänge"));
         let s = read("Aktuell situation: Bor hemma.\n\nSkola\nFritids\nKorttids\nHabilitering\n");
-        assert_eq!(section(&s, SectionKey::Situation), Some("Bor hemma.\n\nSkola\nFritids\nKorttids\nHabilitering"));
+        assert_eq!(
+            section(&s, SectionKey::Situation),
+            Some("Bor hemma.\n\nSkola\nFritids\nKorttids\nHabilitering")
+        );
     }
 
     #[test]

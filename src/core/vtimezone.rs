@@ -17,8 +17,7 @@ use std::collections::HashMap;
 
 use calcard::common::PartialDateTime;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarFrequency, ICalendarProperty, ICalendarValue,
-    ICalendarWeekday,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarFrequency, ICalendarProperty, ICalendarValue, ICalendarWeekday,
 };
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta, Weekday};
 
@@ -55,7 +54,11 @@ struct Rule {
 /// The zones a calendar defines, by `TZID`.
 pub fn zones(ical: &ICalendar) -> HashMap<String, Zone> {
     let mut out = HashMap::new();
-    for tz in ical.components.iter().filter(|c| c.component_type == ICalendarComponentType::VTimezone) {
+    for tz in ical
+        .components
+        .iter()
+        .filter(|c| c.component_type == ICalendarComponentType::VTimezone)
+    {
         let Some(id) = tz.property(&ICalendarProperty::Tzid).and_then(|e| match e.values.first() {
             Some(ICalendarValue::Text(t)) => Some(t.clone()),
             _ => None,
@@ -66,7 +69,12 @@ pub fn zones(ical: &ICalendar) -> HashMap<String, Zone> {
             .component_ids
             .iter()
             .filter_map(|&i| ical.components.get(i as usize))
-            .filter(|c| matches!(c.component_type, ICalendarComponentType::Standard | ICalendarComponentType::Daylight))
+            .filter(|c| {
+                matches!(
+                    c.component_type,
+                    ICalendarComponentType::Standard | ICalendarComponentType::Daylight
+                )
+            })
             .filter_map(observance)
             .collect();
         if !observances.is_empty() {
@@ -92,13 +100,22 @@ fn observance(c: &ICalendarComponent) -> Option<Observance> {
     let to = offset(&ICalendarProperty::Tzoffsetto)?;
     let rule = c.property(&ICalendarProperty::Rrule).and_then(|e| match e.values.first() {
         Some(ICalendarValue::RecurrenceRule(r)) if r.freq == ICalendarFrequency::Yearly => Some(Rule {
-            months: r.bymonth.iter().map(|m| u32::from(m.month())).filter(|m| (1..=12).contains(m)).collect(),
+            months: r
+                .bymonth
+                .iter()
+                .map(|m| u32::from(m.month()))
+                .filter(|m| (1..=12).contains(m))
+                .collect(),
             days: r.byday.iter().map(|d| (d.ordwk, weekday(d.weekday))).collect(),
             monthdays: r.bymonthday.clone(),
             until: r.until.as_ref().and_then(|u| {
                 let t = local_of(u)?;
                 // A local UNTIL is in the observance's own time before the onset.
-                Some(if u.tz_hour.is_some() { t } else { t - TimeDelta::seconds(i64::from(from)) })
+                Some(if u.tz_hour.is_some() {
+                    t
+                } else {
+                    t - TimeDelta::seconds(i64::from(from))
+                })
             }),
             count: r.count,
             interval: i32::from(r.interval.unwrap_or(1).max(1)),
@@ -183,7 +200,11 @@ impl Observance {
 impl Rule {
     /// The rule's occurrences in `year`, at `start`'s time of day, in order.
     fn in_year(&self, year: i32, start: NaiveDateTime) -> Vec<NaiveDateTime> {
-        let months = if self.months.is_empty() { vec![start.month()] } else { self.months.clone() };
+        let months = if self.months.is_empty() {
+            vec![start.month()]
+        } else {
+            self.months.clone()
+        };
         let mut out = Vec::new();
         for month in months {
             let Some(first) = NaiveDate::from_ymd_opt(year, month, 1) else {
@@ -214,9 +235,11 @@ impl Rule {
                             .into_iter()
                             .collect(),
                     };
-                    days.extend(picked.into_iter().filter(|d| {
-                        self.monthdays.is_empty() || self.monthdays.iter().any(|&m| monthday(m, last) == Some(*d))
-                    }));
+                    days.extend(
+                        picked
+                            .into_iter()
+                            .filter(|d| self.monthdays.is_empty() || self.monthdays.iter().any(|&m| monthday(m, last) == Some(*d))),
+                    );
                 }
             }
             days.sort_unstable();
@@ -269,7 +292,11 @@ impl Zone {
     }
 
     fn offset_at(transitions: &[(NaiveDateTime, i32)], initial: i32, utc: NaiveDateTime) -> i32 {
-        transitions.iter().take_while(|(t, _)| *t <= utc).last().map_or(initial, |(_, o)| *o)
+        transitions
+            .iter()
+            .take_while(|(t, _)| *t <= utc)
+            .last()
+            .map_or(initial, |(_, o)| *o)
     }
 
     /// A wall-clock time in this zone as UTC. A time that occurs twice is the earlier instant;

@@ -492,9 +492,17 @@ impl Renderer {
 /// (`moz-signature`), Apple Mail (`AppleMailSignature`).
 fn is_signature_block(attrs: &str) -> bool {
     let lower = attrs.to_ascii_lowercase();
-    ["\"signature\"", "=signature ", "=signature>", "gmail_signature", "moz-signature", "ms-outlook-mobile-signature", "applemailsignature"]
-        .iter()
-        .any(|m| lower.contains(m))
+    [
+        "\"signature\"",
+        "=signature ",
+        "=signature>",
+        "gmail_signature",
+        "moz-signature",
+        "ms-outlook-mobile-signature",
+        "applemailsignature",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
 }
 
 /// Elements that may appear inside `<head>` (Office adds `o:`, `v:`, `w:`).
