@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::heading::{Vocabulary, is_placeholder};
+use crate::core::heading::{CONSENT_WORDS, Vocabulary, is_placeholder};
 
 /// The parts of a handover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,26 +90,10 @@ const HEADINGS: &[(Option<Part>, &[&str])] = &[
     (None, &["Samtycke"]),
 ];
 
-/// Words that may follow "Samtycke" without a separator ("Samtycke finns", "Samtycke ja").
-const CONSENT_BARE: &[&str] = &[
-    "ja",
-    "finns",
-    "inhämtat",
-    "inhämtats",
-    "lämnat",
-    "lämnats",
-    "har",
-    "ok",
-    "nej",
-    "saknas",
-    "ej",
-    "inte",
-];
-
 static VOCABULARY: LazyLock<Vocabulary<Option<Part>>> = LazyLock::new(|| {
     let rows: Vec<(Option<Part>, &[&str], &'static [&'static str])> = HEADINGS
         .iter()
-        .map(|&(part, aliases)| (part, aliases, if part.is_none() { CONSENT_BARE } else { &[] }))
+        .map(|&(part, aliases)| (part, aliases, if part.is_none() { CONSENT_WORDS } else { &[] }))
         .collect();
     Vocabulary::new(&rows)
 });

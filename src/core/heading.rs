@@ -423,6 +423,25 @@ pub fn first_word(s: &str) -> String {
         .to_lowercase()
 }
 
+/// Words that may follow a consent heading directly, without a separator ("Samtycke finns",
+/// "Samtycke saknas", "Samtycke lämnat"): shared by the submission and handover vocabularies.
+pub const CONSENT_WORDS: &[&str] = &[
+    "finns",
+    "ja",
+    "nej",
+    "saknas",
+    "inhämtat",
+    "inhämtats",
+    "föreligger",
+    "lämnat",
+    "lämnats",
+    "ok",
+    "har",
+    "ej",
+    "inte",
+    "är",
+];
+
 /// Answers that say nothing (compared folded, without surrounding punctuation).
 const PLACEHOLDERS: &[&str] = &[
     "x",

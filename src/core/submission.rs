@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
-use crate::core::heading::{Vocabulary, first_word, is_placeholder, strip_line_prefix};
+use crate::core::heading::{CONSENT_WORDS, Vocabulary, first_word, is_placeholder, strip_line_prefix};
 use crate::mail::view::MailView;
 
 /// The four sections a submission must have (seed 001).
@@ -110,7 +110,7 @@ struct Heading {
     /// whitespace; `/`, `,`, `&` and `+` may have spaces around them.
     aliases: &'static [&'static str],
     /// The value may follow the alias without a separator when it starts with
-    /// one of [`BARE_VALUE_WORDS`] ("Samtycke finns", "Samtycke saknas").
+    /// one of [`CONSENT_WORDS`] ("Samtycke finns", "Samtycke saknas").
     bare_value: bool,
 }
 
@@ -204,21 +204,6 @@ const HEADINGS: &[Heading] = &[
         aliases: &["Akut", "Akut ärende", "Brådskande"],
         bare_value: false,
     },
-];
-
-/// Words that may follow a bare-value alias directly ("Samtycke finns").
-const BARE_VALUE_WORDS: &[&str] = &[
-    "finns",
-    "ja",
-    "nej",
-    "saknas",
-    "inhämtat",
-    "inhämtats",
-    "föreligger",
-    "har",
-    "ej",
-    "inte",
-    "är",
 ];
 
 /// Consent words, checked after "anonym": negations first.
@@ -585,7 +570,7 @@ fn join_block(lines: &[&str]) -> String {
 static VOCABULARY: LazyLock<Vocabulary<Field>> = LazyLock::new(|| {
     let rows: Vec<(Field, &[&str], &'static [&'static str])> = HEADINGS
         .iter()
-        .map(|h| (h.field, h.aliases, if h.bare_value { BARE_VALUE_WORDS } else { &[] }))
+        .map(|h| (h.field, h.aliases, if h.bare_value { CONSENT_WORDS } else { &[] }))
         .collect();
     Vocabulary::new(&rows)
 });
