@@ -864,7 +864,8 @@ fn is_name_signature(lines: &[&str], i: usize) -> bool {
         return false;
     }
     // The block runs to the next blank line and is short; after it, the end or another cut.
-    let block = lines[i..].iter().take_while(|l| !l.trim().is_empty()).count();
+    // At most four lines are looked at, so that a long run of name-like lines stays linear.
+    let block = lines[i..].iter().take(4).take_while(|l| !l.trim().is_empty()).count();
     let after = lines[i + block..].iter().position(|l| !l.trim().is_empty()).map(|p| i + block + p);
     block <= 3
         && lines[i..i + block].iter().all(|l| l.trim().chars().count() <= 50)
@@ -1197,6 +1198,12 @@ mod tests {
         assert_eq!(section(&s, SectionKey::Question), Some("Vem?"));
         let s = read("Frågeställning: Vem?\nPer Holm\nBiträdande enhetschef\nTel 010-123 45 67\n");
         assert_eq!(section(&s, SectionKey::Question), Some("Vem?"));
+        // A long run of name-like lines is read in linear time (and is the answer).
+        let s = read(&format!("Frågeställning: Vem?\n{}", "Per Holm\n".repeat(20_000)));
+        assert_eq!(
+            section(&s, SectionKey::Question).map(str::len),
+            Some("Vem?".len() + "\nPer Holm".len() * 20_000)
+        );
         // An answer that is a capitalised word is an answer.
         let s = read("Frågeställning:\n\nUmgänge\n");
         assert_eq!(section(&s, SectionKey::Question), Some("Umgänge"));

@@ -41,8 +41,16 @@ impl Sink {
 
     /// Whether the current line holds nothing but quote marks and list markers.
     fn at_heading_position(&self) -> bool {
-        let line = &self.buf[self.buf.rfind('\n').map_or(0, |i| i + 1)..];
-        let line = line.trim_start_matches(['>', ' ']);
+        // Only the last few bytes can be a heading position: looking no further back keeps a
+        // long line with many bold runs linear.
+        let bytes = self.buf.as_bytes();
+        let from = bytes.len().saturating_sub(48);
+        let start = match bytes[from..].iter().rposition(|&b| b == b'\n') {
+            Some(p) => from + p + 1,
+            None if from == 0 => 0,
+            None => return false,
+        };
+        let line = self.buf[start..].trim_start_matches(['>', ' ']);
         // A marker like "A." needs the space that follows it (owed, not yet written).
         line.is_empty() || line.len() <= 12 && strip_line_prefix(&format!("{line} ")).is_empty()
     }
@@ -746,6 +754,14 @@ mod tests {
             "Kort bakgrund (Diagnoser, tidigare utredningar): ADHD\nAktuell problembild och frågeställning: Vem?\n\
              Namn och ålder (initialer räcker): E 3 år"
         );
+    }
+
+    #[test]
+    fn many_bold_runs_on_one_line_stay_linear() {
+        let html = format!("<p>{}</p>", "x <b>y</b> ".repeat(200_000));
+        let text = html_to_text(&html);
+        assert_eq!(text.len(), "x y ".len() * 200_000 - 1);
+        assert!(!text.contains('\t'));
     }
 
     #[test]
