@@ -60,9 +60,14 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
         for &(field, aliases, bare_words) in rows {
             for alias in aliases {
                 let key = fold_key(alias);
+                let budget = if key.len() + budget(key.len()) < MAX_KEY {
+                    budget(key.len())
+                } else {
+                    0
+                };
                 entries.push(Entry {
                     field,
-                    budget: budget(key.len()),
+                    budget,
                     key,
                     bare_words,
                 });
@@ -183,6 +188,10 @@ fn vocabulary_conflicts<F: PartialEq>(entries: &[Entry<F>]) -> Vec<(String, Stri
     out
 }
 
+/// The longest alias (folded, plus its budget) the misspelling matcher looks at; longer ones
+/// match only exactly (a test checks every vocabulary stays below it).
+const MAX_KEY: usize = 128;
+
 /// How many edits a misspelled alias of `len` folded characters may have.
 pub fn budget(len: usize) -> usize {
     match len {
@@ -241,19 +250,37 @@ impl Folded {
     }
 
     /// The closest word-boundary prefix of the line to `key` within `budget` edits: its
-    /// distance and length. Banded Levenshtein, `O(len × budget)`.
+    /// distance and length. Banded Levenshtein, `O(len × budget)`, on the stack.
     fn closest_prefix(&self, key: &[char], budget: usize) -> Option<(usize, usize)> {
         let line = &self.chars[..self.chars.len().min(key.len() + budget)];
-        // prev[j]: distance between key[..i] and line[..j].
         let width = line.len() + 1;
-        let mut prev: Vec<usize> = (0..width).collect();
-        let mut cur = vec![0; width];
+        if width > MAX_KEY || key.len() >= MAX_KEY {
+            return None;
+        }
+        // Two rows on the stack; only the band |i - j| <= budget is computed, the rest stays
+        // "too far" (budget + 1). prev[j]: distance between key[..i] and line[..j].
+        let far = budget + 1;
+        let mut prev = [far; MAX_KEY];
+        let mut cur = [far; MAX_KEY];
+        for (j, cell) in prev.iter_mut().enumerate().take(width.min(far)) {
+            *cell = j;
+        }
         for (i, &k) in key.iter().enumerate() {
-            cur[0] = i + 1;
-            let mut row_min = cur[0];
-            for j in 1..width {
+            let row = i + 1;
+            let lo = row.saturating_sub(budget);
+            let hi = (row + budget).min(width - 1);
+            if lo > hi {
+                return None;
+            }
+            if lo == 0 {
+                cur[0] = row;
+            } else {
+                cur[lo - 1] = far;
+            }
+            let mut row_min = if lo == 0 { row } else { far };
+            for j in lo.max(1)..=hi {
                 let sub = prev[j - 1] + usize::from(line[j - 1] != k);
-                cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+                cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1).min(far);
                 row_min = row_min.min(cur[j]);
             }
             if row_min > budget {
@@ -539,6 +566,38 @@ mod tests {
         assert_eq!(f("Aktul situation: x"), Some((F::A, "x", 2)));
         assert_eq!(f("Aktl sitton: x"), None);
         assert!(v.conflicts().is_empty());
+    }
+
+    #[test]
+    fn the_banded_distance_is_the_plain_one_within_the_budget() {
+        let keys = ["aktuell situation", "namn och alder", "bakgrund", "fragestallning"];
+        let lines = [
+            "aktuel situation: x",
+            "aktuell situtation",
+            "aktul situation - y",
+            "namn och aldr: z",
+            "namn o alder",
+            "bakrund: a",
+            "backgrund",
+            "bakgrunden: b",
+            "fragestallnig",
+            "fraagestallningg c",
+            "f",
+            "",
+        ];
+        for key in keys {
+            let key: Vec<char> = key.chars().collect();
+            let b = budget(key.len());
+            for line in lines {
+                let folded = Folded::of(line, 200);
+                let plain = (key.len().saturating_sub(b)..=folded.chars.len().min(key.len() + b))
+                    .filter(|&end| folded.boundary(end))
+                    .map(|end| (levenshtein(&key, &folded.chars[..end]), end))
+                    .filter(|&(d, _)| d <= b)
+                    .min_by_key(|&(d, end)| (d, end.abs_diff(key.len())));
+                assert_eq!(folded.closest_prefix(&key, b), plain, "{key:?} {line:?}");
+            }
+        }
     }
 
     #[test]
