@@ -101,7 +101,7 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
         let mut best: Option<(usize, Found<'a, F>)> = None;
         for e in &self.entries {
             let n = e.key.len();
-            if folded.chars.len() < n || folded.chars[..n] != e.key[..] || (whole_word && !folded.boundary(n)) {
+            if folded.len < n || folded.chars()[..n] != e.key[..] || (whole_word && !folded.boundary(n)) {
                 continue;
             }
             if best.as_ref().is_some_and(|(len, _)| *len >= n) {
@@ -129,7 +129,7 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
         }
         let mut fuzzy: Vec<(usize, usize, Found<'a, F>)> = Vec::new();
         for e in &self.entries {
-            if e.budget == 0 || folded.chars.first() != e.key.first() {
+            if e.budget == 0 || folded.chars().first() != e.key.first() {
                 continue;
             }
             let Some((distance, end)) = folded.closest_prefix(&e.key, e.budget).filter(|&(d, _)| d > 0) else {
@@ -201,42 +201,64 @@ pub fn budget(len: usize) -> usize {
     }
 }
 
-/// A line's start, folded, with where each folded character ends in the original.
+/// A line's start, folded, with where each folded character ends in the original; on the
+/// stack (at most [`MAX_KEY`] characters are ever looked at).
 struct Folded {
-    chars: Vec<char>,
-    ends: Vec<usize>,
+    buf: [char; MAX_KEY],
+    ends: [usize; MAX_KEY],
+    len: usize,
+}
+
+/// Folds `s` character by character (see [`fold_key`]), handing each folded character and the
+/// byte offset after it in `s` to `push` until it returns false.
+fn fold_each(s: &str, mut push: impl FnMut(char, usize) -> bool) {
+    let mut space_at: Option<usize> = None;
+    let mut last: Option<char> = None;
+    for (i, c) in s.char_indices() {
+        if c.is_whitespace() {
+            if last.is_some() && space_at.is_none() {
+                space_at = Some(i);
+            }
+            continue;
+        }
+        let f = fold_char(c);
+        if let Some(at) = space_at.take()
+            && !is_joiner(f)
+            && last.is_some_and(|l| !is_joiner(l))
+            && !push(' ', at)
+        {
+            return;
+        }
+        if !push(f, i + c.len_utf8()) {
+            return;
+        }
+        last = Some(f);
+    }
 }
 
 impl Folded {
-    /// Folds at most `limit` characters of `s` (see [`fold_key`]).
+    /// Folds at most `limit` (and at most [`MAX_KEY`]) characters of `s`.
     fn of(s: &str, limit: usize) -> Folded {
         let mut out = Folded {
-            chars: Vec::with_capacity(limit.min(s.len())),
-            ends: Vec::with_capacity(limit.min(s.len())),
+            buf: ['\0'; MAX_KEY],
+            ends: [0; MAX_KEY],
+            len: 0,
         };
-        let mut space_at: Option<usize> = None;
-        for (i, c) in s.char_indices() {
-            if out.chars.len() >= limit {
-                break;
+        let limit = limit.min(MAX_KEY);
+        fold_each(s, |c, end| {
+            if out.len >= limit {
+                return false;
             }
-            if c.is_whitespace() {
-                if !out.chars.is_empty() && space_at.is_none() {
-                    space_at = Some(i);
-                }
-                continue;
-            }
-            let f = fold_char(c);
-            if let Some(at) = space_at.take()
-                && !is_joiner(f)
-                && out.chars.last().is_some_and(|&l| !is_joiner(l))
-            {
-                out.chars.push(' ');
-                out.ends.push(at);
-            }
-            out.chars.push(f);
-            out.ends.push(i + c.len_utf8());
-        }
+            out.buf[out.len] = c;
+            out.ends[out.len] = end;
+            out.len += 1;
+            true
+        });
         out
+    }
+
+    fn chars(&self) -> &[char] {
+        &self.buf[..self.len]
     }
 
     /// The byte offset in the original after the first `n` folded characters.
@@ -246,13 +268,13 @@ impl Folded {
 
     /// Whether a word may end after `n` folded characters.
     fn boundary(&self, n: usize) -> bool {
-        self.chars.get(n).is_none_or(|c| !c.is_alphanumeric())
+        self.chars().get(n).is_none_or(|c| !c.is_alphanumeric())
     }
 
     /// The closest word-boundary prefix of the line to `key` within `budget` edits: its
     /// distance and length. Banded Levenshtein, `O(len × budget)`, on the stack.
     fn closest_prefix(&self, key: &[char], budget: usize) -> Option<(usize, usize)> {
-        let line = &self.chars[..self.chars.len().min(key.len() + budget)];
+        let line = &self.chars()[..self.len.min(key.len() + budget)];
         let width = line.len() + 1;
         if width > MAX_KEY || key.len() >= MAX_KEY {
             return None;
@@ -303,7 +325,12 @@ fn is_joiner(c: char) -> bool {
 /// An alias as the matcher compares it: lowercase, diacritics folded (`å ä → a`, `ö → o`,
 /// `é → e`, …), whitespace runs one space, no spaces around `/ , & +`.
 pub fn fold_key(s: &str) -> Vec<char> {
-    Folded::of(s, usize::MAX).chars
+    let mut out = Vec::with_capacity(s.len());
+    fold_each(s, |c, _| {
+        out.push(c);
+        true
+    });
+    out
 }
 
 /// One character, lowercased and without its diacritic.
@@ -590,9 +617,9 @@ mod tests {
             let b = budget(key.len());
             for line in lines {
                 let folded = Folded::of(line, 200);
-                let plain = (key.len().saturating_sub(b)..=folded.chars.len().min(key.len() + b))
+                let plain = (key.len().saturating_sub(b)..=folded.len.min(key.len() + b))
                     .filter(|&end| folded.boundary(end))
-                    .map(|end| (levenshtein(&key, &folded.chars[..end]), end))
+                    .map(|end| (levenshtein(&key, &folded.chars()[..end]), end))
                     .filter(|&(d, _)| d <= b)
                     .min_by_key(|&(d, end)| (d, end.abs_diff(key.len())));
                 assert_eq!(folded.closest_prefix(&key, b), plain, "{key:?} {line:?}");
