@@ -31,6 +31,9 @@ pub struct Vocabulary<F> {
     entries: Vec<Entry<F>>,
     /// The longest folded alias, in characters: how much of a line is ever looked at.
     longest: usize,
+    /// The first characters of the folded aliases: a line starting otherwise is no heading
+    /// (a misspelling must start with the right letter), and is not folded at all.
+    firsts: Vec<char>,
 }
 
 struct Entry<F> {
@@ -74,7 +77,10 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
             }
         }
         let longest = entries.iter().map(|e| e.key.len() + e.budget).max().unwrap_or(0);
-        Vocabulary { entries, longest }
+        let mut firsts: Vec<char> = entries.iter().filter_map(|e| e.key.first().copied()).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
+        Vocabulary { entries, longest, firsts }
     }
 
     /// The heading `line` starts with, if any (see the module documentation).
@@ -97,6 +103,10 @@ impl<F: Copy + PartialEq> Vocabulary<F> {
     /// misspelled one within its budget (then the longest); equally close different fields are
     /// no match. With `whole_word` false an exact alias may go on as a longer word.
     fn find<'a>(&self, body: &'a str, whole_word: bool, follow: impl Fn(&'a str, &Entry<F>) -> Option<&'a str>) -> Option<Found<'a, F>> {
+        let first = body.chars().find(|c| !c.is_whitespace()).map(fold_char)?;
+        if self.firsts.binary_search(&first).is_err() {
+            return None;
+        }
         let folded = Folded::of(body, self.longest + 1);
         let mut best: Option<(usize, Found<'a, F>)> = None;
         for e in &self.entries {

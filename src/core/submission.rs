@@ -885,15 +885,20 @@ const CONTACT_STARTS: &[&str] = &[
 /// One to three capitalised words of letters (a name), no sentence punctuation, not a heading.
 fn is_name_line(line: &str) -> bool {
     let t = line.trim();
-    let words: Vec<&str> = t.split_whitespace().collect();
-    (1..=3).contains(&words.len())
-        && t.chars().count() <= 40
-        && words.iter().all(|w| {
-            w.chars().next().is_some_and(char::is_uppercase)
-                && w.chars().all(|c| c.is_alphabetic() || c == '-')
-                && w.chars().skip(1).any(char::is_lowercase)
-        })
-        && match_heading(t).is_none()
+    if !t.starts_with(char::is_uppercase) || t.len() > 160 || t.chars().count() > 40 {
+        return false;
+    }
+    let mut words = 0;
+    for w in t.split_whitespace() {
+        words += 1;
+        let name_like = w.starts_with(char::is_uppercase)
+            && w.chars().all(|c| c.is_alphabetic() || c == '-')
+            && w.chars().skip(1).any(char::is_lowercase);
+        if words > 3 || !name_like {
+            return false;
+        }
+    }
+    match_heading(t).is_none()
 }
 
 /// A Swedish sign-off like "/Anna" or "/Anna B".
