@@ -3,6 +3,10 @@
 //! (answers to invitations, as calendar clients send them) is run through
 //! `inspect` and compared with the `.json` beside it.
 //!
+//! `tests/corpus/handovers/` holds answers to the daemon's own handover request
+//! (`templates/sv/handover_request.txt.j2`), filled in as people do; their `.json`
+//! is the handover read from the sender's own text, as `followup` reads it.
+//!
 //! `UPDATE_EXPECT=1 cargo test --test corpus` rewrites the `.json` files from
 //! the current output. Read every rewritten file before keeping it: the
 //! expectation is what a human reader would extract, not what the code does.
@@ -10,7 +14,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use samverkan::core::handover::read_handover;
 use samverkan::core::inspect::inspect;
+use samverkan::core::submission::own_text;
+use samverkan::mail::view::parse;
 use serde_json::Value;
 
 /// The fixed member directory the corpus is written against (see
@@ -43,17 +50,34 @@ fn corpus_files(dir: &str) -> Vec<PathBuf> {
 
 #[test]
 fn corpus() {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
     let mut files = Vec::new();
     for &(dir, at_least) in CORPORA {
         let found = corpus_files(dir);
         assert!(found.len() >= at_least, "corpus {dir} has only {} mails", found.len());
         files.extend(found);
     }
+    check(&files, |raw| inspect(raw, &unit_of));
+}
+
+/// The handover corpus: what the handover reader takes from each answer.
+#[test]
+fn handovers() {
+    let files = corpus_files("handovers");
+    assert!(files.len() >= 4, "corpus handovers has only {} mails", files.len());
+    check(&files, |raw| {
+        let view = parse(raw).expect("a mail");
+        serde_json::to_value(read_handover(&own_text(&view))).expect("serialize")
+    });
+}
+
+/// Compares `read(mail)` with the `.json` beside each mail (or rewrites it, see the module
+/// documentation).
+fn check(files: &[PathBuf], read: impl Fn(&[u8]) -> Value) {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
     let mut failures = Vec::new();
-    for eml in &files {
+    for eml in files {
         let raw = fs::read(eml).expect("read eml");
-        let actual = inspect(&raw, &unit_of);
+        let actual = read(&raw);
         let json_path = eml.with_extension("json");
         if update {
             let mut text = serde_json::to_string_pretty(&actual).expect("serialize");

@@ -140,12 +140,21 @@ fn is_bounce(v: &MailView) -> bool {
 }
 
 fn auto_submitted_is_no(value: &str) -> bool {
-    value.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("no")
+    header_keyword(value).eq_ignore_ascii_case("no")
+}
+
+/// The keyword of a structured header value: what comes before any parameter (`;`) and any
+/// RFC 5322 comment, so `auto-replied (vacation)`, `auto-replied; owner-email=…` and
+/// `bulk (list)` all give their first word.
+fn header_keyword(value: &str) -> &str {
+    let value = value.trim_start();
+    let end = value.find([';', '(', ' ', '\t', ',']).unwrap_or(value.len());
+    &value[..end]
 }
 
 fn is_auto_reply(v: &MailView, subject: &str) -> bool {
     if v.header("auto-submitted")
-        .is_some_and(|a| a.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("auto-replied"))
+        .is_some_and(|a| header_keyword(a).eq_ignore_ascii_case("auto-replied"))
     {
         return true;
     }
@@ -155,7 +164,9 @@ fn is_auto_reply(v: &MailView, subject: &str) -> bool {
     {
         return true;
     }
-    if v.header("precedence").is_some_and(|p| p.trim().eq_ignore_ascii_case("auto_reply")) {
+    if v.header("precedence")
+        .is_some_and(|p| header_keyword(p).eq_ignore_ascii_case("auto_reply"))
+    {
         return true;
     }
     if v.report_type.as_deref() == Some("disposition-notification") {
@@ -168,7 +179,7 @@ fn is_bulk(v: &MailView) -> bool {
     v.has_header("list-id")
         || v.has_header("list-unsubscribe")
         || v.header("precedence").is_some_and(|p| {
-            let p = p.trim();
+            let p = header_keyword(p);
             ["bulk", "junk", "list"].iter().any(|x| p.eq_ignore_ascii_case(x))
         })
 }
@@ -229,6 +240,26 @@ mod tests {
         assert_eq!(classify(&view(&[("list-id", "<n.kommun.test>")], "Nyhetsbrev")), Kind::Other);
         assert_eq!(classify(&view(&[("precedence", "bulk")], "Nyhetsbrev")), Kind::Other);
         assert_eq!(classify(&view(&[], "Frågor om ärende")), Kind::Submission);
+    }
+
+    #[test]
+    fn header_keywords_with_comments_and_parameters() {
+        // Dovecot's Sieve vacation (RFC 3834 allows the comment), with Precedence: bulk.
+        let vacation = [("auto-submitted", "auto-replied (vacation)"), ("precedence", "bulk")];
+        assert_eq!(classify(&view(&vacation, "Re: Ärende")), Kind::AutoReply);
+        assert_eq!(
+            classify(&view(&[("auto-submitted", " Auto-Replied;owner-email=\"a@b\"")], "x")),
+            Kind::AutoReply
+        );
+        assert_eq!(classify(&view(&[("auto-submitted", "no (a person)")], "x")), Kind::Submission);
+        assert_eq!(
+            classify(&view(&[("auto-submitted", "auto-generated (digest)")], "x")),
+            Kind::AutoReply
+        );
+        assert_eq!(classify(&view(&[("precedence", "auto_reply (vacation)")], "x")), Kind::AutoReply);
+        assert_eq!(classify(&view(&[("precedence", "list (announce)")], "Nyhetsbrev")), Kind::Other);
+        assert_eq!(classify(&view(&[("precedence", "Bulk;")], "Nyhetsbrev")), Kind::Other);
+        assert_eq!(classify(&view(&[("precedence", "bulkmail")], "x")), Kind::Submission);
     }
 
     #[test]

@@ -12,7 +12,11 @@
 //! used, and lines that carry no case number and no keyword (greetings, signatures, quoted mail)
 //! are not decisions. A line that looks like a decision but cannot be read is reported with why.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDate;
+
+use crate::core::heading::{Vocabulary, strip_line_prefix};
 
 /// What the meeting decided for a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,37 +40,29 @@ pub struct Line {
 }
 
 /// The keywords: (words that start the keyword, the decision kind). Data, not scattered tests.
-const KEYWORDS: &[(&[&str], Kind)] = &[
+/// Matched by [`crate::core::heading`], like the headings of a submission: case and diacritics
+/// folded ("OVERLAMNA"), a misspelling within a small budget ("UPPFÖLNING"), and an exact
+/// keyword may go on as a longer word ("överlämnas", "avslutade").
+const KEYWORDS: &[(Kind, &[&str])] = &[
     (
-        &[
-            "överlämna",
-            "överlämnas",
-            "överlämning",
-            "overlamna",
-            "handover",
-            "hand over",
-            "transfer",
-        ],
         Kind::Handover,
+        &["överlämna", "överlämnas", "överlämning", "handover", "hand over", "transfer"],
     ),
     (
-        &[
-            "uppföljning",
-            "uppfölj",
-            "följ upp",
-            "folj upp",
-            "follow-up",
-            "follow up",
-            "followup",
-        ],
         Kind::FollowUp,
+        &["uppföljning", "uppfölj", "följ upp", "follow-up", "follow up", "followup"],
     ),
-    (&["lyft", "lyfts", "lyfta", "escalate", "escalated"], Kind::Escalate),
+    (Kind::Escalate, &["lyft", "lyfta", "escalate", "escalated"]),
     (
-        &["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"],
         Kind::Close,
+        &["avslutad", "avslutat", "avslutas", "avsluta", "avslut", "closed", "close"],
     ),
 ];
+
+static VOCABULARY: LazyLock<Vocabulary<Kind>> = LazyLock::new(|| {
+    let rows: Vec<(Kind, &[&str], &'static [&'static str])> = KEYWORDS.iter().map(|&(kind, words)| (kind, words, &[][..])).collect();
+    Vocabulary::new(&rows)
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -87,20 +83,18 @@ fn case_no(s: &str) -> Option<(String, usize)> {
     })
 }
 
-/// The keyword `rest` starts with, where its word ends, and whether the word is the keyword
-/// itself (a whole word) rather than a longer word it begins ("överlämnad", "avslutningsvis").
+/// The keyword `rest` starts with (matched like a heading: folded, small misspellings), where
+/// its word ends, and whether the word is a keyword exactly as written: not misspelled, and not
+/// a longer word a keyword begins ("överlämnas", "avslutningsvis").
 fn keyword(rest: &str) -> Option<(Kind, usize, bool)> {
-    let low = rest.to_lowercase();
-    KEYWORDS.iter().find_map(|(words, kind)| {
-        words.iter().filter(|w| low.starts_with(*w)).max_by_key(|w| w.len()).map(|w| {
-            // Skip the rest of the word ("överlämnas" matched by "överlämna").
-            let tail = low[w.len()..]
-                .chars()
-                .take_while(|c| c.is_alphabetic())
-                .map(char::len_utf8)
-                .sum::<usize>();
-            (*kind, w.len() + tail, tail == 0)
-        })
+    VOCABULARY.leading(rest).map(|f| {
+        let end = rest.len() - f.rest.len();
+        let word = crate::core::heading::fold(&rest[..end]);
+        let exact = f.distance == 0
+            && KEYWORDS
+                .iter()
+                .any(|(_, ws)| ws.iter().any(|w| crate::core::heading::fold(w) == word));
+        (f.field, end, exact)
     })
 }
 
@@ -127,11 +121,12 @@ pub fn read_decisions(text: &str) -> Vec<Line> {
         {
             break;
         }
-        let bullet = line.trim_start_matches(['-', '*', '•', '–', ' ']);
+        let bullet = strip_line_prefix(line);
         let Some((no, end)) = case_no(bullet) else {
-            // Without a case number only the keyword as a whole word makes a line a decision
-            // (that lacks its number): prose ("Avslutningsvis …", "Lyfte frågan …") is not.
-            if keyword(bullet).is_some_and(|(_, _, whole)| whole) {
+            // Without a case number only the keyword itself, as written, makes a line a decision
+            // (that lacks its number): prose ("Avslutningsvis …", "Lyfte frågan …",
+            // "Överlämnas till …") is not.
+            if keyword(bullet).is_some_and(|(_, _, exact)| exact) {
                 out.push(Line {
                     text: line.to_string(),
                     result: Err("raden saknar ärendenummer (ÅÅÅÅ-NNNN)".into()),
@@ -244,6 +239,25 @@ mod tests {
     }
 
     #[test]
+    fn keywords_are_matched_like_headings() {
+        let got = ok(
+            "a) 2026-0042: OVERLAMNA till Vuxenenheten\nB. 2026-0043: UPPFÖLNING 2027-01-12\n2026-0044: Avslutade\n2026-0045: avslutat.\n",
+        );
+        assert_eq!(
+            got.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+            vec![
+                Decision::Handover {
+                    unit: "Vuxenenheten".into()
+                },
+                Decision::FollowUp { date: date("2027-01-12") },
+                Decision::Close,
+                Decision::Close,
+            ]
+        );
+        assert_eq!(VOCABULARY.conflicts(), Vec::<(String, String)>::new());
+    }
+
+    #[test]
     fn unreadable_lines_say_why_and_prose_is_not_a_decision() {
         let lines = read_decisions(
             "2026-0042: kanske senare\n2026-0043: UPPFÖLJNING nästa vår\nÖVERLÄMNA till Vuxenenheten\n2026-0044: ÖVERLÄMNA\nVi hade ett bra möte.\n",
@@ -271,7 +285,12 @@ mod tests {
             assert!(read_decisions(prose).is_empty(), "{prose}");
         }
         // The keyword itself without a number is still a decision that lacks its number.
-        for line in ["AVSLUTAD", "Lyft till enhetschef", "Överlämnas till Vuxenenheten"] {
+        for line in [
+            "AVSLUTAD",
+            "Lyft till enhetschef",
+            "Överlämna till Vuxenenheten",
+            "Överlämnas till Vuxenenheten",
+        ] {
             let got = read_decisions(line);
             assert!(
                 got.len() == 1 && got[0].result.as_ref().is_err_and(|e| e.contains("saknar ärendenummer")),

@@ -5,7 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
+
+use crate::core::heading::{CONSENT_WORDS, Vocabulary, is_placeholder};
 
 /// The parts of a handover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -35,42 +39,64 @@ impl Part {
     }
 }
 
-/// The heading vocabulary (lowercase prefixes), one table. `None` is the consent field.
+/// The heading vocabulary, one table: the headings the daemon writes into its request
+/// ([`Part::label_sv`], read back as written, parenthesis and all) and the ways people shorten
+/// them. `None` is the consent field. Matched by [`crate::core::heading`], like a submission's
+/// headings: folded, misspellings within a small budget, only at a heading's position.
 const HEADINGS: &[(Option<Part>, &[&str])] = &[
     (
         Some(Part::Background),
         &[
-            "bakgrund och familjesituation",
-            "bakgrund/familjesituation",
-            "bakgrund",
-            "familjesituation",
+            "Bakgrund och familjesituation",
+            "Bakgrund/familjesituation",
+            "Bakgrund och familj",
+            "Bakgrund/familj",
+            "Bakgrund",
+            "Familjesituation",
+            "Familjesituation och vårdnadshavare",
+            "Vårdnadshavare",
         ],
     ),
-    (Some(Part::Situation), &["aktuell situation", "nuläge", "nuvarande situation"]),
+    (Some(Part::Situation), &["Aktuell situation", "Nuläge", "Nuvarande situation"]),
     (
         Some(Part::Problems),
         &[
-            "funktionsnedsättning/problematik och tidigare utredningar/diagnos",
-            "funktionsnedsättning/problematik",
-            "funktionsnedsättning",
-            "problematik",
-            "tidigare utredningar",
-            "utredningar/diagnos",
-            "diagnos",
+            "Funktionsnedsättning/problematik och tidigare utredningar/diagnos",
+            "Funktionsnedsättning/problematik och tidigare utredningar",
+            "Funktionsnedsättning/problematik",
+            "Funktionsnedsättning och problematik",
+            "Funktionsnedsättning",
+            "Problematik",
+            "Problematik och diagnos",
+            "Tidigare utredningar/diagnos",
+            "Tidigare utredningar och diagnos",
+            "Tidigare utredningar",
+            "Utredningar/diagnos",
+            "Diagnos",
+            "Diagnoser",
         ],
     ),
     (
         Some(Part::Interventions),
         &[
-            "pågående insatser och planering",
-            "pågående insatser",
-            "insatser och planering",
-            "insatser",
-            "planering",
+            "Pågående insatser och planering",
+            "Pågående insatser/planering",
+            "Pågående insatser",
+            "Insatser och planering",
+            "Insatser",
+            "Planering",
         ],
     ),
-    (None, &["samtycke"]),
+    (None, &["Samtycke"]),
 ];
+
+static VOCABULARY: LazyLock<Vocabulary<Option<Part>>> = LazyLock::new(|| {
+    let rows: Vec<(Option<Part>, &[&str], &'static [&'static str])> = HEADINGS
+        .iter()
+        .map(|&(part, aliases)| (part, aliases, if part.is_none() { CONSENT_WORDS } else { &[] }))
+        .collect();
+    Vocabulary::new(&rows)
+});
 
 const CONSENT_YES: &[&str] = &[
     "ja",
@@ -94,39 +120,7 @@ pub struct Handover {
 }
 
 fn heading(line: &str) -> Option<(Option<Part>, String)> {
-    let t = line
-        .trim()
-        .trim_start_matches(['-', '*', '•', '–', ' '])
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ')')
-        .trim();
-    let t = t.trim_start_matches("**").trim();
-    let low = t.to_lowercase();
-    HEADINGS.iter().find_map(|(part, aliases)| {
-        aliases
-            .iter()
-            .filter(|a| low.starts_with(*a))
-            .max_by_key(|a| a.len())
-            .and_then(|a| {
-                let rest = &t[t.char_indices().nth(a.chars().count()).map_or(t.len(), |(i, _)| i)..];
-                let rest = rest.trim_start_matches("**").trim_start();
-                // A heading ends the line or is followed by a separator.
-                if rest.is_empty() {
-                    Some((*part, String::new()))
-                } else if let Some(r) = rest
-                    .strip_prefix(':')
-                    .or_else(|| rest.strip_prefix('–'))
-                    .or_else(|| rest.strip_prefix(" -"))
-                    .or_else(|| rest.strip_prefix('-'))
-                {
-                    Some((*part, r.trim().to_string()))
-                } else if part.is_none() {
-                    // "Samtycke finns", "Samtycke ja".
-                    Some((None, rest.trim().to_string()))
-                } else {
-                    None
-                }
-            })
-    })
+    VOCABULARY.heading(line).map(|f| (f.field, f.rest.to_string()))
 }
 
 /// Reads the handover parts from the sender's own text.
@@ -158,7 +152,8 @@ pub fn read_handover(own_text: &str) -> Handover {
         .into_iter()
         .filter_map(|(k, v)| {
             let text = v.join("\n").trim().to_string();
-            (!text.is_empty()).then_some((k, text))
+            // "-", "x", "saknas", "vet ej": the part is not filled in.
+            (!is_placeholder(&text)).then_some((k, text))
         })
         .collect();
     let consent = consent_text.is_some_and(|c| {
@@ -190,7 +185,7 @@ mod tests {
 
     #[test]
     fn missing_parts_and_consent_are_named() {
-        let h = read_handover("Bakgrund: x\nAktuell situation:\n\nSamtycke: nej\n");
+        let h = read_handover("Bakgrund: Bor med mamma.\nAktuell situation:\n\nSamtycke: nej\n");
         assert_eq!(
             h.missing,
             vec![Part::Situation, Part::Problems, Part::Interventions],
@@ -200,6 +195,35 @@ mod tests {
         assert!(read_handover("Samtycke finns").consent);
         assert!(!read_handover("Samtycke saknas").consent);
         assert!(!read_handover("Bakgrund: x").consent, "no consent line, no consent");
+    }
+
+    #[test]
+    fn the_request_headings_read_back_as_written_and_shortened() {
+        // The request as the daemon writes it (templates/sv/handover_request.txt.j2), filled in.
+        let mut text = String::new();
+        for p in Part::ALL {
+            text.push_str(&format!("{}:\nSvar om {p:?}.\n\n", p.label_sv()));
+        }
+        text.push_str("Samtycke: ja\n");
+        let h = read_handover(&text);
+        assert!(h.missing.is_empty(), "{h:?}");
+        assert!(h.consent);
+        assert_eq!(h.parts[&Part::Background], "Svar om Background.");
+        // Shortened, misspelled, typed without å/ä/ö, lettered.
+        let h = read_handover(
+            "A. Bakgrund och familjesituation: Bor med pappa.\nB) Aktuel situation – Skolfrånvaro.\n\
+             c) Funktionsnedsattning: ADHD\n(d) Pagaende insatser: Kontaktperson.\nSamtycke finns\n",
+        );
+        assert!(h.missing.is_empty(), "{h:?}");
+        assert!(h.consent);
+        // A placeholder is no answer.
+        let h = read_handover("Bakgrund: -\nAktuell situation: vet ej\nDiagnos: x\nInsatser: ?\n");
+        assert_eq!(h.missing, Part::ALL.to_vec());
+    }
+
+    #[test]
+    fn the_vocabulary_has_no_two_fields_one_line_could_match() {
+        assert_eq!(VOCABULARY.conflicts(), Vec::<(String, String)>::new());
     }
 
     #[test]

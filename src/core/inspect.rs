@@ -29,6 +29,9 @@ use crate::mail::view::parse;
 ///              "in_reply_to": […] } }
 /// ```
 ///
+/// `reply` has one more key, `unresolved_tzid`, only when a time's `TZID` could not be
+/// resolved (its time is then local, without `Z`).
+///
 /// Other kinds have no `reply` key. An unparseable message gives
 /// `{"kind": "other", "error": "unparseable"}`.
 pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {

@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod decision;
 pub mod handover;
+pub mod heading;
 pub mod ical;
 pub mod inspect;
 pub mod intake;
@@ -16,6 +17,7 @@ pub mod rsvp;
 pub mod schedule;
 pub mod submission;
 pub mod time;
+pub mod vtimezone;
 pub mod workdays;
 
 #[cfg(test)]

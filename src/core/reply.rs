@@ -23,11 +23,14 @@
 //!   (attendees with another status are not candidates). A `COUNTER` is a proposal, so the
 //!   attendee's `NEEDS-ACTION` (or a missing `PARTSTAT`) is reported as `TENTATIVE`.
 //! - Outlook/Exchange omit `ORGANIZER` in replies; nothing here needs it.
-//! - Times become UTC basic format (`20261208T120000Z`): `TZID`s are resolved by `calcard`,
-//!   which knows IANA names, Windows names (`W. Europe Standard Time`) and Exchange's numeric
-//!   zone ids. `DATE` values stay dates (`20261208`). A time whose zone cannot be resolved (an
-//!   unknown `TZID`, or a floating time) is kept as local wall-clock time **without** `Z`, so it
-//!   can never pass for UTC; callers match answers on `UID`/`SEQUENCE`, not on times. A local
+//! - Times become UTC basic format (`20261208T120000Z`). A `TZID` that names a `VTIMEZONE` in
+//!   the calendar is resolved by that `VTIMEZONE`'s rules whatever its name (RFC 5545 3.2.19,
+//!   3.6.5; Outlook's `Customized Time Zone`), see [`crate::core::vtimezone`]; any other by
+//!   `calcard`, which knows IANA names, Windows names (`W. Europe Standard Time`) and Exchange's
+//!   numeric zone ids. `DATE` values stay dates (`20261208`). A time whose zone cannot be
+//!   resolved (a `TZID` with neither, or a floating time) is kept as local wall-clock time
+//!   **without** `Z`, so it can never pass for UTC, and [`Reply::unresolved_tzid`] names the
+//!   zone; callers match answers on `UID`/`SEQUENCE`, not on times. A local
 //!   time that falls into a DST gap takes the offset in force before the gap (RFC 5545 §3.3.5);
 //!   one that occurs twice takes the earlier instant.
 //! - The comment is the event's `COMMENT` (Outlook, Exchange), else the attendee's
@@ -60,6 +63,9 @@ use calcard::icalendar::{
 use chrono::{NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone};
 use serde::Serialize;
 
+use std::collections::HashMap;
+
+use crate::core::vtimezone::{self, Zone};
 use crate::mail::view::MailView;
 
 /// The attendee accepts.
@@ -130,6 +136,11 @@ pub struct Reply {
     /// The mail's In-Reply-To and References ids, in that order, without duplicates: to find
     /// the invitation by its Message-ID when there is no `UID`.
     pub in_reply_to: Vec<String>,
+    /// A `TZID` of a reported time that is neither a known zone name nor defined by a
+    /// `VTIMEZONE` in the calendar: that time is local wall-clock time without `Z`, and this
+    /// says so. Absent (and not serialised) when every zone was resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unresolved_tzid: Option<String>,
 }
 
 /// Reads the answer to a meeting invitation from a mail; see the module documentation.
@@ -171,6 +182,7 @@ pub fn read_reply(v: &MailView) -> Option<Reply> {
         proposed_end: None,
         original_start: None,
         in_reply_to: reply_ids(v),
+        unresolved_tzid: None,
     })
 }
 
@@ -204,8 +216,40 @@ fn calendar_method(ical: &ICalendar) -> Option<&str> {
     }
 }
 
+/// How the calendar's `TZID`s are resolved: a `VTIMEZONE` in the object by its own rules
+/// (RFC 5545 3.2.19, whatever its name), else a name `calcard` knows (IANA, Windows, Exchange's
+/// numeric ids, or a `VTIMEZONE` that names one in `X-LIC-LOCATION`/`X-MICROSOFT-CDO-TZID`).
+struct Zones<'a> {
+    embedded: HashMap<String, Zone>,
+    resolver: TzResolver<&'a str>,
+}
+
+impl Zones<'_> {
+    fn of(ical: &ICalendar) -> Zones<'_> {
+        Zones {
+            embedded: vtimezone::zones(ical),
+            resolver: ical.build_tz_resolver(),
+        }
+    }
+
+    /// A wall-clock time in zone `id` as UTC; `None` when the zone is unknown or floating.
+    fn to_utc(&self, id: &str, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        if let Some(zone) = self.embedded.get(id) {
+            return zone.local_to_utc(t);
+        }
+        match self.resolver.resolve(id) {
+            Some(tz) if !tz.is_floating() => local_to_utc(&tz, t),
+            _ => None,
+        }
+    }
+
+    fn knows(&self, id: &str) -> bool {
+        self.embedded.contains_key(id) || self.resolver.resolve(id).is_some_and(|tz| !tz.is_floating())
+    }
+}
+
 fn read_calendar(ical: &ICalendar, counter: bool, v: &MailView) -> Option<Reply> {
-    let resolver = ical.build_tz_resolver();
+    let resolver = Zones::of(ical);
     let events = ical
         .components
         .iter()
@@ -229,7 +273,7 @@ struct Attendee {
     note: Option<String>,
 }
 
-fn read_event(event: &ICalendarComponent, counter: bool, v: &MailView, resolver: &TzResolver<&str>) -> Option<Reply> {
+fn read_event(event: &ICalendarComponent, counter: bool, v: &MailView, resolver: &Zones) -> Option<Reply> {
     let attendees: Vec<Attendee> = event
         .properties(&ICalendarProperty::Attendee)
         .filter_map(|entry| read_attendee(entry, counter))
@@ -248,6 +292,20 @@ fn read_event(event: &ICalendarComponent, counter: bool, v: &MailView, resolver:
         .or_else(|| attendees.first())?;
 
     let time = |prop: &ICalendarProperty| event.property(prop).and_then(|entry| resolve_time(entry, resolver));
+    let original_prop = ICalendarProperty::Other("X-MS-OLK-ORIGINALSTART".into());
+    let mut reported = vec![ICalendarProperty::RecurrenceId];
+    if counter {
+        reported.extend([ICalendarProperty::Dtstart, ICalendarProperty::Dtend, original_prop.clone()]);
+    }
+    let unresolved_tzid = reported
+        .iter()
+        .flat_map(|prop| event.properties(prop))
+        .filter(
+            |entry| !matches!(entry.values.first(), Some(ICalendarValue::PartialDateTime(p)) if p.hour.is_none() || p.tz_hour.is_some()),
+        )
+        .filter_map(|entry| entry.tz_id())
+        .find(|id| !resolver.knows(id))
+        .map(str::to_string);
     let (proposed_start, proposed_end, original_start) = if counter {
         let start = time(&ICalendarProperty::Dtstart);
         let end = time(&ICalendarProperty::Dtend).or_else(|| {
@@ -257,9 +315,7 @@ fn read_event(event: &ICalendarComponent, counter: bool, v: &MailView, resolver:
                 _ => None,
             }
         });
-        let original = event
-            .properties(&ICalendarProperty::Other("X-MS-OLK-ORIGINALSTART".into()))
-            .find_map(|entry| resolve_time(entry, resolver));
+        let original = event.properties(&original_prop).find_map(|entry| resolve_time(entry, resolver));
         (
             start.map(|t| t.to_string()),
             end.map(|t| t.to_string()),
@@ -289,6 +345,7 @@ fn read_event(event: &ICalendarComponent, counter: bool, v: &MailView, resolver:
         proposed_end,
         original_start,
         in_reply_to: reply_ids(v),
+        unresolved_tzid,
     })
 }
 
@@ -450,7 +507,7 @@ enum Written {
 
 /// The time of a date/date-time property (`DTSTART`, `RECURRENCE-ID`, …), or of an `X-`
 /// property whose value is a date-time written as text (`X-MS-OLK-ORIGINALSTART`).
-fn resolve_time(entry: &ICalendarEntry, resolver: &TzResolver<&str>) -> Option<Instant> {
+fn resolve_time(entry: &ICalendarEntry, resolver: &Zones) -> Option<Instant> {
     let written = match entry.values.first()? {
         ICalendarValue::PartialDateTime(p) => written_of_partial(p)?,
         ICalendarValue::Text(t) => written_of_text(t)?,
@@ -459,8 +516,8 @@ fn resolve_time(entry: &ICalendarEntry, resolver: &TzResolver<&str>) -> Option<I
     Some(match written {
         Written::Date(d) => Instant::Date(d),
         Written::Fixed(t, offset) => Instant::Utc(t.checked_sub_signed(TimeDelta::seconds(i64::from(offset)))?),
-        Written::Local(t) => match entry.tz_id().and_then(|id| resolver.resolve(id)) {
-            Some(tz) if !tz.is_floating() => Instant::Utc(local_to_utc(&tz, t)?),
+        Written::Local(t) => match entry.tz_id() {
+            Some(id) if resolver.knows(id) => Instant::Utc(resolver.to_utc(id, t)?),
             _ => Instant::Local(t),
         },
     })
@@ -573,6 +630,20 @@ SEQUENCE:3
     }
 
     #[test]
+    fn a_zone_defined_in_the_calendar_is_resolved_by_its_rules_whatever_its_name() {
+        let tz = WINDOWS_TZ.replace("W. Europe Standard Time", "Customized Time Zone");
+        for (local, utc) in [("20261208T130000", "20261208T120000Z"), ("20260610T130000", "20260610T110000Z")] {
+            let ics = format!(
+                "BEGIN:VCALENDAR\nMETHOD:REPLY\nVERSION:2.0\n{tz}BEGIN:VEVENT\nATTENDEE;PARTSTAT=ACCEPTED:mailto:a@kommun.test\n\
+                 UID:u\nRECURRENCE-ID;TZID=Customized Time Zone:{local}\nEND:VEVENT\nEND:VCALENDAR\n"
+            );
+            let r = read_reply(&view("x", "a@kommun.test", &[(&ics, None)])).expect("reply");
+            assert_eq!(r.recurrence_id.as_deref(), Some(utc));
+            assert_eq!(r.unresolved_tzid, None);
+        }
+    }
+
+    #[test]
     fn summer_time_date_values_and_unknown_zones() {
         let mk = |line: &str| {
             calendar(
@@ -591,11 +662,23 @@ SEQUENCE:3
         );
         assert_eq!(rid("RECURRENCE-ID;VALUE=DATE:20261208").as_deref(), Some("20261208"));
         assert_eq!(rid("RECURRENCE-ID:20261208T120000Z").as_deref(), Some("20261208T120000Z"));
-        // Unknown zone: no panic, no fake UTC.
+        // Unknown zone: no panic, no fake UTC, and the answer says which zone was unknown.
         assert_eq!(
             rid("RECURRENCE-ID;TZID=Mars Standard Time:20261208T130000").as_deref(),
             Some("20261208T130000")
         );
+        let r = read_reply(&view(
+            "x",
+            "a@kommun.test",
+            &[(&mk("RECURRENCE-ID;TZID=Mars Standard Time:20261208T130000"), None)],
+        ));
+        assert_eq!(r.and_then(|r| r.unresolved_tzid).as_deref(), Some("Mars Standard Time"));
+        let r = read_reply(&view(
+            "x",
+            "a@kommun.test",
+            &[(&mk("RECURRENCE-ID;TZID=Europe/Stockholm:20261208T130000"), None)],
+        ));
+        assert_eq!(r.and_then(|r| r.unresolved_tzid), None);
         // Spring gap: 02:30 does not exist on 29 March 2026; read with +01:00.
         assert_eq!(
             rid("RECURRENCE-ID;TZID=Europe/Stockholm:20260329T023000").as_deref(),

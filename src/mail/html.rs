@@ -9,6 +9,8 @@
 //! time linear in the input (nested tables deeper than [`MAX_TABLE_DEPTH`] are
 //! flattened so that joining cells cannot go quadratic).
 
+use crate::core::heading::strip_line_prefix;
+
 /// Tables nested deeper than this are rendered as plain blocks.
 const MAX_TABLE_DEPTH: usize = 16;
 
@@ -25,11 +27,43 @@ struct Sink {
     buf: String,
     /// A space is owed before the next visible character.
     space: bool,
+    /// A bold run opened at the start of the current line (after list markers) and is open.
+    bold_heading: bool,
+    /// Such a bold run ended: a tab is owed before the next visible character on the line, so
+    /// that `<b>Namn och ålder</b> Ella` reads as heading and text (`Namn och ålder\tElla`).
+    tab: bool,
 }
 
 impl Sink {
     fn at_line_start(&self) -> bool {
         self.buf.is_empty() || self.buf.ends_with('\n')
+    }
+
+    /// Whether the current line holds nothing but quote marks and list markers.
+    fn at_heading_position(&self) -> bool {
+        // Only the last few bytes can be a heading position: looking no further back keeps a
+        // long line with many bold runs linear.
+        let bytes = self.buf.as_bytes();
+        let from = bytes.len().saturating_sub(48);
+        let start = match bytes[from..].iter().rposition(|&b| b == b'\n') {
+            Some(p) => from + p + 1,
+            None if from == 0 => 0,
+            None => return false,
+        };
+        let line = self.buf[start..].trim_start_matches(['>', ' ']);
+        // A marker like "A." needs the space that follows it (owed, not yet written).
+        line.is_empty() || line.len() <= 12 && strip_line_prefix(&format!("{line} ")).is_empty()
+    }
+
+    fn open_bold(&mut self) {
+        self.bold_heading = self.at_heading_position();
+    }
+
+    fn close_bold(&mut self) {
+        // A bold heading that ends in its colon needs no tab.
+        if std::mem::take(&mut self.bold_heading) && !self.at_heading_position() && !self.buf.ends_with(':') {
+            self.tab = true;
+        }
     }
 
     fn push_char(&mut self, c: char, quote: usize) {
@@ -43,6 +77,9 @@ impl Sink {
             for _ in 0..quote {
                 self.buf.push_str("> ");
             }
+            self.tab = false;
+        } else if std::mem::take(&mut self.tab) {
+            self.buf.push('\t');
         } else if self.space {
             self.buf.push(' ');
         }
@@ -68,6 +105,8 @@ impl Sink {
     /// Ends the current line unless already at the start of one.
     fn block(&mut self) {
         self.space = false;
+        self.tab = false;
+        self.bold_heading = false;
         if !self.at_line_start() {
             self.buf.push('\n');
         }
@@ -76,6 +115,8 @@ impl Sink {
     /// A hard line break (`<br>`): allows one empty line, never more.
     fn hard_break(&mut self) {
         self.space = false;
+        self.tab = false;
+        self.bold_heading = false;
         if !self.buf.is_empty() && !self.buf.ends_with("\n\n") {
             self.buf.push('\n');
         }
@@ -119,7 +160,7 @@ impl Table {
             [] => String::new(),
             [one] => one.clone(),
             [head, text] => {
-                let head = head.trim_end();
+                let head = heading_cell(head);
                 if head.ends_with(':') {
                     format!("{head} {text}")
                 } else {
@@ -129,6 +170,36 @@ impl Table {
             many => many.join(" | "),
         }
     }
+}
+
+/// A form's heading cell as one line. A Word form puts grey guidance under the heading in the
+/// same cell ("Kort bakgrund" / "diagnoser, tidigare utredningar"); the guidance belongs to the
+/// heading and is put in brackets after it, where the reader skips it. A heading broken over
+/// two lines ("Aktuell problembild och" / "frågeställning") is joined.
+fn heading_cell(head: &str) -> String {
+    let mut lines = head.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines.next().unwrap_or_default().to_string();
+    let mut guidance = String::new();
+    for line in lines {
+        let continues = out.ends_with(['/', ',', '&', '+']) || [" och", " samt", " eller"].iter().any(|w| out.to_lowercase().ends_with(w));
+        if guidance.is_empty() && continues {
+            out.push(' ');
+            out.push_str(line);
+        } else {
+            if !guidance.is_empty() {
+                guidance.push(' ');
+            }
+            guidance.push_str(line);
+        }
+    }
+    if guidance.is_empty() {
+        return out;
+    }
+    let colon = out.ends_with(':') || guidance.ends_with(':');
+    let out = out.trim_end_matches(':').trim_end();
+    let guidance = guidance.trim_end_matches(':').trim();
+    let guidance = guidance.strip_prefix('(').and_then(|g| g.strip_suffix(')')).unwrap_or(guidance);
+    format!("{out} ({guidance}){}", if colon { ":" } else { "" })
 }
 
 struct Renderer {
@@ -146,7 +217,7 @@ impl Renderer {
         Renderer {
             out: Sink {
                 buf: String::with_capacity(cap / 2),
-                space: false,
+                ..Sink::default()
             },
             tables: Vec::new(),
             overflow_tables: 0,
@@ -292,6 +363,13 @@ impl Renderer {
         match name {
             "head" if !closing && !self_closing => self.in_head = true,
             "br" => self.sink().hard_break(),
+            "b" | "strong" => {
+                if closing {
+                    self.sink().close_bold();
+                } else if !self_closing {
+                    self.sink().open_bold();
+                }
+            }
             "table" => {
                 if closing {
                     self.close_table();
@@ -390,6 +468,15 @@ impl Renderer {
                     if !name.is_empty() {
                         self.tag(&name, closing, self_closing);
                     }
+                    if !closing && name == "div" && is_signature_block(&html[name_end..end.min(html.len())]) {
+                        // The client marked its signature: a "--" line, as in plain text.
+                        let quote = self.sink_quote();
+                        let sink = self.sink();
+                        sink.block();
+                        sink.push_char('-', quote);
+                        sink.push_char('-', quote);
+                        sink.block();
+                    }
                 }
                 _ => {
                     // A literal '<' in text.
@@ -406,6 +493,24 @@ impl Renderer {
         }
         self.out.into_trimmed()
     }
+}
+
+/// A `<div>` the mail client put around the sender's signature: Outlook on the web and new
+/// Outlook (`id="Signature"`), Outlook mobile, Gmail (`gmail_signature`), Thunderbird
+/// (`moz-signature`), Apple Mail (`AppleMailSignature`).
+fn is_signature_block(attrs: &str) -> bool {
+    let lower = attrs.to_ascii_lowercase();
+    [
+        "\"signature\"",
+        "=signature ",
+        "=signature>",
+        "gmail_signature",
+        "moz-signature",
+        "ms-outlook-mobile-signature",
+        "applemailsignature",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
 }
 
 /// Elements that may appear inside `<head>` (Office adds `o:`, `v:`, `w:`).
@@ -627,6 +732,45 @@ mod tests {
             html_to_text(html),
             "Namn och ålder: C.D. 9 år\nKort bakgrund: ADHD.\nUtredd 2024.\na | b | c\nensam"
         );
+    }
+
+    #[test]
+    fn bold_run_at_line_start_ends_in_a_tab() {
+        let html = "<p><b>Namn och ålder</b> Ella, 11 år</p><p>A. <strong>Kort bakgrund:</strong> ADHD</p><p>b) <b>Nuläge</b> skola</p>\
+            <p>Hon har <b>inte</b> fått stöd.</p><p><b>Bara rubrik</b></p><p><b>Fet</b><br>rad</p>";
+        assert_eq!(
+            html_to_text(html),
+            "Namn och ålder\tElla, 11 år\nA. Kort bakgrund: ADHD\nb) Nuläge\tskola\nHon har inte fått stöd.\nBara rubrik\nFet\nrad"
+        );
+    }
+
+    #[test]
+    fn guidance_in_a_heading_cell_belongs_to_the_heading() {
+        let html = "<table><tr><td><p><b>Kort bakgrund</b></p><p style='color:gray'>Diagnoser, tidigare utredningar</p></td>\
+            <td>ADHD</td></tr><tr><td><p>Aktuell problembild och</p><p>frågeställning</p></td><td>Vem?</td></tr>\
+            <tr><td><p>Namn och ålder:</p><p>(initialer räcker)</p></td><td>E 3 år</td></tr></table>";
+        assert_eq!(
+            html_to_text(html),
+            "Kort bakgrund (Diagnoser, tidigare utredningar): ADHD\nAktuell problembild och frågeställning: Vem?\n\
+             Namn och ålder (initialer räcker): E 3 år"
+        );
+    }
+
+    #[test]
+    fn many_bold_runs_on_one_line_stay_linear() {
+        let html = format!("<p>{}</p>", "x <b>y</b> ".repeat(200_000));
+        let text = html_to_text(&html);
+        assert_eq!(text.len(), "x y ".len() * 200_000 - 1);
+        assert!(!text.contains('\t'));
+    }
+
+    #[test]
+    fn marked_signature_blocks_start_with_a_rule() {
+        let html = "<div>Text</div><div id=\"Signature\"><div>Lars Ek</div></div>";
+        assert_eq!(html_to_text(html), "Text\n--\nLars Ek");
+        let html = "<div dir=ltr>Text<br><div class=\"gmail_signature\" data-smartmail=\"gmail_signature\">Per</div></div>";
+        assert_eq!(html_to_text(html), "Text\n--\nPer");
+        assert_eq!(html_to_text("<div id=\"signatures-list\">x</div>"), "x");
     }
 
     #[test]
