@@ -160,8 +160,23 @@ async fn session(app: &App, shutdown: &mut watch::Receiver<bool>, down_since: &m
                 _ = app.inbox_wanted.notified() => None,
             };
             drop(stop);
-            if let Some(r) = outcome {
-                r.context("IMAP IDLE")?;
+            if let Some(r) = outcome
+                && let async_imap::extensions::idle::IdleResponse::NewData(data) = r.context("IMAP IDLE")?
+                && let async_imap::imap_proto::Response::Data {
+                    status: async_imap::imap_proto::Status::Bye,
+                    outcome,
+                } = data.parsed()
+            {
+                // The server ends the session. Exchange does so when the token expires
+                // (`* BYE Session invalidated - AccessTokenExpired`): drop the token, so the
+                // reconnect logs in with a new one rather than failing once with the old.
+                let text = outcome.information.as_deref().unwrap_or_default();
+                if let (Some(t), Some(tokens)) = (&token, &app.tokens)
+                    && crate::oauth::advice::bye_means_token_expired(text)
+                {
+                    tokens.refused(t.generation);
+                }
+                anyhow::bail!("the IMAP server ended the session (BYE): {text}");
             }
             s = idle.done().await.context("ending IMAP IDLE")?;
         } else {

@@ -143,7 +143,8 @@ async fn short_lived_tokens_are_renewed_and_nothing_is_lost_or_doubled() {
     register(&stack_oauth_dir(), &client, secret, &w.mailbox(), 20, None);
     let mut d = w.start();
     let anna = w.addr("anna");
-    let n = 6;
+    // Twelve mails, each after the next renewal: about three minutes of 20-second tokens.
+    let n = 12;
     for i in 1..=n {
         send_raw(&anna, &[&w.mailbox()], &submission(&anna, &w.mailbox(), i)).await;
         wait_for(T, "the receipt", || async {

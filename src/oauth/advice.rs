@@ -75,6 +75,23 @@ const AADSTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whether a server's `* BYE` ending a live IMAP session says that the session's token is no
+/// longer good (Exchange Online: `* BYE Session invalidated - AccessTokenExpired`): then the
+/// cached token is dropped and the next login fetches a new one, instead of failing once with it.
+pub fn bye_means_token_expired(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "accesstokenexpired",
+        "token expired",
+        "token has expired",
+        "session invalidated",
+        "invalid_token",
+        "authenticationfailed",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
+}
+
 /// Advice for an IMAP login failure with a token (the server's text and, for XOAUTH2/
 /// OAUTHBEARER, its JSON error challenge).
 pub fn imap_login(server_text: &str, challenge: Option<&str>) -> String {
@@ -131,5 +148,15 @@ mod tests {
         assert!(smtp_login("535 5.7.139 Authentication unsuccessful").contains("Set-CASMailbox"));
         assert!(smtp_login("535 5.7.3 Authentication unsuccessful").contains("SMTP.SendAsApp"));
         assert!(smtp_login("client error: This mechanism does not expect a challenge").contains("334"));
+    }
+
+    #[test]
+    fn a_bye_about_the_token_is_told_from_other_byes() {
+        for text in ["Session invalidated - AccessTokenExpired", "Session invalidated", "token expired"] {
+            assert!(bye_means_token_expired(text), "{text}");
+        }
+        for text in ["Logging out", "Server shutting down.", "Disconnected for inactivity.", ""] {
+            assert!(!bye_means_token_expired(text), "{text}");
+        }
     }
 }
