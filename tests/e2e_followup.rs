@@ -118,6 +118,15 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
         confirm.contains("OK    ") && confirm.contains("FEL   2026-9999: AVSLUTAD") && confirm.contains("finns inte"),
         "{confirm}"
     );
+    // #15.11: meeting list shows the meeting as held, with its cases decided (the follow-up
+    // case moved to its follow-up meeting).
+    let (ok, out, _) = w.cli(&["meeting", "list", "--days", "1"]);
+    assert!(ok);
+    let held = out
+        .lines()
+        .find(|l| l.contains("12 januari 2027"))
+        .unwrap_or_else(|| panic!("no line for the meeting:\n{out}"));
+    assert!(held.contains("held") && held.contains("1 case(s), all decided"), "{held}");
 
     // The notes are filed ("Klart" to the beslutsunderlag): the adjuster gets the review request.
     send_raw(

@@ -69,7 +69,18 @@ async fn submission_becomes_a_case_and_a_receipt_over_tls() {
 
     let took = d.stop();
     assert!(took < Duration::from_secs(5), "SIGTERM stop took {took:?}");
-    assert!(w.log().contains("samverkan stopped"), "{}", w.log());
+    let log = w.log();
+    assert!(log.contains("samverkan stopped"), "{log}");
+    // #15.16: the admin sees the receipt leave, by outbox id, kind and case, never an address.
+    let sent = log
+        .lines()
+        .find(|l| l.contains("mail handed to SMTP"))
+        .unwrap_or_else(|| panic!("no line for the mail handed to SMTP:\n{log}"));
+    assert!(
+        sent.contains("INFO") && sent.contains("kind=receipt") && sent.contains("case=") && sent.contains("outbox="),
+        "{sent}"
+    );
+    assert!(!sent.contains('@'), "{sent}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -344,6 +344,10 @@ async fn avstamningsmote_invites_every_deputy_head_ahead_and_a_cancel_reaches_th
     let (ok, out, _) = w.cli(&["preview", "--days", "2"]);
     assert!(ok);
     assert!(out.contains("avstämningsmöte") && out.contains("kallelse (REQUEST)"), "{out}");
+    // #15.12: the convenor's digest of an avstämningsmöte goes with its invitations, and
+    // preview says so (not "at the cutoff").
+    assert!(out.contains("med inbjudningarna: vilka som bjudits in"), "{out}");
+    assert!(!out.contains("vid sista anmälningstid"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
