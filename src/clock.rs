@@ -112,8 +112,9 @@ impl Clock {
     }
 
     /// For a test clock: records that the scheduler finished a planning pass on the clock as it
-    /// stood at `offset` (the file's name with `.tick` appended holds that offset), so a test
-    /// that moved the clock knows when what fell due has been queued.
+    /// stood at `offset`, with nothing left waiting for intake (the file's name with `.tick`
+    /// appended holds that offset), so a test that moved the clock knows when what fell due has
+    /// been queued.
     pub fn acknowledge(&self, offset: chrono::Duration) {
         let Some(path) = &self.file else { return };
         let mut tick = path.clone().into_os_string();
