@@ -102,6 +102,8 @@ pub async fn purge(app: &App, now: DateTime<Utc>, dry_run: bool) -> Result<Purge
             invitations = p.invitations,
             note_takers = p.note_takers,
             intake = p.intake,
+            people = p.people,
+            deviations = p.deviations,
             mails = rep.mails_expunged,
             "purge done"
         );
@@ -119,17 +121,16 @@ pub struct Quarantined {
 }
 
 pub async fn quarantine_list(app: &App) -> Result<Vec<Quarantined>> {
-    let rows: Vec<(i64, String, String, String)> =
-        sqlx::query_as("SELECT uid, received_at, kind, outcome FROM intake WHERE destination = 'quarantine' ORDER BY received_at")
-            .fetch_all(app.store.pool())
-            .await?;
-    Ok(rows
+    Ok(app
+        .store
+        .quarantined()
+        .await?
         .into_iter()
-        .map(|(uid, received_at, kind, reason)| Quarantined {
-            uid,
-            received_at,
-            kind,
-            reason,
+        .map(|q| Quarantined {
+            uid: q.uid,
+            received_at: q.received_at,
+            kind: q.kind,
+            reason: q.reason,
         })
         .collect())
 }
@@ -138,10 +139,14 @@ pub async fn quarantine_list(app: &App) -> Result<Vec<Quarantined>> {
 /// handles them again (after a configuration fix, e.g. a member added). `uids`: the inbox UIDs
 /// shown by `quarantine list`; empty = all. Returns how many were moved.
 pub async fn quarantine_reprocess(app: &App, uids: &[i64]) -> Result<usize> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT uid, message_id FROM intake WHERE destination = 'quarantine'")
-        .fetch_all(app.store.pool())
-        .await?;
-    let chosen: Vec<(i64, String)> = rows.into_iter().filter(|(u, _)| uids.is_empty() || uids.contains(u)).collect();
+    let chosen: Vec<(i64, String)> = app
+        .store
+        .quarantined()
+        .await?
+        .into_iter()
+        .map(|q| (q.uid, q.message_id))
+        .filter(|(u, _)| uids.is_empty() || uids.contains(u))
+        .collect();
     if chosen.is_empty() {
         return Ok(0);
     }
@@ -166,10 +171,7 @@ pub async fn quarantine_reprocess(app: &App, uids: &[i64]) -> Result<usize> {
         s.uid_copy(&set, &cfg.inbox).await?;
         let _: Vec<_> = s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
         let _: Vec<_> = s.expunge().await?.try_collect().await?;
-        sqlx::query("DELETE FROM intake WHERE destination = 'quarantine' AND message_id = $1")
-            .bind(message_id)
-            .execute(app.store.pool())
-            .await?;
+        app.store.forget_quarantined(message_id).await?;
         info!(uid, "quarantined mail moved back to the inbox");
         moved += 1;
     }

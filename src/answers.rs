@@ -71,17 +71,6 @@ fn to_answer(r: &Reply, counter: bool) -> Answer {
     }
 }
 
-/// The forum an answer belongs to: by the mailbox it was sent to, else by the UID's prefix.
-fn forum_of<'c>(app: &'c App, v: &MailView, uid: Option<&str>) -> Option<&'c Forum> {
-    crate::core::intake::forum_for(&app.cfg, v).or_else(|| {
-        let uid = uid?;
-        app.cfg
-            .forums
-            .iter()
-            .find(|f| uid.starts_with(&format!("{}-", f.id)) && uid.ends_with(&format!("@{}", f.mail_domain())))
-    })
-}
-
 /// Looks up what an answer or bounce refers to and decides.
 ///
 /// Reads through `c`, the intake transaction's connection, so an answer sees what earlier mails
@@ -92,7 +81,7 @@ pub async fn prepare(app: &App, c: &mut AnyConnection, kind: Kind, v: &MailView,
             let Some(reply) = read_reply(v) else {
                 return Ok(Prepared::Nothing("reply_unreadable"));
             };
-            let Some(forum) = forum_of(app, v, reply.uid.as_deref()) else {
+            let Some(forum) = crate::core::intake::forum_of_answer(&app.cfg, v, reply.uid.as_deref()) else {
                 return Ok(Prepared::Nothing("reply_no_forum"));
             };
             let mut meeting_id = match &reply.uid {
@@ -245,8 +234,15 @@ pub async fn apply(app: &App, tx: &mut Tx, p: &Prepared, message_id: &str, now: 
                             })
                             .collect();
                         everyone.push(d.clone());
-                        let mail =
-                            crate::scheduler::invitation_mail(app, forum, m, &everyone, d, Method::Request, m.note_taker.as_deref(), now)?;
+                        let invitation = crate::core::plan::CalendarMail {
+                            to: d.clone(),
+                            method: Method::Request,
+                            template: "invitation",
+                            attendees: everyone,
+                            is_update: false,
+                            note_taker: m.note_taker.clone(),
+                        };
+                        let mail = crate::mail::meeting::calendar(&app.templates, forum, m, &invitation, now)?;
                         tx.enqueue(&mail, now).await?;
                         queued = true;
                     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -34,7 +34,7 @@ pub struct App {
     /// daemon restarted.
     pub heartbeats: [AtomicI64; 3],
     /// The leases this instance holds (see `cluster`).
-    pub leases: crate::cluster::Leases,
+    pub leases: Leases,
     /// How far a task may overrun its promise before it counts as stalled (see [`heartbeat_slack`]).
     pub heartbeat_slack: std::time::Duration,
     /// Set while intake is interrupted because the database cannot be written (since when, and
@@ -42,6 +42,22 @@ pub struct App {
     pub intake_trouble: std::sync::Mutex<Option<(DateTime<Utc>, Failure)>>,
     /// The OAuth2 token cache shared by intake and the sender (`[oauth2]`), if configured.
     pub tokens: Option<Arc<crate::oauth::Tokens>>,
+}
+
+/// What this instance currently holds. Written only by `cluster::run`; intake and the scheduler wait on
+/// their flags.
+pub struct Leases {
+    pub intake: watch::Sender<bool>,
+    pub scheduler: watch::Sender<bool>,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Leases {
+            intake: watch::channel(false).0,
+            scheduler: watch::channel(false).0,
+        }
+    }
 }
 
 /// The long-running tasks watched by the watchdog.
@@ -228,10 +244,29 @@ impl App {
             .collect()
     }
 
+    /// Makes sure the configured schedules' meetings from two months back to seven months ahead
+    /// of `now` exist in the store (intake needs the meeting a submission goes to; the
+    /// scheduler plans them).
+    pub async fn materialize_meetings(&self, now: DateTime<Utc>) -> Result<()> {
+        materialize_meetings(&self.cfg, &self.store, now + chrono::Duration::days(210), now).await
+    }
+
     /// The time: the only place the shell reads it (see `clock`).
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+}
+
+/// Makes sure the configured schedules' meetings from two months before `now` to `until` exist
+/// in the store (the daemon's window, or `samverkan preview`'s longer one).
+pub async fn materialize_meetings(cfg: &Config, store: &Store, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+    for f in &cfg.forums {
+        if let Some(s) = &f.schedule {
+            let occ = crate::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), until);
+            store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -257,27 +292,6 @@ mod tests {
         let plain = anyhow::anyhow!("IMAP server closed the connection");
         assert_eq!(Failure::of(&plain), Failure::Other);
         assert!(!Failure::of(&plain).is_storage());
-    }
-
-    /// A real SQLite "database or disk is full" (a page limit stands in for the disk) is told
-    /// apart from a constraint violation through anyhow's context chain.
-    #[tokio::test]
-    async fn a_full_sqlite_database_is_a_disk_failure() {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .expect("db");
-        for q in ["CREATE TABLE t (k INTEGER PRIMARY KEY, x BLOB)", "INSERT INTO t VALUES (1, x'00')"] {
-            sqlx::query(q).execute(&pool).await.expect(q);
-        }
-        let dup = sqlx::query("INSERT INTO t VALUES (1, x'00')").execute(&pool).await;
-        let dup = anyhow::Error::from(dup.expect_err("duplicate key")).context("storing");
-        assert_eq!(Failure::of(&dup), Failure::Other, "{dup:#}");
-        sqlx::query("PRAGMA max_page_count = 4").execute(&pool).await.expect("pragma");
-        let full = sqlx::query("INSERT INTO t VALUES (2, zeroblob(100000))").execute(&pool).await;
-        let full = anyhow::Error::from(full.expect_err("full")).context("cannot store the case");
-        assert_eq!(Failure::of(&full), Failure::DiskFull, "{full:#}");
     }
 
     #[test]

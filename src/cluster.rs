@@ -20,21 +20,6 @@ use tracing::{info, warn};
 
 use crate::app::App;
 
-/// What this instance currently holds. Written only by [`run`].
-pub struct Leases {
-    pub intake: watch::Sender<bool>,
-    pub scheduler: watch::Sender<bool>,
-}
-
-impl Default for Leases {
-    fn default() -> Self {
-        Leases {
-            intake: watch::channel(false).0,
-            scheduler: watch::channel(false).0,
-        }
-    }
-}
-
 /// The lease of the mailbox this configuration reads.
 pub fn intake_lease_name(app: &App) -> String {
     let i = &app.cfg.imap;

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// `[oauth2]`: the token provider's section, read like the rest.
+pub mod oauth;
+
 /// A problem with the configuration, named by its key (e.g. `forum[0].time_zone`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -65,7 +68,7 @@ struct RawConfig {
     retention: RawRetention,
     #[serde(default)]
     metrics: RawMetrics,
-    oauth2: Option<crate::oauth::config::RawOAuth2>,
+    oauth2: Option<oauth::RawOAuth2>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,6 +266,101 @@ struct RawForum {
     schedule: Option<RawSchedule>,
     #[serde(default)]
     followup: RawFollowup,
+    #[serde(default, rename = "routine")]
+    routines: Vec<RawRoutine>,
+    #[serde(default)]
+    deviations: RawDeviations,
+    #[serde(default)]
+    report: RawReport,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawDeviations {
+    collectors: Vec<RawPerson>,
+    each: bool,
+    digest_day: u32,
+}
+
+impl Default for RawDeviations {
+    fn default() -> Self {
+        RawDeviations {
+            collectors: Vec::new(),
+            each: false,
+            digest_day: 1,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawReport {
+    owners: Vec<RawPerson>,
+    review_date: Option<String>,
+    send_on: Option<String>,
+    min_cell: u32,
+}
+
+impl Default for RawReport {
+    fn default() -> Self {
+        RawReport {
+            owners: Vec::new(),
+            review_date: None,
+            send_on: None,
+            min_cell: 5,
+        }
+    }
+}
+
+/// A routine around one person (issue 18): `[[forum.routine]]`.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawRoutine {
+    id: String,
+    name: String,
+    contacts: Vec<String>,
+    books: String,
+    first_after_months: u32,
+    every_months: u32,
+    #[serde(with = "humantime_serde")]
+    ask_before: Duration,
+    #[serde(with = "humantime_serde")]
+    duration: Duration,
+    place: String,
+    invite: Vec<String>,
+    comment_remind_after: RawDeadline,
+    comment_within: RawDeadline,
+    contact_remind_after: RawDeadline,
+    contact_within: RawDeadline,
+    escalate_to: Vec<String>,
+    units: Vec<String>,
+    caller: String,
+    first_due: String,
+}
+
+impl Default for RawRoutine {
+    fn default() -> Self {
+        RawRoutine {
+            id: String::new(),
+            name: String::new(),
+            contacts: vec!["boende".into(), "daglig verksamhet".into()],
+            books: "daglig verksamhet".into(),
+            first_after_months: 6,
+            every_months: 12,
+            ask_before: Duration::from_secs(28 * 24 * 3600),
+            duration: Duration::from_secs(3600),
+            place: String::new(),
+            invite: Vec::new(),
+            comment_remind_after: RawDeadline::WorkingDays(3),
+            comment_within: RawDeadline::WorkingDays(5),
+            contact_remind_after: RawDeadline::WorkingDays(3),
+            contact_within: RawDeadline::WorkingDays(5),
+            escalate_to: Vec::new(),
+            units: Vec::new(),
+            caller: String::new(),
+            first_due: String::new(),
+        }
+    }
 }
 
 /// A deadline: a number of working days, or a duration ("4h", "30s").
@@ -309,6 +407,69 @@ impl Default for RawFollowup {
             adjust_remind_before: Duration::from_secs(2 * 24 * 3600),
         }
     }
+}
+
+/// Deviations (seed 001 "Avvikelsehantering"): who collects them, and how they are told.
+#[derive(Debug, Clone, Default)]
+pub struct Deviations {
+    /// Who collects the forum's deviation reports (seed 001: the operations controller; seed
+    /// 003: the unit heads together). Without one, deviations are recorded and reported only.
+    pub collectors: Vec<Person>,
+    /// Also mail each deviation to the collectors as it is recorded.
+    pub each: bool,
+    /// The day of the month (1-31, clamped to the month's end) the monthly digest goes out, at
+    /// `followup.reminder_time`.
+    pub digest_day: u32,
+}
+
+/// The yearly review report (seed 001 "Uppföljning av samverkan").
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Who gets the yearly report (department heads, unit heads). Without one, no mail.
+    pub owners: Vec<Person>,
+    /// The routine's own yearly review date (month, day).
+    pub review_date: Option<(u32, u32)>,
+    /// The day (month, day) the yearly report is mailed; default a month before `review_date`.
+    pub send_on: Option<(u32, u32)>,
+    /// Cells with fewer than this many (but more than zero) are suppressed.
+    pub min_cell: u32,
+}
+
+impl Report {
+    /// The day (month, day) the yearly report goes out: `send_on`, else a month before the
+    /// review date (the same day of the month before, clamped to that month's end).
+    pub fn send_day(&self) -> Option<(u32, u32)> {
+        self.send_on.or_else(|| {
+            let (m, d) = self.review_date?;
+            let pm = if m == 1 { 12 } else { m - 1 };
+            let last = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][pm as usize - 1];
+            Some((pm, d.min(last)))
+        })
+    }
+}
+
+impl Report {
+    /// The day the yearly report goes out in `year` (29 February in another year: the 28th).
+    pub fn send_date(&self, year: i32) -> Option<chrono::NaiveDate> {
+        let (m, d) = self.send_day()?;
+        chrono::NaiveDate::from_ymd_opt(year, m, d).or_else(|| chrono::NaiveDate::from_ymd_opt(year, m, d - 1))
+    }
+}
+
+/// "MM-DD" as (month, day).
+fn month_day(key: String, s: &str, problems: &mut Vec<Problem>) -> Option<(u32, u32)> {
+    let parsed = s
+        .trim()
+        .split_once('-')
+        .and_then(|(m, d)| Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?)))
+        .filter(|&(m, d)| chrono::NaiveDate::from_ymd_opt(2024, m, d).is_some());
+    if parsed.is_none() {
+        problems.push(Problem {
+            key,
+            message: format!("{s:?} is not a day of the year like \"03-15\""),
+        });
+    }
+    parsed
 }
 
 /// A deadline after an event.
@@ -438,6 +599,7 @@ struct RawUnit {
     #[serde(default)]
     deputy_heads: Vec<String>,
     unit_head: Option<RawPerson>,
+    department_head: Option<RawPerson>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -590,6 +752,8 @@ pub struct Unit {
     /// Lowercased addresses of the unit's deputy heads (each also a member).
     pub deputy_heads: Vec<String>,
     pub unit_head: Option<Person>,
+    /// The head of the unit's department (avdelningschef): level 4 of the escalation ladder.
+    pub department_head: Option<Person>,
 }
 
 #[derive(Debug, Clone)]
@@ -617,6 +781,58 @@ pub struct Forum {
     /// The meeting series; without one, cases are stored and answered but not put on a meeting.
     pub schedule: Option<crate::core::schedule::Schedule>,
     pub followup: Followup,
+    /// The routines around one person served through this forum's mailbox (issue 18).
+    pub routines: Vec<Routine>,
+    pub deviations: Deviations,
+    pub report: Report,
+}
+
+/// A routine around one person (seed 003: housing and daily activity; seed 000: the yearly
+/// implementation-plan meeting): contact persons per unit side, a meeting that falls due a
+/// number of months after the start and then at least every `every_months`, and the small
+/// deadlines around it. Mailbox, members, units, time zone and language are the forum's.
+#[derive(Debug, Clone)]
+pub struct Routine {
+    pub id: String,
+    pub name: String,
+    /// The unit sides that name a contact person ("boende", "daglig verksamhet"): the
+    /// registration's headings are "Kontaktansvarig <side>".
+    pub contacts: Vec<String>,
+    /// The side whose contact person books the meeting (seed 003: daglig verksamhet).
+    pub books: String,
+    pub first_after_months: u32,
+    pub every_months: u32,
+    /// The booker is asked this long before the meeting falls due (default four weeks).
+    pub ask_before: chrono::Duration,
+    /// The meeting's length (seed 003: about one hour).
+    pub duration: chrono::Duration,
+    /// The place when "Bokat:" names none.
+    pub place: String,
+    /// Members the routine always invites besides the contact persons.
+    pub invite: Vec<String>,
+    /// The other party is reminded to comment on the notes after this ...
+    pub comment_remind_after: Deadline,
+    /// ... and their unit head told after this (seed 003: one week).
+    pub comment_within: Deadline,
+    /// A new contact person is reminded to contact the other unit after this ...
+    pub contact_remind_after: Deadline,
+    /// ... and their unit head told after this (seed 003: one week).
+    pub contact_within: Deadline,
+    /// Who is told when a contact person's unit has no unit head.
+    pub escalate_to: Vec<String>,
+    /// A routine per unit instead of per person (seed 000: the yearly information meeting):
+    /// the daemon follows each of these units itself, with `caller` (the deputy operations
+    /// manager) as the one who books, the first meeting due on `first_due`.
+    pub units: Vec<String>,
+    pub caller: Option<String>,
+    pub first_due: Option<chrono::NaiveDate>,
+}
+
+impl Routine {
+    /// The index of the side that books.
+    pub fn booking_side(&self) -> usize {
+        self.contacts.iter().position(|c| *c == self.books).unwrap_or(0)
+    }
 }
 
 impl Forum {
@@ -624,6 +840,25 @@ impl Forum {
     pub fn member(&self, address: &str) -> Option<&Member> {
         let a = address.to_ascii_lowercase();
         self.members.iter().find(|m| m.address == a || m.aliases.contains(&a))
+    }
+
+    /// The routine with this id.
+    pub fn routine(&self, id: &str) -> Option<&Routine> {
+        self.routines.iter().find(|r| r.id == id)
+    }
+
+    /// Who is told when `address` (a contact person) misses a deadline: the unit head of the
+    /// member's unit, else the routine's `escalate_to`.
+    pub fn escalation_for(&self, routine: &Routine, address: &str) -> Vec<String> {
+        let head = self
+            .member(address)
+            .and_then(|m| self.units.iter().find(|u| u.name == m.unit))
+            .and_then(|u| u.unit_head.as_ref())
+            .map(|h| h.address.clone());
+        match head {
+            Some(h) => vec![h],
+            None => routine.escalate_to.clone(),
+        }
     }
 
     /// The domain of the forum mailbox (used in Message-IDs and calendar UIDs).
@@ -689,7 +924,7 @@ pub struct Config {
     pub retention: Retention,
     pub metrics: Metrics,
     /// The token provider for `auth = "oauth2"` in `[imap]` and `[smtp]`.
-    pub oauth2: Option<crate::oauth::OAuthConfig>,
+    pub oauth2: Option<oauth::OAuthConfig>,
 }
 
 impl Config {
@@ -1060,12 +1295,12 @@ fn secret_of(prefix: &str, raw: RawSecret, problems: &mut Vec<Problem>, base: &P
 
 /// `[oauth2]`: needed exactly when `[imap]` or `[smtp]` says `auth = "oauth2"`.
 fn oauth2_of(
-    raw: Option<crate::oauth::config::RawOAuth2>,
+    raw: Option<oauth::RawOAuth2>,
     imap: &ImapConfig,
     smtp: &SmtpConfig,
     base: &Path,
     problems: &mut Vec<Problem>,
-) -> Option<crate::oauth::OAuthConfig> {
+) -> Option<oauth::OAuthConfig> {
     let used = imap.oauth2 || smtp.oauth2_user.is_some();
     if imap.oauth2
         && let Some(u) = &smtp.oauth2_user
@@ -1080,7 +1315,7 @@ fn oauth2_of(
     }
     match raw {
         Some(r) => {
-            let cfg = crate::oauth::config::validate(r, base, problems);
+            let cfg = oauth::validate(r, base, problems);
             if !used {
                 problems.push(Problem {
                     key: "oauth2".into(),
@@ -1303,6 +1538,158 @@ fn schedule_of(prefix: &str, s: RawSchedule, tz: chrono_tz::Tz, problems: &mut V
         rsvp_reminder: chrono::Duration::seconds(s.rsvp_reminder.as_secs() as i64),
         digest_morning_time: digest_morning_time?,
     })
+}
+
+/// `[[forum.routine]]` blocks, every mistake named by its key.
+fn routines_of(
+    fi: &usize,
+    raw: Vec<RawRoutine>,
+    members: &[Member],
+    unit_names: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Routine> {
+    let mut out: Vec<Routine> = Vec::new();
+    for (ri, r) in raw.into_iter().enumerate() {
+        let k = |s: &str| format!("forum[{fi}].routine[{ri}].{s}");
+        let mut bad = |key: String, message: String| problems.push(Problem { key, message });
+        if r.id.is_empty() || !r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            bad(k("id"), format!("{:?} must be lowercase letters, digits and '-'", r.id));
+        } else if out.iter().any(|o| o.id == r.id) {
+            bad(k("id"), format!("{:?} is used by two routines of the forum", r.id));
+        }
+        if r.name.trim().is_empty() {
+            bad(k("name"), "must not be empty (it names the meeting in mails and calendars)".into());
+        }
+        let contacts: Vec<String> = r.contacts.iter().map(|c| c.trim().to_lowercase()).collect();
+        if contacts.is_empty() || contacts.len() > 4 {
+            bad(
+                k("contacts"),
+                "name one to four unit sides (e.g. [\"boende\", \"daglig verksamhet\"])".into(),
+            );
+        }
+        if contacts.iter().any(|c| c.is_empty() || c.contains(':')) {
+            bad(k("contacts"), "a side must be a non-empty word without ':'".into());
+        }
+        let books = r.books.trim().to_lowercase();
+        if !contacts.contains(&books) {
+            bad(k("books"), format!("{:?} is not one of contacts {contacts:?}", r.books));
+        }
+        if !(1..=60).contains(&r.first_after_months) {
+            bad(k("first_after_months"), "must be between 1 and 60".into());
+        }
+        if !(1..=60).contains(&r.every_months) {
+            bad(k("every_months"), "must be between 1 and 60".into());
+        }
+        if r.duration.as_secs() < 60 || r.duration.as_secs() > 24 * 3600 {
+            bad(k("duration"), "must be between 1m and 24h".into());
+        }
+        if r.ask_before.as_secs() > 180 * 24 * 3600 {
+            bad(k("ask_before"), "must be at most 180 days".into());
+        }
+        let member_addr = |key: String, a: &str, problems: &mut Vec<Problem>| {
+            let a = addr(key.clone(), a, problems);
+            if !members.iter().any(|m| m.address == a) {
+                problems.push(Problem {
+                    key,
+                    message: format!("{a} is not a [[forum.member]]"),
+                });
+            }
+            a
+        };
+        let invite = r
+            .invite
+            .iter()
+            .enumerate()
+            .map(|(i, a)| member_addr(k(&format!("invite[{i}]")), a, problems))
+            .collect();
+        let escalate_to = r
+            .escalate_to
+            .iter()
+            .enumerate()
+            .map(|(i, a)| addr(k(&format!("escalate_to[{i}]")), a, problems))
+            .collect();
+        let comment_remind_after = deadline_of(k("comment_remind_after"), r.comment_remind_after, problems);
+        let comment_within = deadline_of(k("comment_within"), r.comment_within, problems);
+        let contact_remind_after = deadline_of(k("contact_remind_after"), r.contact_remind_after, problems);
+        let contact_within = deadline_of(k("contact_within"), r.contact_within, problems);
+        for (key, remind, within) in [
+            ("comment_within", comment_remind_after, comment_within),
+            ("contact_within", contact_remind_after, contact_within),
+        ] {
+            if within.rank() <= remind.rank() {
+                problems.push(Problem {
+                    key: k(key),
+                    message: format!("must be later than {}", key.replace("_within", "_remind_after")),
+                });
+            }
+        }
+        // A routine per unit (seed 000's information meeting).
+        let per_unit = !r.units.is_empty();
+        for (ui, u) in r.units.iter().enumerate() {
+            if !unit_names.contains(u) {
+                problems.push(Problem {
+                    key: k(&format!("units[{ui}]")),
+                    message: format!("{u:?} is not one of the forum's [[forum.unit]] names"),
+                });
+            }
+        }
+        let caller = (!r.caller.trim().is_empty()).then(|| member_addr(k("caller"), &r.caller, problems));
+        let first_due = (!r.first_due.trim().is_empty()).then(|| {
+            chrono::NaiveDate::parse_from_str(r.first_due.trim(), "%Y-%m-%d").unwrap_or_else(|_| {
+                problems.push(Problem {
+                    key: k("first_due"),
+                    message: format!("{:?} is not a date like \"2027-03-01\"", r.first_due),
+                });
+                chrono::NaiveDate::MIN
+            })
+        });
+        if per_unit {
+            if caller.is_none() {
+                problems.push(Problem {
+                    key: k("caller"),
+                    message: "a routine per unit (units = [...]) needs the member who calls the meeting".into(),
+                });
+            }
+            if first_due.is_none() {
+                problems.push(Problem {
+                    key: k("first_due"),
+                    message: "a routine per unit (units = [...]) needs the date its first meeting falls due".into(),
+                });
+            }
+            if contacts.len() != 1 {
+                problems.push(Problem {
+                    key: k("contacts"),
+                    message: "a routine per unit has one side, the caller's (e.g. contacts = [\"ansvarig\"])".into(),
+                });
+            }
+        } else if caller.is_some() || first_due.is_some() {
+            problems.push(Problem {
+                key: k(if caller.is_some() { "caller" } else { "first_due" }),
+                message: "only for a routine per unit (set units = [...])".into(),
+            });
+        }
+        out.push(Routine {
+            units: r.units,
+            caller,
+            first_due,
+            id: r.id,
+            name: r.name,
+            contacts,
+            books,
+            first_after_months: r.first_after_months,
+            every_months: r.every_months,
+            ask_before: chrono::Duration::seconds(r.ask_before.as_secs() as i64),
+            duration: chrono::Duration::seconds(r.duration.as_secs() as i64),
+            place: r.place,
+            invite,
+            comment_remind_after,
+            comment_within,
+            contact_remind_after,
+            contact_within,
+            escalate_to,
+        });
+    }
+    out
 }
 
 fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config {
@@ -1610,10 +1997,15 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
                 address: addr(uk("unit_head.address"), &p.address, problems),
                 name: p.name,
             });
+            let department_head = u.department_head.map(|p| Person {
+                address: addr(uk("department_head.address"), &p.address, problems),
+                name: p.name,
+            });
             units.push(Unit {
                 name: u.name,
                 deputy_heads: heads,
                 unit_head,
+                department_head,
             });
         }
         let schedule = f.schedule.and_then(|s| schedule_of(&k("schedule"), s, time_zone, problems));
@@ -1676,6 +2068,66 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             adjust_within: chrono::Duration::seconds(fu.adjust_within.as_secs() as i64),
             adjust_remind_before: chrono::Duration::seconds(fu.adjust_remind_before.as_secs() as i64),
         };
+        let person = |key: String, p: RawPerson, problems: &mut Vec<Problem>| Person {
+            address: addr(key, &p.address, problems),
+            name: p.name,
+        };
+        if !(1..=31).contains(&f.deviations.digest_day) {
+            problems.push(Problem {
+                key: k("deviations.digest_day"),
+                message: format!("{} is not a day of the month (1-31)", f.deviations.digest_day),
+            });
+        }
+        let deviations = Deviations {
+            collectors: f
+                .deviations
+                .collectors
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| person(k(&format!("deviations.collectors[{i}].address")), p, problems))
+                .collect(),
+            each: f.deviations.each,
+            digest_day: f.deviations.digest_day,
+        };
+        if f.report.min_cell == 0 {
+            problems.push(Problem {
+                key: k("report.min_cell"),
+                message: "must be at least 1".into(),
+            });
+        }
+        let review_date = f
+            .report
+            .review_date
+            .as_deref()
+            .and_then(|s| month_day(k("report.review_date"), s, problems));
+        let send_on = f
+            .report
+            .send_on
+            .as_deref()
+            .and_then(|s| month_day(k("report.send_on"), s, problems));
+        if !f.report.owners.is_empty()
+            && review_date.is_none()
+            && send_on.is_none()
+            && !problems.iter().any(|p| p.key.starts_with(&k("report.")))
+        {
+            problems.push(Problem {
+                key: k("report.review_date"),
+                message: "owners are set: give the routine's review date (or report.send_on)".into(),
+            });
+        }
+        let report = Report {
+            owners: f
+                .report
+                .owners
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| person(k(&format!("report.owners[{i}].address")), p, problems))
+                .collect(),
+            review_date,
+            send_on,
+            min_cell: f.report.min_cell,
+        };
+        let routines = routines_of(&fi, f.routines, &members, &unit_names, problems);
         forums.push(Forum {
             id: f.id,
             name: f.name,
@@ -1687,6 +2139,9 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Vec<Problem>) -> Config 
             language: f.language,
             schedule,
             followup,
+            routines,
+            deviations,
+            report,
         });
     }
 
@@ -1768,6 +2223,42 @@ unit = "Barn och unga"
 
     fn problems(text: &str) -> Vec<Problem> {
         parse(text, Path::new("/etc/samverkan/samverkan.toml")).err().unwrap_or_default()
+    }
+
+    #[test]
+    fn deviations_and_report_keys_are_read_and_each_mistake_named() {
+        let ok = format!(
+            "{MINIMAL}[forum.deviations]\ncollectors = [{{ name = \"Controller\", address = \"Ctrl@Kommun.test\" }}]\neach = true\ndigest_day = 31\n\
+             [forum.report]\nowners = [{{ name = \"Chef\", address = \"chef@kommun.test\" }}]\nreview_date = \"03-31\"\nmin_cell = 3\n"
+        );
+        let c = parse(&ok, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
+        let f = &c.forums[0];
+        assert_eq!(f.deviations.collectors[0].address, "ctrl@kommun.test");
+        assert!(f.deviations.each);
+        assert_eq!((f.deviations.digest_day, f.report.min_cell), (31, 3));
+        // A month before the 31st of March: the last day of February.
+        assert_eq!(f.report.send_day(), Some((2, 29)));
+        let defaults = parse(MINIMAL, Path::new("/etc/samverkan/samverkan.toml")).expect("valid");
+        assert_eq!(
+            (defaults.forums[0].deviations.digest_day, defaults.forums[0].report.min_cell),
+            (1, 5)
+        );
+        assert_eq!(defaults.forums[0].report.send_day(), None);
+        let bad = format!(
+            "{MINIMAL}[forum.deviations]\ndigest_day = 0\ncollectors = [{{ name = \"x\", address = \"nope\" }}]\n[forum.report]\nmin_cell = 0\nsend_on = \"02-30\"\n"
+        );
+        let keys: Vec<String> = problems(&bad).into_iter().map(|p| p.key).collect();
+        for k in [
+            "deviations.digest_day",
+            "deviations.collectors[0].address",
+            "report.min_cell",
+            "report.send_on",
+        ] {
+            assert!(keys.contains(&format!("forum[0].{k}")), "{k}: {keys:?}");
+        }
+        let no_date = format!("{MINIMAL}[forum.report]\nowners = [{{ name = \"Chef\", address = \"chef@kommun.test\" }}]\n");
+        let keys: Vec<String> = problems(&no_date).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["forum[0].report.review_date"]);
     }
 
     #[test]

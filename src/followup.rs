@@ -9,13 +9,13 @@ use tracing::info;
 
 use crate::app::App;
 use crate::config::Forum;
-use crate::core::decision::{Decision, read_decisions};
-use crate::core::handover::{Part, read_handover};
-use crate::core::obligation::{self as ob, Answer, Step, on_working_day};
+use crate::core::decision::{Decision, Line};
+use crate::core::followup::{self as core_followup, CaseStep, Forward, ObligationCase, ObligationReply, Plan, Review, unit_named as unit};
+use crate::core::handover::Part;
+use crate::core::obligation::{self as ob, Step, on_working_day};
 use crate::core::plan::{self, MeetingView};
 use crate::core::schedule::MeetingKind;
 use crate::core::time::swedish_datetime;
-use crate::mail::view::MailView;
 use crate::outgoing::{self, Mail, person};
 use crate::store::{CaseRow, NewObligation, ObligationRow, Tx, read};
 
@@ -31,7 +31,9 @@ fn swedish_date(d: NaiveDate) -> String {
     d.format_localized("%A %-d %B %Y", chrono::Locale::sv_SE).to_string()
 }
 
-/// The meeting is over: the note taker (and the convenor) get the "beslutsunderlag".
+/// The meeting is over: the note taker (and the convenor) get the "beslutsunderlag", and the
+/// obligations that track the answer open; returns how many it went to. The meeting's flag is
+/// written by the scheduler's transition.
 pub async fn request_decisions(app: &App, tx: &mut Tx, forum: &Forum, m: &MeetingView, now: DateTime<Utc>) -> Result<usize> {
     let note_taker = m.note_taker.clone().unwrap_or_else(|| forum.convenor.address.clone());
     let mut to = vec![person(forum, &note_taker)];
@@ -102,15 +104,8 @@ pub async fn request_decisions(app: &App, tx: &mut Tx, forum: &Forum, m: &Meetin
         now,
     )
     .await?;
-    tx.decisions_requested(m.id, now).await?;
     tx.enqueue(&mail, now).await?;
     Ok(to.len())
-}
-
-/// The unit called `name` (case-insensitively), with its configured name.
-fn unit<'f>(forum: &'f Forum, name: &str) -> Option<&'f crate::config::Unit> {
-    let n = name.trim().to_lowercase();
-    forum.units.iter().find(|u| u.name.to_lowercase() == n)
 }
 
 /// Applies one decision to a case (from a decision line or `samverkan case decide`).
@@ -146,19 +141,14 @@ async fn decide_case(
     d: &Decision,
     now: DateTime<Utc>,
 ) -> Result<Result<String, String>> {
-    let f = &forum.followup;
-    let tz = forum.time_zone;
     tx.close_case_obligations(case.id, "new decision", now).await?;
+    let step = match core_followup::case_step(forum, &case.submitter, &case.units, &case.status, d, now) {
+        Ok(step) => step,
+        Err(why) => return Ok(Err(why)),
+    };
     let submitter = person(forum, &case.submitter);
-    Ok(Ok(match d {
-        Decision::Handover { unit: name } => {
-            let Some(u) = unit(forum, name) else {
-                let names: Vec<&str> = forum.units.iter().map(|u| u.name.as_str()).collect();
-                return Ok(Err(format!("okänd enhet \"{name}\" (enheterna är: {})", names.join(", "))));
-            };
-            if u.deputy_heads.is_empty() {
-                return Ok(Err(format!("enheten {} har ingen biträdande enhetschef i konfigurationen", u.name)));
-            }
+    Ok(Ok(match step {
+        CaseStep::Handover { unit, remind_at } => {
             tx.set_case_state(case.id, "handover", case.meeting_id, None, now).await?;
             let mail = outgoing::build(
                 app,
@@ -166,7 +156,7 @@ async fn decide_case(
                 Mail {
                     template: "handover_request",
                     ctx: serde_json::json!({
-                        "name": submitter.0, "case_no": case.case_no, "unit": u.name,
+                        "name": submitter.0, "case_no": case.case_no, "unit": unit,
                         "parts": Part::ALL.iter().map(|p| p.label_sv()).collect::<Vec<_>>(),
                     }),
                     to: vec![submitter.clone()],
@@ -182,8 +172,8 @@ async fn decide_case(
                     kind: ob::HANDOVER_INFO.into(),
                     case_id: Some(case.id),
                     owners: vec![case.submitter.clone()],
-                    remind_at: Some(f.handover_remind_after.after(now, tz, f.reminder_time)),
-                    data: serde_json::json!({ "unit": u.name }),
+                    remind_at: Some(remind_at),
+                    data: serde_json::json!({ "unit": unit }),
                     request_message_id: mail.message_id.clone(),
                     ..Default::default()
                 },
@@ -191,26 +181,17 @@ async fn decide_case(
             )
             .await?;
             tx.enqueue(&mail, now).await?;
-            format!(
-                "överlämnas till {}: {} ombeds skicka överlämningsinformationen",
-                u.name, submitter.0
-            )
+            format!("överlämnas till {unit}: {} ombeds skicka överlämningsinformationen", submitter.0)
         }
-        Decision::FollowUp { date } => {
+        CaseStep::FollowUp { date, remind_at } => {
             tx.set_case_state(case.id, "follow_up", None, Some(&date.to_string()), now).await?;
-            let remind = ob::reminder_before(
-                crate::core::schedule::local(tz, date.and_time(f.reminder_time)),
-                f.follow_up_remind_before,
-                tz,
-                f.reminder_time,
-            );
             tx.open_obligation(
                 &NewObligation {
                     forum_id: forum.id.clone(),
                     kind: ob::FOLLOW_UP.into(),
                     case_id: Some(case.id),
                     owners: vec![case.submitter.clone()],
-                    remind_at: Some(remind.max(now)),
+                    remind_at: Some(remind_at),
                     data: serde_json::json!({ "date": date.to_string() }),
                     ..Default::default()
                 },
@@ -219,26 +200,19 @@ async fn decide_case(
             .await?;
             format!(
                 "följs upp på första mötet från och med {}; {} påminns i förväg",
-                swedish_date(*date),
+                swedish_date(date),
                 submitter.0
             )
         }
-        Decision::Escalate => {
-            let mut heads: Vec<(String, String)> = Vec::new();
-            let sub_unit = forum.member(&case.submitter).map(|m| m.unit.clone());
-            for name in case.units.iter().chain(sub_unit.iter()) {
-                if let Some(h) = unit(forum, name).and_then(|u| u.unit_head.as_ref())
-                    && !heads.iter().any(|(_, a)| *a == h.address)
-                {
-                    heads.push((h.name.clone(), h.address.clone()));
-                }
-            }
-            if heads.is_empty() {
-                return Ok(Err(
-                    "ingen enhetschef finns i konfigurationen för de berörda enheterna (unit_head)".into()
-                ));
-            }
+        CaseStep::Escalate {
+            heads,
+            level,
+            remind_at,
+            escalate_at,
+        } => {
             tx.set_case_state(case.id, "escalated", case.meeting_id, None, now).await?;
+            let level4 = level == 4;
+            let sub_unit = forum.member(&case.submitter).map(|m| m.unit.clone());
             let mail = outgoing::build(
                 app,
                 forum,
@@ -247,9 +221,10 @@ async fn decide_case(
                     ctx: serde_json::json!({
                         "case_no": case.case_no, "submitter_name": submitter.0,
                         "submitter_unit": sub_unit, "units": case.units, "sections": sections(case),
+                        "level": level,
                     }),
                     to: heads.clone(),
-                    key: format!("escalation-{}-{}", case.id, now.timestamp()),
+                    key: format!("escalation-{}-{level}-{}", case.id, now.timestamp()),
                     case_id: Some(case.id),
                     meeting_id: case.meeting_id,
                     in_reply_to: None,
@@ -262,8 +237,9 @@ async fn decide_case(
                     case_id: Some(case.id),
                     owners: heads.iter().map(|(_, a)| a.clone()).collect(),
                     escalate_to: vec![forum.convenor.address.clone()],
-                    remind_at: Some(f.handover_remind_after.after(now, tz, f.reminder_time)),
-                    escalate_at: Some(f.handover_escalate_after.after(now, tz, f.reminder_time)),
+                    remind_at: Some(remind_at),
+                    escalate_at: Some(escalate_at),
+                    data: serde_json::json!({ "level": level }),
                     request_message_id: mail.message_id.clone(),
                     ..Default::default()
                 },
@@ -272,67 +248,106 @@ async fn decide_case(
             .await?;
             tx.enqueue(&mail, now).await?;
             let names: Vec<&str> = heads.iter().map(|(n, _)| n.as_str()).collect();
-            format!("lyfts till enhetschef: sammanfattning skickad till {}", names.join(", "))
+            let to = if level4 { "avdelningschef" } else { "enhetschef" };
+            format!("lyfts till {to}: sammanfattning skickad till {}", names.join(", "))
         }
-        Decision::Close => {
+        CaseStep::Close => {
             tx.set_case_state(case.id, "closed", case.meeting_id, None, now).await?;
             "avslutas".to_string()
         }
     }))
 }
 
-/// An answer in the thread of any mail sent about an obligation (its request, a reminder, an
-/// escalation, a confirmation). `core::obligation::answer` decides what it is; this carries it
-/// out. Returns the intake outcome and whether mail was queued, or `None` when the sender has no
-/// part in these obligations: the mail is then handled as any other. A reply in such a thread
-/// never changes the case's submission parts.
+/// An answer in the thread of any mail sent about an obligation, as `core::intake::route` read
+/// it. Reads the obligation's case and meeting through the intake transaction, asks
+/// `core::followup::decide` what it does and carries that out. Returns the intake outcome and
+/// whether mail was queued.
 pub async fn on_reply(
     app: &App,
     tx: &mut Tx,
     forum: &Forum,
     obligations: &[ObligationRow],
-    v: &MailView,
+    reply: &ObligationReply,
     message_id: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(&'static str, bool)>> {
-    let Some(from) = v.from.as_deref() else { return Ok(None) };
-    let member = forum.member(from);
-    let sender = member.map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
-    let text = crate::core::submission::own_text(v);
-    let lines = read_decisions(&text);
-    let thread: Vec<ob::InThread<'_>> = obligations
+) -> Result<(&'static str, bool)> {
+    let o = obligations
         .iter()
-        .map(|o| ob::InThread {
-            id: o.id,
-            kind: &o.kind,
-            owners: &o.owners,
-            escalate_to: &o.escalate_to,
-            closed: o.closed,
-        })
-        .collect();
-    let convenor = sender == forum.convenor.address;
-    let Some(answer) = ob::answer(&thread, &sender, convenor, member.is_some(), !lines.is_empty(), &text) else {
-        return Ok(None);
+        .find(|o| o.id == reply.obligation())
+        .context("obligation vanished")?;
+    let row = match o.case_id {
+        Some(id) => read::case_by_id(tx.conn(), id).await?,
+        None => None,
     };
-    let (Answer::Decisions(id) | Answer::HandoverInfo(id) | Answer::Closes(id) | Answer::Comment(id)) = answer;
-    let o = obligations.iter().find(|o| o.id == id).context("obligation vanished")?;
+    let meeting = match o.meeting_id.or(row.as_ref().and_then(|c| c.meeting_id)) {
+        Some(id) => read::meeting_view(tx.conn(), id).await?,
+        None => None,
+    };
+    let case = row.as_ref().map(|c| ObligationCase {
+        id: c.id,
+        case_no: c.case_no.clone(),
+        submitter: c.submitter.clone(),
+    });
+    let note_taker = meeting.as_ref().and_then(|m| m.note_taker.as_deref());
+    let plan = core_followup::decide(forum, &o.in_thread(), reply, case.as_ref(), note_taker, now)?;
     let r = Reply {
-        sender: &sender,
-        text: &text,
+        sender: &reply.sender,
+        text: &reply.text,
         message_id,
         now,
     };
-    Ok(Some(match answer {
-        Answer::Decisions(_) => decisions(app, tx, forum, o, &r, &lines).await?,
-        Answer::HandoverInfo(_) => handover_info(app, tx, forum, o, &r).await?,
-        Answer::Closes(_) if o.kind == ob::NOTES => notes_filed(app, tx, forum, o, &r).await?,
-        Answer::Closes(_) if o.kind == ob::ADJUST => {
-            tx.close_obligation(o.id, &sender, now).await?;
-            ("notes_adjusted", false)
+    let queued = match &plan {
+        Plan::Decisions { lines } => decisions(app, tx, forum, o, &r, lines).await?,
+        Plan::HandoverIncomplete {
+            case,
+            unit,
+            missing,
+            consent,
+        } => {
+            let ctx = serde_json::json!({
+                "name": person(forum, r.sender).0, "case_no": case.case_no, "unit": unit,
+                "missing": missing.iter().map(|p| p.label_sv()).collect::<Vec<_>>(), "consent": consent,
+            });
+            let mail = r.answer(forum, "handover_incomplete", ctx, Some(case.id), None);
+            send_about(app, tx, forum, o.id, mail, now).await?;
+            true
         }
-        Answer::Closes(_) => confirmed(app, tx, forum, o, &r).await?,
-        Answer::Comment(_) => comment(app, tx, forum, o, &r).await?,
-    }))
+        Plan::HandoverForward(fw) => handover_forward(app, tx, forum, o, &r, fw).await?,
+        Plan::Adjusted => {
+            tx.close_obligation(o.id, r.sender, now).await?;
+            false
+        }
+        Plan::NotesFiled(review) => notes_filed(app, tx, forum, o, &r, meeting.as_ref(), review).await?,
+        Plan::Confirmed {
+            case,
+            handover,
+            tell,
+            case_worker,
+        } => {
+            tx.close_obligation(o.id, r.sender, now).await?;
+            if *handover {
+                let meeting_id = row.as_ref().and_then(|c| c.meeting_id);
+                tx.set_case_state(case.id, "handed_over", meeting_id, None, now).await?;
+            }
+            let ctx = serde_json::json!({
+                "name": person(forum, tell).0, "case_no": case.case_no, "by": person(forum, r.sender).0,
+                "unit": o.data["unit"].as_str(), "case_worker": case_worker, "handover": handover,
+            });
+            let mail = Mail {
+                template: "confirmed",
+                ctx,
+                to: vec![person(forum, tell)],
+                key: r.message_id.to_string(),
+                case_id: Some(case.id),
+                meeting_id: None,
+                in_reply_to: None,
+            };
+            send_about(app, tx, forum, o.id, mail, now).await?;
+            true
+        }
+        Plan::Comment { forward_to } => comment(app, tx, forum, o, &r, case.as_ref(), meeting.as_ref(), forward_to.as_deref()).await?,
+    };
+    Ok((plan.outcome(), queued))
 }
 
 /// The reply being handled.
@@ -378,14 +393,7 @@ async fn send_about(app: &App, tx: &mut Tx, forum: &Forum, id: i64, mail: Mail<'
 /// Decision lines from the note taker or the convenor, first or corrected: each applied and
 /// confirmed line by line. The confirmation is in the obligation's thread, so a correction in
 /// answer to it is read the same way.
-async fn decisions(
-    app: &App,
-    tx: &mut Tx,
-    forum: &Forum,
-    o: &ObligationRow,
-    r: &Reply<'_>,
-    lines: &[crate::core::decision::Line],
-) -> Result<(&'static str, bool)> {
+async fn decisions(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &Reply<'_>, lines: &[Line]) -> Result<bool> {
     let mut report = Vec::new();
     let mut applied = 0;
     for l in lines {
@@ -410,60 +418,30 @@ async fn decisions(
         None => Vec::new(),
     };
     let failed = report.len() - applied;
-    send_about(
-        app,
-        tx,
-        forum,
-        o.id,
-        r.answer(
-            forum,
-            "decisions_confirm",
-            serde_json::json!({ "name": person(forum, r.sender).0, "lines": report, "failed": failed, "undecided": undecided }),
-            None,
-            o.meeting_id,
-        ),
-        r.now,
-    )
-    .await?;
+    let ctx = serde_json::json!({ "name": person(forum, r.sender).0, "lines": report, "failed": failed, "undecided": undecided });
+    let mail = r.answer(forum, "decisions_confirm", ctx, None, o.meeting_id);
+    send_about(app, tx, forum, o.id, mail, r.now).await?;
     info!(applied, failed, undecided = undecided.len(), "decisions read");
-    Ok(("decisions", true))
+    Ok(true)
 }
 
-/// The handover information from the submitter: checked like a submission, forwarded to the
-/// receiving unit only when complete and with consent.
-async fn handover_info(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &Reply<'_>) -> Result<(&'static str, bool)> {
-    let (sender, message_id, now) = (r.sender, r.message_id, r.now);
-    let case = read::case_by_id(tx.conn(), o.case_id.context("handover without case")?)
-        .await?
-        .context("case vanished")?;
-    let h = read_handover(r.text);
-    let unit_name = o.data["unit"].as_str().unwrap_or_default().to_string();
-    if !h.missing.is_empty() || !h.consent {
-        send_about(
-            app,
-            tx,
-            forum,
-            o.id,
-            r.answer(
-                forum,
-                "handover_incomplete",
-                serde_json::json!({
-                    "name": person(forum, sender).0, "case_no": case.case_no, "unit": unit_name,
-                    "missing": h.missing.iter().map(|p| p.label_sv()).collect::<Vec<_>>(), "consent": h.consent,
-                }),
-                Some(case.id),
-                None,
-            ),
-            now,
-        )
-        .await?;
-        return Ok(("handover_incomplete", true));
-    }
-    let u = unit(forum, &unit_name).context("handover unit vanished from config")?;
-    tx.set_handover(case.id, &serde_json::to_value(&h)?).await?;
+/// Complete handover information with consent: stored, forwarded to the receiving unit, whose
+/// confirmation becomes an obligation; the sender is told who got it.
+async fn handover_forward(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &Reply<'_>, fw: &Forward) -> Result<bool> {
+    let Forward {
+        case,
+        handover,
+        unit,
+        receivers,
+        escalate_to,
+        remind_at,
+        escalate_at,
+    } = fw;
+    let (sender, now) = (r.sender, r.now);
+    tx.set_handover(case.id, &serde_json::to_value(handover)?).await?;
     tx.close_obligation(o.id, sender, now).await?;
-    let receivers: Vec<(String, String)> = u.deputy_heads.iter().map(|a| person(forum, a)).collect();
-    let parts: Vec<serde_json::Value> = h
+    let to: Vec<(String, String)> = receivers.iter().map(|a| person(forum, a)).collect();
+    let parts: Vec<serde_json::Value> = handover
         .parts
         .iter()
         .map(|(k, t)| serde_json::json!({"label": k.label_sv(), "text": t}))
@@ -474,31 +452,28 @@ async fn handover_info(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow,
         Mail {
             template: "handover_forward",
             ctx: serde_json::json!({
-                "case_no": case.case_no, "unit": u.name, "submitter_name": person(forum, sender).0,
+                "case_no": case.case_no, "unit": unit, "submitter_name": person(forum, sender).0,
                 "submitter_address": sender, "submitter_unit": forum.member(sender).map(|m| m.unit.clone()),
                 "parts": parts,
             }),
-            to: receivers.clone(),
-            key: message_id.to_string(),
+            to: to.clone(),
+            key: r.message_id.to_string(),
             case_id: Some(case.id),
             meeting_id: None,
             in_reply_to: None,
         },
     )?;
-    let f = &forum.followup;
-    let mut escalate_to: Vec<String> = u.unit_head.iter().map(|h| h.address.clone()).collect();
-    escalate_to.push(forum.convenor.address.clone());
     let confirm = tx
         .open_obligation(
             &NewObligation {
                 forum_id: forum.id.clone(),
                 kind: ob::HANDOVER_CONFIRM.into(),
                 case_id: Some(case.id),
-                owners: u.deputy_heads.clone(),
-                escalate_to,
-                remind_at: Some(f.handover_remind_after.after(now, forum.time_zone, f.reminder_time)),
-                escalate_at: Some(f.handover_escalate_after.after(now, forum.time_zone, f.reminder_time)),
-                data: serde_json::json!({ "unit": u.name, "from": sender }),
+                owners: receivers.clone(),
+                escalate_to: escalate_to.clone(),
+                remind_at: Some(*remind_at),
+                escalate_at: Some(*escalate_at),
+                data: serde_json::json!({ "unit": unit, "from": sender }),
                 request_message_id: forward.message_id.clone(),
                 ..Default::default()
             },
@@ -506,84 +481,38 @@ async fn handover_info(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow,
         )
         .await?;
     tx.enqueue(&forward, now).await?;
-    let names: Vec<&str> = receivers.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = to.iter().map(|(n, _)| n.as_str()).collect();
+    let ctx = serde_json::json!({ "name": person(forum, sender).0, "case_no": case.case_no, "unit": unit, "receivers": names });
     send_about(
         app,
         tx,
         forum,
         confirm,
-        r.answer(
-            forum,
-            "handover_sent",
-            serde_json::json!({ "name": person(forum, sender).0, "case_no": case.case_no, "unit": u.name, "receivers": names }),
-            Some(case.id),
-            None,
-        ),
+        r.answer(forum, "handover_sent", ctx, Some(case.id), None),
         now,
     )
     .await?;
-    Ok(("handover_forwarded", true))
+    Ok(true)
 }
 
-/// "Mottaget" from the receiving unit (a handover) or a unit head (a LYFT): closed, and the one
-/// who handed it over is told.
-async fn confirmed(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &Reply<'_>) -> Result<(&'static str, bool)> {
-    let case = read::case_by_id(tx.conn(), o.case_id.context("obligation without case")?)
-        .await?
-        .context("case vanished")?;
-    tx.close_obligation(o.id, r.sender, r.now).await?;
-    let handover = o.kind == ob::HANDOVER_CONFIRM;
-    if handover {
-        tx.set_case_state(case.id, "handed_over", case.meeting_id, None, r.now).await?;
-    }
-    let to = o.data["from"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| case.submitter.clone());
-    send_about(
-        app,
-        tx,
-        forum,
-        o.id,
-        Mail {
-            template: "confirmed",
-            ctx: serde_json::json!({
-                "name": person(forum, &to).0, "case_no": case.case_no, "by": person(forum, r.sender).0,
-                "unit": o.data["unit"].as_str(), "case_worker": ob::case_worker(r.text),
-                "handover": handover,
-            }),
-            to: vec![person(forum, &to)],
-            key: r.message_id.to_string(),
-            case_id: Some(case.id),
-            meeting_id: None,
-            in_reply_to: None,
-        },
-        r.now,
-    )
-    .await?;
-    Ok((
-        if handover {
-            "handover_confirmed"
-        } else {
-            "escalation_acknowledged"
-        },
-        true,
-    ))
-}
-
-/// "Klart" from the note taker: the notes are filed, and the adjusters (seed 002) get the
-/// review request with a week to point out errors.
-async fn notes_filed(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &Reply<'_>) -> Result<(&'static str, bool)> {
+/// The notes are filed: the adjusters (seed 002) get the review request with a deadline.
+async fn notes_filed(
+    app: &App,
+    tx: &mut Tx,
+    forum: &Forum,
+    o: &ObligationRow,
+    r: &Reply<'_>,
+    meeting: Option<&MeetingView>,
+    review: &Review,
+) -> Result<bool> {
+    let Review {
+        adjusters,
+        deadline,
+        remind_at,
+    } = review;
     let (sender, now) = (r.sender, r.now);
     tx.close_obligation(o.id, sender, now).await?;
-    let f = &forum.followup;
-    let meeting = match o.meeting_id {
-        Some(id) => read::meeting_view(tx.conn(), id).await?,
-        None => None,
-    };
-    let deadline = now + f.adjust_within;
-    let mut queued = false;
-    for a in f.adjusters.iter().filter(|a| *a != sender) {
+    for a in adjusters {
         let mail = outgoing::build(
             app,
             forum,
@@ -591,8 +520,8 @@ async fn notes_filed(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r
                 template: "notes_review",
                 ctx: serde_json::json!({
                     "name": person(forum, a).0, "note_taker": person(forum, sender).0,
-                    "meeting": meeting.as_ref().map(|m| meeting_label(forum, m)),
-                    "deadline": swedish_datetime(deadline, forum.time_zone), "where": r.text.lines().next().unwrap_or_default(),
+                    "meeting": meeting.map(|m| meeting_label(forum, m)),
+                    "deadline": swedish_datetime(*deadline, forum.time_zone), "where": r.text.lines().next().unwrap_or_default(),
                 }),
                 to: vec![person(forum, a)],
                 key: format!("{}:{a}", r.message_id),
@@ -608,8 +537,8 @@ async fn notes_filed(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r
                 meeting_id: o.meeting_id,
                 owners: vec![a.clone()],
                 escalate_to: vec![forum.convenor.address.clone()],
-                remind_at: Some(ob::reminder_before(deadline, f.adjust_remind_before, forum.time_zone, f.reminder_time).max(now)),
-                escalate_at: Some(deadline),
+                remind_at: Some(*remind_at),
+                escalate_at: Some(*deadline),
                 request_message_id: mail.message_id.clone(),
                 ..Default::default()
             },
@@ -617,67 +546,49 @@ async fn notes_filed(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r
         )
         .await?;
         tx.enqueue(&mail, now).await?;
-        queued = true;
     }
-    Ok(("notes_filed", queued))
+    Ok(!adjusters.is_empty())
 }
 
-/// A reply in an obligation's thread that is neither a closing word nor what was asked for: a
-/// comment ("Oklart vad som menas i punkt 2"). The note taker of the meeting, who owns the
-/// notes, gets it (the convenor when the note taker wrote it); the sender is told where it went.
-async fn comment(app: &App, tx: &mut Tx, forum: &Forum, o: &ObligationRow, r: &Reply<'_>) -> Result<(&'static str, bool)> {
-    let case = match o.case_id {
-        Some(id) => read::case_by_id(tx.conn(), id).await?,
-        None => None,
-    };
-    let meeting = match o.meeting_id.or(case.as_ref().and_then(|c| c.meeting_id)) {
-        Some(id) => read::meeting_view(tx.conn(), id).await?,
-        None => None,
-    };
-    let note_taker = meeting.as_ref().and_then(|m| m.note_taker.clone());
-    let to = match note_taker {
-        Some(n) if n != r.sender => n,
-        _ => forum.convenor.address.clone(),
-    };
+/// A comment on an obligation ("Oklart vad som menas i punkt 2"): forwarded to `forward_to`,
+/// if anyone, and acknowledged to the sender.
+#[allow(clippy::too_many_arguments)]
+async fn comment(
+    app: &App,
+    tx: &mut Tx,
+    forum: &Forum,
+    o: &ObligationRow,
+    r: &Reply<'_>,
+    case: Option<&ObligationCase>,
+    meeting: Option<&MeetingView>,
+    forward_to: Option<&str>,
+) -> Result<bool> {
+    let to = forward_to.unwrap_or(r.sender);
     let ctx = serde_json::json!({
         "what": ob::what_sv(&o.kind),
-        "case_no": case.as_ref().map(|c| c.case_no.clone()),
-        "meeting": meeting.as_ref().map(|m| meeting_label(forum, m)),
+        "case_no": case.map(|c| c.case_no.clone()),
+        "meeting": meeting.map(|m| meeting_label(forum, m)),
         "by": person(forum, r.sender).0, "by_address": r.sender,
-        "to_name": person(forum, &to).0,
-        "forwarded": to != r.sender,
+        "to_name": person(forum, to).0,
+        "forwarded": forward_to.is_some(),
         "comment": r.text.trim(),
     });
-    if to != r.sender {
-        send_about(
-            app,
-            tx,
-            forum,
-            o.id,
-            Mail {
-                template: "comment_forward",
-                ctx: ctx.clone(),
-                to: vec![person(forum, &to)],
-                key: r.message_id.to_string(),
-                case_id: o.case_id,
-                meeting_id: o.meeting_id,
-                in_reply_to: None,
-            },
-            r.now,
-        )
-        .await?;
+    if let Some(to) = forward_to {
+        let mail = Mail {
+            template: "comment_forward",
+            ctx: ctx.clone(),
+            to: vec![person(forum, to)],
+            key: r.message_id.to_string(),
+            case_id: o.case_id,
+            meeting_id: o.meeting_id,
+            in_reply_to: None,
+        };
+        send_about(app, tx, forum, o.id, mail, r.now).await?;
     }
-    send_about(
-        app,
-        tx,
-        forum,
-        o.id,
-        r.answer(forum, "comment_ack", ctx, o.case_id, o.meeting_id),
-        r.now,
-    )
-    .await?;
-    info!(obligation = o.id, kind = %o.kind, forwarded = to != r.sender, "comment on an obligation");
-    Ok(("obligation_comment", true))
+    let ack = r.answer(forum, "comment_ack", ctx, o.case_id, o.meeting_id);
+    send_about(app, tx, forum, o.id, ack, r.now).await?;
+    info!(obligation = o.id, kind = %o.kind, forwarded = forward_to.is_some(), "comment on an obligation");
+    Ok(true)
 }
 
 /// "samverkansmöte tisdag 8 december 2026 kl. 13:00": a meeting as the texts name it.
@@ -773,6 +684,9 @@ pub async fn steps(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>
             "undecided": ob::undecided(&o.data),
             "date": o.data["date"].as_str().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).map(swedish_date),
             "meeting": meeting.as_ref().map(|m| meeting_label(forum, m)),
+            // The routines around one person (issue 18): reference and initials, never a name.
+            "person": o.data["person"].as_str(),
+            "routine_name": o.data["routine_name"].as_str(),
         });
         let mail = outgoing::build(
             app,

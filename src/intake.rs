@@ -18,13 +18,12 @@ use tracing::{debug, info, warn};
 
 use crate::app::App;
 use crate::config::Forum;
-use crate::core::classify::Kind;
-use crate::core::intake::{self, Arrival, Facts, Verdict};
+use crate::core::intake::{self, Arrival, Facts, Lookups, Route, Verdict};
 use crate::core::schedule::Assignment;
 use crate::core::submission::SectionKey;
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_login};
-use crate::store::{IntakeRecord, NewCase, Tx, read};
+use crate::store::{IntakeRecord, NewCase, ObligationRow, Tx, read};
 
 pub const PROCESSED: &str = "processed";
 pub const QUARANTINE: &str = "quarantine";
@@ -282,7 +281,7 @@ pub fn uid_set(uids: &[u32]) -> String {
 /// (database only), the connection moves batch i-1, whose effects have all committed, and
 /// fetches batch i+1. The server's MOVE and FETCH work no longer stands between two batches.
 async fn sync(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Mover, news: &mut bool) -> Result<()> {
-    materialize_meetings(app).await?;
+    app.materialize_meetings(app.now()).await?;
     // Every mail delivered before this instant is in the listing below.
     let started = app.now();
     let mut uids: Vec<u32> = s.uid_search("ALL").await.context("UID SEARCH")?.into_iter().collect();
@@ -333,20 +332,6 @@ async fn move_all(app: &App, s: &mut ImapSession, uidvalidity: u32, mover: &Move
         };
         mover.mv(s, list, folder).await?;
         app.store.mark_moved(&cfg.inbox, uidvalidity, list, app.now()).await?;
-    }
-    Ok(())
-}
-
-/// Stores each forum's meetings from two months back to about seven months ahead, so cases
-/// arriving now (or read late from a backlog) find their meeting.
-pub async fn materialize_meetings(app: &App) -> Result<()> {
-    let now = app.now();
-    for f in &app.cfg.forums {
-        if let Some(s) = &f.schedule {
-            let occ =
-                crate::core::schedule::occurrences(s, f.time_zone, now - chrono::Duration::days(62), now + chrono::Duration::days(210));
-            app.store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
-        }
     }
     Ok(())
 }
@@ -508,96 +493,58 @@ pub async fn handle(
         .as_ref()
         .and_then(|v| v.message_id.clone())
         .unwrap_or_else(|| intake::synthetic_message_id(raw.unwrap_or_default()));
-    let mut facts = Facts {
-        message_id_seen: read::message_id_seen(tx.conn(), &message_id).await?,
-        ..Facts::default()
-    };
-    if let Some(v) = &parsed
-        && let Some(forum) = intake::forum_for(&app.cfg, v)
-        && let Some(from) = v.from.as_deref()
-    {
-        let hash = intake::content_hash(forum.member(from).map(|m| m.address.as_str()).unwrap_or(from), &v.text);
-        facts.same_content_case = read::case_with_hash(tx.conn(), &forum.id, &hash).await?;
-        let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
-        let case_ref = crate::core::submission::find_case_ref(&v.subject);
-        facts.thread_case = read::thread_case(tx.conn(), &forum.id, &ids, case_ref.as_deref()).await?;
-        if forum.schedule.is_some() {
-            facts.meetings = read::meetings_after(tx.conn(), &forum.id, received, 12).await?;
-        }
-    }
     let arrival = Arrival {
         view: parsed.as_ref(),
         internal_date: received,
         too_large,
     };
-    let mut verdict = intake::decide(&arrival, &facts, &app.cfg);
-    // The daily cap on "incomplete"/"no parts" answers only matters for such an answer.
-    if verdict.answer_is_capped()
-        && let Some(v) = &parsed
-        && let Some(forum) = intake::forum_for(&app.cfg, v)
-        && let Some(m) = v.from.as_deref().and_then(|from| forum.member(from))
-    {
-        facts.rejections_today = read::sent_to_since(
-            tx.conn(),
-            &["incomplete", "no_parts"],
-            &m.address,
-            now - chrono::Duration::hours(24),
-        )
-        .await?;
-        verdict = intake::decide(&arrival, &facts, &app.cfg);
-    }
-    let kind = match (&parsed, too_large) {
-        (_, true) => "too_large",
-        (None, _) => "unparseable",
-        (Some(v), _) => crate::core::classify::classify(v).as_str(),
+    let (facts, obligations) = gather(tx, &intake::lookups(&arrival, &app.cfg), &message_id, received, now).await?;
+    let routed = intake::route(&arrival, &facts, &app.cfg);
+    // The routines around one person (issue 18): a member's routine mail ("Ny brukare",
+    // "Bokat: ...") is theirs, whatever else it would be (core::person::route decides).
+    let person = match (&parsed, facts.message_id_seen) {
+        (Some(v), false) => crate::core::person::route(&app.cfg, v, &crate::core::submission::own_text(v)),
+        _ => None,
     };
-    let mut destination = if verdict.quarantined() { QUARANTINE } else { PROCESSED };
-    // An answer in the thread of an obligation's request (decisions, handover, "Mottaget").
-    // Unit heads and the convenor need not be members, so this is looked up for any person's
-    // mail, quarantine verdicts included.
-    let thread_obligations = match (&parsed, &verdict) {
-        (_, Verdict::Duplicate { case_no: None }) => None,
-        (Some(v), _) if crate::core::classify::classify(v) == Kind::Submission => match intake::forum_for(&app.cfg, v) {
-            Some(f) => {
-                let ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
-                let found = read::obligations_for_thread(tx.conn(), &f.id, &ids).await?;
-                (!found.is_empty()).then_some((f, found))
+    // A deviation collector's "Ingen avvikelse: <reason>": collectors need not be members, so
+    // it is looked at before a quarantine; an obligation's thread and a duplicate still win.
+    let collector = match (&routed.route, &parsed) {
+        _ if person.is_some() => None,
+        (Route::Obligation { .. }, _) | (_, None) => None,
+        _ if facts.message_id_seen => None,
+        (_, Some(v)) => crate::core::deviation::collector_answer(&app.cfg, v),
+    };
+    let destination = if routed.quarantined() && person.is_none() && collector.is_none() {
+        QUARANTINE
+    } else {
+        PROCESSED
+    };
+    let (case_id, case_no, queued, outcome) = if let (Some((forum, cmd)), Some(v)) = (&person, &parsed) {
+        let (o, q) = crate::person::on_mail(app, tx, forum, cmd, v, &message_id, now).await?;
+        (None, None, q, o)
+    } else if let Some((forum, from, said)) = &collector {
+        let (o, q) = crate::deviation::dismiss(app, tx, forum, from, said, &message_id, now).await?;
+        (None, None, q, o)
+    } else {
+        match (&routed.route, &parsed, raw) {
+            (Route::Obligation { forum, reply }, _, _) => {
+                let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+                let (o, q) = crate::followup::on_reply(app, tx, forum, &obligations, reply, &message_id, now).await?;
+                (None, None, q, o)
             }
-            None => None,
-        },
-        _ => None,
-    };
-    // Answers to invitations and delivery reports.
-    let prepared = match (&verdict, &parsed, raw) {
-        (
-            Verdict::Ignore {
-                kind: k @ (Kind::Reply | Kind::Counter | Kind::Bounce),
-            },
-            Some(v),
-            Some(raw),
-        ) => Some(crate::answers::prepare(app, tx.conn(), *k, v, raw).await?),
-        _ => None,
-    };
-
-    let followed = match (&thread_obligations, &parsed) {
-        (Some((f, obs)), Some(v)) => crate::followup::on_reply(app, tx, f, obs, v, &message_id, now).await?,
-        _ => None,
-    };
-    let (case_id, case_no, mut queued, mut outcome) = match followed {
-        Some((o, q)) => {
-            destination = PROCESSED;
-            (None, None, q, o)
-        }
-        None => {
-            let (id, no, q) = apply(app, tx, &verdict, &message_id, received, now).await?;
-            (id, no, q, verdict.outcome())
+            (Route::Answer(k), Some(v), Some(raw)) => {
+                let prepared = crate::answers::prepare(app, tx.conn(), *k, v, raw).await?;
+                let (o, q) = crate::answers::apply(app, tx, &prepared, &message_id, now).await?;
+                (None, None, q, o)
+            }
+            (Route::Answer(_), _, _) => (None, None, false, "ignored"),
+            (Route::Case(verdict), _, _) => {
+                let (id, no, q) = apply(app, tx, verdict, &message_id, received, now).await?;
+                (id, no, q, verdict.outcome())
+            }
         }
     };
-    if let Some(p) = &prepared {
-        let (o, q) = crate::answers::apply(app, tx, p, &message_id, now).await?;
-        outcome = o;
-        queued |= q;
-    }
+    let kind = routed.kind;
     let recorded = tx
         .record_intake(&IntakeRecord {
             mailbox: &app.cfg.imap.inbox,
@@ -627,6 +574,39 @@ pub async fn handle(
         outcome,
         case_no,
     })
+}
+
+/// Reads what `core::intake::lookups` names through the transaction (so mail k sees mails
+/// 1..k-1 of the batch). Returns the facts, and the thread's obligations as stored.
+async fn gather(
+    tx: &mut Tx,
+    look: &Lookups,
+    message_id: &str,
+    received: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Facts, Vec<ObligationRow>)> {
+    let mut facts = Facts {
+        message_id_seen: read::message_id_seen(tx.conn(), message_id).await?,
+        ..Facts::default()
+    };
+    let mut obligations = Vec::new();
+    let Some(forum) = &look.forum else {
+        return Ok((facts, obligations));
+    };
+    facts.same_content_case = read::case_with_hash(tx.conn(), forum, &look.content_hash).await?;
+    facts.thread_case = read::thread_case(tx.conn(), forum, &look.thread_ids, look.case_ref.as_deref()).await?;
+    if look.meetings {
+        facts.meetings = read::meetings_after(tx.conn(), forum, received, 12).await?;
+    }
+    if look.obligations {
+        obligations = read::obligations_for_thread(tx.conn(), forum, &look.thread_ids).await?;
+        facts.thread_obligations = obligations.iter().map(ObligationRow::in_thread).collect();
+    }
+    if let Some(address) = &look.rejections_of {
+        let since = now - chrono::Duration::hours(24);
+        facts.rejections_today = read::sent_to_since(tx.conn(), &["incomplete", "no_parts"], address, since).await?;
+    }
+    Ok((facts, obligations))
 }
 
 /// Carries out a verdict inside the transaction: case rows and the answer to the submitter.

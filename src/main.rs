@@ -107,6 +107,21 @@ enum Command {
         #[command(subcommand)]
         action: CaseCmd,
     },
+    /// The routines around one person: `person list` (everyone, with when the next meeting
+    /// falls due and what is overdue), `person show REF` (one person: contact persons,
+    /// meetings, open deadlines). References and initials only, never names.
+    Person {
+        #[arg(
+            long,
+            short,
+            env = "SAMVERKAN_CONFIG",
+            default_value = "/etc/samverkan/samverkan.toml",
+            global = true
+        )]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: PersonCmd,
+    },
     /// Wipe personal data kept past its retention time (the daemon also does this daily).
     ///
     /// Cases in every state keep their number, status and dates; their personal data (parts,
@@ -127,6 +142,25 @@ enum Command {
         /// Leave the IMAP folders alone (no connection to the mail server).
         #[arg(long)]
         store_only: bool,
+    },
+    /// Write the review report (Uppföljning av samverkan) for a period: an HTML page
+    /// (self-contained, printable, charts as inline SVG) and beside it one CSV file per table
+    /// (FILE-TABLE.csv). Counts only; cells below `report.min_cell` are suppressed.
+    Report {
+        #[arg(long, short, env = "SAMVERKAN_CONFIG", default_value = "/etc/samverkan/samverkan.toml")]
+        config: PathBuf,
+        /// The first day (YYYY-MM-DD, the forum's local date).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// The last day, included (YYYY-MM-DD).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Only this forum (its id); default every forum (FILE-FORUM.html each).
+        #[arg(long)]
+        forum: Option<String>,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// List quarantined mails, or move them back to the inbox to be handled again.
     Quarantine {
@@ -285,6 +319,23 @@ enum QuarantineCmd {
     },
 }
 
+async fn report_cmd(path: &Path, from: chrono::NaiveDate, to: chrono::NaiveDate, forum: Option<&str>, out: &Path) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    if to < from {
+        eprintln!("error: --to {to} is before --from {from}");
+        return Ok(ExitCode::from(2));
+    }
+    let app = samverkan::app::App::open_offline(cfg).await?;
+    let until = to.succ_opt().unwrap_or(to);
+    for p in samverkan::report::write(&app, forum, from, until, out).await? {
+        out!("{}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn purge_cmd(path: &Path, dry_run: bool, store_only: bool) -> Result<ExitCode> {
     let cfg = match load(path) {
         Ok(c) => c,
@@ -315,6 +366,8 @@ async fn purge_cmd(path: &Path, dry_run: bool, store_only: bool) -> Result<ExitC
     out!("invitees of past meetings that {verb} deleted: {}", p.invitations);
     out!("note takers of past meetings that {verb} forgotten: {}", p.note_takers);
     out!("Message-IDs of read mail that {verb} forgotten: {}", p.intake);
+    out!("people who left a routine that {verb} deleted: {}", p.people);
+    out!("deviations whose units and answers {verb} wiped: {}", p.deviations);
     if !store_only {
         out!(
             "mails that {verb} expunged from the processed and quarantine folders: {}",
@@ -354,8 +407,40 @@ async fn quarantine_cmd(path: &Path, action: QuarantineCmd) -> Result<ExitCode> 
 }
 
 #[derive(Subcommand)]
+enum PersonCmd {
+    /// Everyone in a routine: reference, routine, where they stand, the next due date.
+    List,
+    /// One person by reference: contact persons, meetings, open deadlines.
+    Show {
+        /// The local reference, e.g. AB-12.
+        reference: String,
+    },
+}
+
+async fn person_cmd(path: &Path, action: PersonCmd) -> Result<ExitCode> {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open_config(&cfg.database).await?;
+    let now = samverkan::clock::Clock::from_env()?.now();
+    let text = match action {
+        PersonCmd::List => samverkan::person::list(&cfg, &store, now).await?,
+        PersonCmd::Show { reference } => match samverkan::person::show(&cfg, &store, &reference, now).await? {
+            Some(t) => t,
+            None => {
+                eprintln!("no person with reference {reference:?}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    out!("{}", text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
 enum CaseCmd {
-    /// Record a decision: exactly one of --handover, --follow-up, --escalate, --close.
+    /// Record a decision: exactly one of --handover, --follow-up, --escalate, --escalate-department, --close.
     Decide {
         /// The case number, e.g. 2026-0042.
         case: String,
@@ -368,9 +453,12 @@ enum CaseCmd {
         /// UPPFÖLJNING: put it on the first meeting on or after this date (YYYY-MM-DD).
         #[arg(long, group = "decision")]
         follow_up: Option<String>,
-        /// LYFT: lift it to the unit heads.
+        /// LYFT: lift it to the unit heads (level 3; a case already lifted goes to level 4).
         #[arg(long, group = "decision")]
         escalate: bool,
+        /// LYFT till avdelningschef: lift it to the heads of department (level 4).
+        #[arg(long, group = "decision")]
+        escalate_department: bool,
         /// AVSLUTAD: close it.
         #[arg(long, group = "decision")]
         close: bool,
@@ -422,19 +510,21 @@ async fn case_cmd(path: &Path, action: CaseCmd) -> Result<ExitCode> {
             handover,
             follow_up,
             escalate,
+            escalate_department,
             close,
             ..
         } => {
-            let decision = match (handover, follow_up, escalate, close) {
+            let decision = match (handover, follow_up, escalate || escalate_department, close) {
                 (Some(unit), None, false, false) => Decision::Handover { unit },
                 (None, Some(d), false, false) => Decision::FollowUp {
                     date: chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                         .map_err(|_| anyhow::anyhow!("--follow-up {d:?} is not YYYY-MM-DD"))?,
                 },
-                (None, None, true, false) => Decision::Escalate,
+                (None, None, true, false) if escalate_department && !escalate => Decision::EscalateDepartment,
+                (None, None, true, false) if !escalate_department => Decision::Escalate,
                 (None, None, false, true) => Decision::Close,
                 _ => {
-                    eprintln!("give exactly one of --handover UNIT, --follow-up DATE, --escalate, --close");
+                    eprintln!("give exactly one of --handover UNIT, --follow-up DATE, --escalate, --escalate-department, --close");
                     return Ok(ExitCode::from(2));
                 }
             };
@@ -705,17 +795,7 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
     let store = Store::open_config(&cfg.database).await?;
     let now = samverkan::clock::Clock::from_env()?.now();
     let until = now + chrono::Duration::days(i64::from(days));
-    for f in &cfg.forums {
-        if let Some(s) = &f.schedule {
-            let occ = samverkan::core::schedule::occurrences(
-                s,
-                f.time_zone,
-                now - chrono::Duration::days(62),
-                until + chrono::Duration::days(210),
-            );
-            store.ensure_meetings(&f.id, f.mail_domain(), &occ, &s.place, now).await?;
-        }
-    }
+    samverkan::app::materialize_meetings(&cfg, &store, until + chrono::Duration::days(210), now).await?;
     let queued = store.due_outbox_count(until).await?;
     out!("queued, not yet delivered: {queued} mail(s)");
     let ms = store
@@ -729,9 +809,12 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
             case_nos.insert(id, c.case_no);
         }
     }
+    let person_lines = samverkan::person::preview(&store, now, until).await?;
     store.close().await;
-    let mut lines = samverkan::scheduler::preview(&cfg, ms, last, now, until);
-    lines.extend(samverkan::scheduler::preview_obligations(&open, &case_nos, now, until));
+    let mut lines = samverkan::preview::meetings(&cfg, ms, last, now, until);
+    lines.extend(person_lines);
+    lines.extend(samverkan::preview::obligations(&open, &case_nos, now, until));
+    lines.extend(samverkan::preview::reports(&cfg, now, until));
     lines.sort_by_key(|(t, _)| *t);
     if lines.is_empty() {
         out!("nothing planned in the next {days} day(s)");
@@ -834,6 +917,7 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
     let store = Store::open_config(&cfg.database).await?;
     let ids: Vec<String> = cfg.forums.iter().map(|f| f.id.clone()).collect();
     let st = store.status(&ids).await?;
+    let people = samverkan::person::status_lines(&cfg, &store, samverkan::clock::Clock::from_env()?.now()).await?;
     store.close().await;
     if json {
         print_out(&serde_json::to_string_pretty(&st)?);
@@ -848,6 +932,9 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
             format!(" ({})", by.join(", "))
         };
         out!("forum {}: {} case(s){detail}", f.id, f.cases);
+    }
+    for line in &people {
+        out!("{line}");
     }
     out!(
         "outbox: {} pending, {} sent, {} failed{}",
@@ -913,7 +1000,7 @@ fn inspect(file: &Path, config: Option<&Path>) -> Result<ExitCode> {
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
     };
     let unit_of = |addr: &str| -> Option<String> { cfg.as_ref()?.forums.iter().find_map(|f| f.member(addr).map(|m| m.unit.clone())) };
-    let v = samverkan::core::inspect::inspect(&raw, &unit_of);
+    let v = samverkan::core::inspect::inspect_with(&raw, &unit_of, cfg.as_ref());
     print_out(&serde_json::to_string_pretty(&v)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -959,11 +1046,19 @@ fn main() -> ExitCode {
         Command::Inspect { file, config } => inspect(&file, config.as_deref()),
         Command::Meeting { config, action } => rt.block_on(meeting(&config, action)),
         Command::Case { config, action } => rt.block_on(case_cmd(&config, action)),
+        Command::Person { config, action } => rt.block_on(person_cmd(&config, action)),
         Command::Purge {
             config,
             dry_run,
             store_only,
         } => rt.block_on(purge_cmd(&config, dry_run, store_only)),
+        Command::Report {
+            config,
+            from,
+            to,
+            forum,
+            out,
+        } => rt.block_on(report_cmd(&config, from, to, forum.as_deref(), &out)),
         Command::Quarantine { config, action } => rt.block_on(quarantine_cmd(&config, action)),
         Command::Db { action } => rt.block_on(db_cmd(action)),
         Command::Preview { config, days } => rt.block_on(preview(&config, days)),

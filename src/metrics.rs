@@ -11,20 +11,16 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::app::App;
-use crate::core::time::{db, from_db};
 
 /// The text of `/metrics`.
 pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
-    // One read transaction: every figure from the same snapshot (a scrape during a commit
-    // must not count a case whose mail it does not count).
-    let mut snap = app.store.read_snapshot().await?;
+    let f = app.store.figures(now).await?;
     let mut out = String::new();
     let mut metric = |name: &str, help: &str, kind: &str, rows: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP samverkan_{name} {help}\n# TYPE samverkan_{name} {kind}");
@@ -32,77 +28,56 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
             let _ = writeln!(out, "samverkan_{name}{labels} {v}");
         }
     };
-    let grouped = |rows: Vec<sqlx::any::AnyRow>, label: &str| -> Vec<(String, f64)> {
-        rows.iter()
-            .map(|r| (format!("{{{label}=\"{}\"}}", r.get::<String, _>(0)), r.get::<i64, _>(1) as f64))
-            .collect()
+    let grouped = |rows: &[(String, i64)], label: &str| -> Vec<(String, f64)> {
+        rows.iter().map(|(k, n)| (format!("{{{label}=\"{k}\"}}"), *n as f64)).collect()
     };
     metric(
         "mails_read_total",
         "Mails read from the mailbox, by kind.",
         "counter",
-        grouped(
-            sqlx::query("SELECT kind, count(*) FROM intake GROUP BY kind ORDER BY kind")
-                .fetch_all(&mut *snap)
-                .await?,
-            "kind",
-        ),
+        grouped(&f.mails_by_kind, "kind"),
     );
     metric(
         "mail_outcomes_total",
         "Mails read, by what was done (case_created, case_incomplete, no_parts, not_member, reply_applied, ...).",
         "counter",
-        grouped(
-            sqlx::query("SELECT outcome, count(*) FROM intake GROUP BY outcome ORDER BY outcome")
-                .fetch_all(&mut *snap)
-                .await?,
-            "outcome",
-        ),
+        grouped(&f.mails_by_outcome, "outcome"),
     );
+    metric("cases", "Cases, by status.", "gauge", grouped(&f.cases_by_status, "status"));
     metric(
-        "cases",
-        "Cases, by status.",
-        "gauge",
-        grouped(
-            sqlx::query("SELECT status, count(*) FROM cases GROUP BY status ORDER BY status")
-                .fetch_all(&mut *snap)
-                .await?,
-            "status",
-        ),
+        "deviations_total",
+        "Deviations from the routine recorded, by rule (core::deviation::RULES).",
+        "counter",
+        {
+            // Every rule, zero included, so a dashboard's series exist before the first one.
+            let mut rows: Vec<(String, i64)> = crate::core::deviation::RULES.iter().map(|r| (r.id.to_string(), 0)).collect();
+            for (rule, n) in &f.deviations_by_rule {
+                match rows.iter_mut().find(|(r, _)| r == rule) {
+                    Some(row) => row.1 = *n,
+                    None => rows.push((rule.clone(), *n)),
+                }
+            }
+            grouped(&rows, "rule")
+        },
     );
     metric(
         "mails_sent_total",
         "Mails sent, by kind (receipt, invitation, reminder, ...).",
         "counter",
-        grouped(
-            sqlx::query("SELECT kind, count(*) FROM outbox WHERE status = 'sent' GROUP BY kind ORDER BY kind")
-                .fetch_all(&mut *snap)
-                .await?,
-            "kind",
-        ),
+        grouped(&f.sent_by_kind, "kind"),
     );
-    let (pending, failed): (i64, i64) =
-        sqlx::query_as("SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'failed') FROM outbox")
-            .fetch_one(&mut *snap)
-            .await?;
-    let oldest: Option<String> = sqlx::query_scalar("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
-        .fetch_one(&mut *snap)
-        .await?;
-    let oldest_age = oldest
-        .as_deref()
-        .and_then(from_db)
-        .map_or(0.0, |t| (now - t).num_seconds().max(0) as f64);
+    let oldest_age = f.oldest_pending.map_or(0.0, |t| (now - t).num_seconds().max(0) as f64);
     metric(
         "outbox_pending",
         "Mails waiting in the outbox.",
         "gauge",
-        vec![(String::new(), pending as f64)],
+        vec![(String::new(), f.outbox_pending as f64)],
     );
     metric(
         "outbox_failed",
         "Mails given up on (5xx, or retries exhausted).",
         "gauge",
-        vec![(String::new(), failed as f64)],
+        vec![(String::new(), f.outbox_failed as f64)],
     );
     metric(
         "outbox_oldest_pending_seconds",
@@ -110,32 +85,25 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
         "gauge",
         vec![(String::new(), oldest_age)],
     );
-    let syncs = sqlx::query("SELECT mailbox, last_sync_at FROM mailbox_state ORDER BY mailbox")
-        .fetch_all(&mut *snap)
-        .await?;
     metric(
         "last_sync_timestamp_seconds",
         "When the mailbox was last read completely (Unix time).",
         "gauge",
-        syncs
+        f.last_sync
             .iter()
-            .map(|r| {
-                let t = from_db(&r.get::<String, _>(1)).map_or(0.0, |t| t.timestamp() as f64);
+            .map(|(mailbox, t)| {
                 (
-                    format!("{{mailbox=\"{}\"}}", r.get::<String, _>(0).replace(['"', '\\', '\n'], "_")),
-                    t,
+                    format!("{{mailbox=\"{}\"}}", mailbox.replace(['"', '\\', '\n'], "_")),
+                    t.map_or(0.0, |t| t.timestamp() as f64),
                 )
             })
             .collect(),
     );
-    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM intake WHERE destination = 'quarantine'")
-        .fetch_one(&mut *snap)
-        .await?;
     metric(
         "quarantined",
         "Mails moved to the quarantine folder.",
         "gauge",
-        vec![(String::new(), quarantined as f64)],
+        vec![(String::new(), f.quarantined as f64)],
     );
     let trouble = *app.intake_trouble.lock().unwrap_or_else(|p| p.into_inner());
     metric(
@@ -147,18 +115,11 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
             None => (String::new(), 0.0),
         }],
     );
-    let overdue = sqlx::query(
-        "SELECT kind, count(*) FROM obligations WHERE closed_at = '' AND ((remind_at != '' AND remind_at <= $1) OR (escalate_at != '' AND escalate_at <= $1))
-         GROUP BY kind ORDER BY kind",
-    )
-    .bind(db(now))
-    .fetch_all(&mut *snap)
-    .await?;
     metric(
         "obligations_overdue",
         "Open obligations past their reminder or escalation time, by kind.",
         "gauge",
-        grouped(overdue, "kind"),
+        grouped(&f.overdue_by_kind, "kind"),
     );
     if let Some(t) = &app.tokens {
         metric(
@@ -186,22 +147,16 @@ pub async fn render(app: &App, now: DateTime<Utc>) -> Result<String> {
 
 /// Why the daemon is unhealthy, if it is.
 pub async fn problems(app: &App, now: DateTime<Utc>) -> Result<Vec<String>> {
-    let pool = app.store.pool();
+    let h = app.store.health().await?;
     let mut out = Vec::new();
-    let last: Option<String> = sqlx::query_scalar("SELECT max(last_sync_at) FROM mailbox_state")
-        .fetch_one(pool)
-        .await?;
     let max_sync = chrono::Duration::from_std(app.cfg.metrics.max_sync_age).unwrap_or(chrono::Duration::minutes(15));
-    match last.as_deref().and_then(from_db) {
+    match h.last_sync {
         Some(t) if now - t <= max_sync => {}
         Some(t) => out.push(format!("the mailbox has not been read for {} s", (now - t).num_seconds())),
         None => out.push("the mailbox has not been read yet".into()),
     }
-    let oldest: Option<String> = sqlx::query_scalar("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
-        .fetch_one(pool)
-        .await?;
     let max_outbox = chrono::Duration::from_std(app.cfg.metrics.max_outbox_age).unwrap_or(chrono::Duration::hours(1));
-    if let Some(t) = oldest.as_deref().and_then(from_db)
+    if let Some(t) = h.oldest_pending
         && now - t > max_outbox
     {
         out.push(format!("outgoing mail has waited {} s", (now - t).num_seconds()));

@@ -38,7 +38,15 @@ pub const REQUIRED: &[&str] = &[
     "notes_review",
     "comment_ack",
     "comment_forward",
+    "person",
+    "deviation_notice",
+    "deviation_digest",
+    "deviation_dismissed",
+    "report_mail",
 ];
+
+/// The pages (not mails) every installation must be able to render, per language.
+pub const PAGES: &[&str] = &["report_page"];
 
 /// A rendered mail text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +112,21 @@ impl Templates {
                     }
                 }
             }
+            for name in PAGES {
+                if t.env.get_template(&format!("{lang}/{name}.html.j2")).is_err() {
+                    bail!("templates directory {} lacks {lang}/{name}.html.j2", dir.display());
+                }
+            }
         }
         Ok(t)
+    }
+
+    /// Renders the page `DIR/LANG/NAME.html.j2` (auto-escaped) with `ctx`: the report.
+    pub fn page(&self, lang: &str, name: &str, ctx: &impl Serialize) -> Result<String> {
+        self.env
+            .get_template(&format!("{lang}/{name}.html.j2"))
+            .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+            .with_context(|| format!("cannot render template {}/{lang}/{name}.html.j2", self.dir.display()))
     }
 
     /// Renders mail `name` in `lang` with `ctx`. The subject is one line, whitespace folded.
@@ -294,6 +315,9 @@ mod tests {
             std::fs::write(dir.path().join(format!("sv/{name}.subject.j2")), "s").expect("w");
             std::fs::write(dir.path().join(format!("sv/{name}.txt.j2")), "t").expect("w");
         }
+        for name in PAGES {
+            std::fs::write(dir.path().join(format!("sv/{name}.html.j2")), "<p>{{ x }}</p>").expect("w");
+        }
         let t = Templates::load(dir.path(), &["sv"]).expect("load");
         let r = t.render("sv", "receipt", &serde_json::json!({"x": "<b>&"})).expect("render");
         assert_eq!(r.text, "T <b>&");
@@ -316,9 +340,11 @@ mod tests {
                 crate::core::obligation::ADJUST,
             ]
             .contains(kind);
+            let person_kind = kind.starts_with("person_") || *kind == crate::core::person::THREE_PARTY;
             let ctx = serde_json::json!({
                 "obligation": kind, "what": crate::core::obligation::what_sv(kind), "escalation": true,
-                "case_no": (!meeting_kind).then_some("2026-0042"), "unit": "Vuxenenheten",
+                "case_no": (!meeting_kind && !person_kind).then_some("2026-0042"), "unit": "Vuxenenheten",
+                "person": person_kind.then_some("AB-12 (A.B.)"), "routine_name": person_kind.then_some("Samverkansmöte boende och daglig verksamhet"),
                 "owners": ["Lars Ek", "Eva Ek"], "since": "måndag 7 december 2026 kl. 14.00",
                 "deadline": "tisdag 15 december 2026 kl. 09.00", "undecided": ["2026-0043"],
                 "date": "fredag 20 augusti 2027",
@@ -338,7 +364,7 @@ mod tests {
                     };
                     assert!(!raw, "{what}");
                     assert!(
-                        all.contains("2026-0042") || all.contains("samverkansmöte tisdag 8 december"),
+                        all.contains("2026-0042") || all.contains("samverkansmöte tisdag 8 december") || all.contains("AB-12 (A.B.)"),
                         "{what}"
                     );
                     if *kind != crate::core::obligation::FOLLOW_UP {
@@ -351,6 +377,68 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The deviation mails fill in the deviation form's fields (seed 001's "Avvikelserapport"):
+    /// the units concerned, the event with its references, the date; never a stored rule id.
+    #[test]
+    fn deviation_mails_prefill_the_form() {
+        let t = shipped();
+        let d = serde_json::json!({
+            "reference": "AVV-7", "rule": "handover_unconfirmed",
+            "what": crate::core::deviation::rule("handover_unconfirmed").map(|r| r.sv),
+            "case_no": "2027-0003", "meeting": null, "units": ["Vuxenenheten", "Barn och unga"],
+            "due": "tisdag 26 januari 2027 kl. 09.00", "closed": null, "late_days": 4,
+            "detected": "2027-01-26", "dismissed": false,
+        });
+        let base = serde_json::json!({ "forum_name": "Samverkan", "convenor_name": "Sara", "convenor_address": "sara@x" });
+        let with = |extra: serde_json::Value| {
+            let mut c = base.clone();
+            c.as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().expect("object").clone());
+            c
+        };
+        for lang in ["sv", "en"] {
+            let notice = t
+                .render(lang, "deviation_notice", &with(serde_json::json!({ "d": d })))
+                .expect("notice");
+            let digest = t
+                .render(
+                    lang,
+                    "deviation_digest",
+                    &with(serde_json::json!({ "month": "2027-02", "deviations": [d], "units": ["Vuxenenheten"], "count": 1 })),
+                )
+                .expect("digest");
+            for r in [&notice, &digest] {
+                let all = format!("{}\n{}", r.subject, r.text);
+                assert!(
+                    all.contains("AVV-7") && all.contains("2027-0003") && all.contains("Vuxenenheten, Barn och unga"),
+                    "{lang}: {all}"
+                );
+                assert!(all.contains("26 januari 2027") && all.contains("(4 "), "{lang}: {all}");
+                assert!(!all.contains("handover_unconfirmed"), "{lang}: {all}");
+                assert!(all.contains("Ingen avvikelse"), "{lang}: how to answer: {all}");
+            }
+            if lang == "sv" {
+                for field in [
+                    "Ange vilka verksamheter som avvikelsen avser: ",
+                    "Beskriv händelsen",
+                    "Ange förbättringsförslag:",
+                    "Datum: 2027-01-26",
+                ] {
+                    assert!(notice.text.contains(field), "{field}: {}", notice.text);
+                }
+            }
+            let ack = t
+                .render(
+                    lang,
+                    "deviation_dismissed",
+                    &with(serde_json::json!({ "name": "Kim", "recorded": ["AVV-7"], "unknown": ["AVV-99"] })),
+                )
+                .expect("ack");
+            assert!(ack.text.contains("AVV-7") && ack.text.contains("AVV-99"), "{}", ack.text);
         }
     }
 

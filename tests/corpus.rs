@@ -70,6 +70,58 @@ fn handovers() {
     });
 }
 
+/// The forum the routine corpus is read against (seed 003: a housing unit and a daily
+/// activity; see `tests/corpus/README.md`).
+const ROUTINE_CONFIG: &str = r#"
+[database]
+path = "corpus.db"
+[imap]
+host = "127.0.0.1"
+tls = "none"
+user = "brukare@kommun.test"
+password_env = "SAMVERKAN_CORPUS_UNUSED"
+[smtp]
+host = "127.0.0.1"
+tls = "none"
+[[forum]]
+id = "boende-dv"
+name = "Boende och daglig verksamhet"
+mailbox = "brukare@kommun.test"
+convenor = { name = "Sektionschef", address = "sektion@kommun.test" }
+[[forum.unit]]
+name = "Gruppbostaden Eken"
+[[forum.unit]]
+name = "Verkstaden"
+[[forum.member]]
+name = "Lisa Lund"
+address = "lisa.lund@kommun.test"
+unit = "Gruppbostaden Eken"
+[[forum.member]]
+name = "Nina Nord"
+address = "nina.nord@kommun.test"
+unit = "Gruppbostaden Eken"
+[[forum.member]]
+name = "Dan Dahl"
+address = "dan.dahl@kommun.test"
+unit = "Verkstaden"
+[[forum.routine]]
+id = "boende-dv"
+name = "Samverkansmöte boende och daglig verksamhet"
+"#;
+
+/// The routines around one person (issue 18): the `person` key of `inspect` with the routine's
+/// configuration, for registrations, bookings, notes, comments, new contact persons and
+/// endings as people write them (Outlook, HTML forms, iPhone, English, quoted requests).
+#[test]
+fn routines() {
+    let cfg = samverkan::config::parse(ROUTINE_CONFIG, Path::new("/corpus/samverkan.toml")).expect("routine config");
+    let files = corpus_files("routines");
+    assert!(files.len() >= 12, "corpus routines has only {} mails", files.len());
+    check(&files, |raw| {
+        samverkan::core::inspect::inspect_with(raw, &|_| None, Some(&cfg))["person"].clone()
+    });
+}
+
 /// Compares `read(mail)` with the `.json` beside each mail (or rewrites it, see the module
 /// documentation).
 fn check(files: &[PathBuf], read: impl Fn(&[u8]) -> Value) {

@@ -216,7 +216,12 @@ async fn a_full_disk_loses_and_doubles_nothing_and_is_retried() {
         (n >= total).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for(Duration::from_secs(60), "every mail sent", || async {
+        (w.scalar("SELECT count(*) FROM outbox WHERE status != 'sent'").await == 0).then_some(())
+    })
+    .await;
+    // Once the MTA has delivered everything, the mailboxes hold every copy there will be.
+    mta_drained().await;
     for who in [&anna, &lars] {
         let mut answered: Vec<String> = fetch_folder(who, "INBOX")
             .await

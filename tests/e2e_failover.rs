@@ -87,7 +87,8 @@ async fn the_standby_takes_over_the_mailbox_when_the_reader_is_killed() {
         fetch_folder(&mb, "INBOX").await.is_empty().then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every mail is sent; once the MTA has delivered them all, the mailboxes hold every copy.
+    mta_drained().await;
     // `status` names the instances and who reads the mailbox.
     let holder_now = holder().await.expect("a holder");
     let standby_cfg = w.dir.path().join(format!("samverkan-{holder_now}.toml"));

@@ -12,24 +12,6 @@ use common::*;
 
 const T: Duration = Duration::from_secs(40);
 
-async fn inbox_with(user: &str, what: &str, pred: impl Fn(&[Vec<u8>]) -> bool) -> Vec<Vec<u8>> {
-    wait_for(T, what, || async {
-        let m = fetch_folder(user, "INBOX").await;
-        pred(&m).then_some(m)
-    })
-    .await
-}
-
-fn find<'a>(m: &'a [Vec<u8>], prefix: &str) -> &'a Vec<u8> {
-    m.iter()
-        .find(|r| subject_of(r).starts_with(prefix))
-        .unwrap_or_else(|| panic!("no mail starting {prefix:?}"))
-}
-
-fn count(m: &[Vec<u8>], prefix: &str) -> usize {
-    m.iter().filter(|r| subject_of(r).starts_with(prefix)).count()
-}
-
 fn answer(from: &str, to: &str, subject: &str, in_reply_to: &str, body: &str, id: &str) -> Vec<u8> {
     format!(
         "From: {from}\r\nTo: {to}\r\nSubject: SV: {subject}\r\nMessage-ID: <{id}@outlook.test>\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n\r\n-----Ursprungligt meddelande-----\r\nFrån: Samverkan\r\nSkickat: idag\r\n\r\n2026-0001: AVSLUTAD\r\n"

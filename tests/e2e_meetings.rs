@@ -21,27 +21,6 @@ fn has_calendar(raw: &[u8], method: &str) -> bool {
     calendar_text(raw).is_some_and(|c| c.contains(&format!("METHOD:{method}")))
 }
 
-fn calendar_text(raw: &[u8]) -> Option<String> {
-    let m = mail_parser::MessageParser::default().parse(raw)?;
-    m.parts
-        .iter()
-        .find(|p| {
-            use mail_parser::MimeHeaders;
-            p.content_type()
-                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
-        })
-        .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
-}
-
-fn prop(ics: &str, name: &str) -> Option<String> {
-    // Unfold first (RFC 5545 3.1), then find "NAME:" or "NAME;...:".
-    let unfolded = ics.replace("\r\n ", "");
-    unfolded.lines().find_map(|l| {
-        let (head, value) = l.split_once(':')?;
-        (head == name || head.starts_with(&format!("{name};"))).then(|| value.to_string())
-    })
-}
-
 async fn inbox_with(user: &str, what: &str, pred: impl Fn(&[Vec<u8>]) -> bool) -> Vec<Vec<u8>> {
     wait_for(T, what, || async {
         let m = fetch_folder(user, "INBOX").await;

@@ -104,6 +104,18 @@ const COLUMNS: &[(&str, &str, bool)] = &[
     ("obligations", "request_message_id", false),
     // The daemon's own Message-IDs of the mails about an obligation.
     ("obligation_mails", "message_id", false),
+    // Deviations: rule, natural key and times stay; units and the collector's answer go.
+    ("deviations", "forum_id", false),
+    ("deviations", "rule", false),
+    ("deviations", "subject", false),
+    ("deviations", "units_json", true),
+    ("deviations", "due_at", false),
+    ("deviations", "detected_at", false),
+    ("deviations", "notified_at", false),
+    ("deviations", "digest_at", false),
+    ("deviations", "dismissed_at", false),
+    ("deviations", "dismissed_by", true),
+    ("deviations", "dismiss_reason", true),
     // OAuth2 login: the provider block's name, the device flow's refresh token (a credential
     // of the mailbox, needed to run, no person's data) and the admin-action state.
     ("oauth_state", "provider", false),
@@ -111,6 +123,21 @@ const COLUMNS: &[(&str, &str, bool)] = &[
     ("oauth_state", "admin_action", false),
     ("oauth_state", "admin_since", false),
     ("oauth_state", "updated_at", false),
+    // The routines around one person (issue 18): a person who left goes whole.
+    ("people", "forum_id", false),
+    ("people", "routine_id", false),
+    ("people", "reference", true),
+    ("people", "initials", true),
+    ("people", "started_on", true),
+    ("people", "contacts_json", true),
+    ("people", "extra_json", true),
+    ("people", "status", false),
+    ("people", "next_due_on", false),
+    ("people", "due_basis", false),
+    ("people", "registered_by", true),
+    ("people", "left_on", false),
+    ("people", "created_at", false),
+    ("people", "updated_at", false),
     // The daemon's host names and lease names.
     ("instances", "name", false),
     ("instances", "started_at", false),
@@ -286,11 +313,35 @@ async fn seed(s: &Store) {
         "INSERT INTO obligation_mails (message_id, obligation_id) VALUES ('samverkan.x.5@f', 5)".into(),
     )
     .await;
+    // A deviation of a case (wiped with it) and one of the meeting (past the case time).
+    for (id, case, meeting, subject) in [(1, "8", "NULL", "obligation:5"), (2, "NULL", "1", "meeting:1")] {
+        exec(
+            s,
+            format!(
+                "INSERT INTO deviations (id, forum_id, rule, subject, case_id, meeting_id, units_json, due_at, detected_at,
+                                         dismissed_at, dismissed_by, dismiss_reason)
+                 VALUES ({id}, 'f', 'notes_late', '{subject}', {case}, {meeting}, '[\"{M}-unit\"]', '2026-01-19T07:00:00.000Z', '{T}',
+                         '{T}', '{M}-collector@x', 'Ingen avvikelse: {M}')"
+            ),
+        )
+        .await;
+    }
     exec(
         s,
         format!(
             "INSERT INTO oauth_state (provider, refresh_token, admin_action, admin_since, updated_at)
              VALUES ('device', 'rt-1', 'invalid_grant', '{T}', '{T}')"
+        ),
+    )
+    .await;
+    // A person who left the routine, and one still in it (kept: the routine works on them).
+    exec(
+        s,
+        format!(
+            "INSERT INTO people (id, forum_id, routine_id, reference, initials, started_on, contacts_json, extra_json, status,
+                                 next_due_on, due_basis, registered_by, left_on, created_at, updated_at)
+             VALUES (1, 'f', 'r', '{M}-ref', '{M}', '{M}-2025-12-01', '{{\"boende\":\"{M}-c@x\"}}', '[\"{M}-rep@x\"]', 'left',
+                     '', 'yearly', '{M}-reg@x', '2026-01-10', '{T}', '{T}')"
         ),
     )
     .await;
@@ -420,6 +471,8 @@ async fn after_the_retention_time_no_personal_data_is_left_anywhere() {
             "{name}: {rep:?}"
         );
         assert_eq!((rep.store.note_takers, rep.store.intake), (1, 8), "{name}: {rep:?}");
+        assert_eq!(rep.store.people, 1, "{name}: the person who left: {rep:?}");
+        assert_eq!(rep.store.deviations, 2, "{name}: {rep:?}");
         assert_eq!(rep.cases_by_status.values().sum::<u64>(), 8, "{name}");
         assert!(
             marked_columns(&s).await.is_empty(),

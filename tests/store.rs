@@ -564,3 +564,196 @@ async fn a_waiting_writer_is_seen_and_let_in() {
         tx.commit().await.expect("commit");
     }
 }
+
+/// Deviations on both engines: recorded once per rule and subject however often a scan finds
+/// them, read back with their case number and the obligation's closing time, sent and
+/// dismissed only in their own forum.
+#[tokio::test]
+async fn deviations_are_recorded_once_and_dismissed_in_their_forum() {
+    use samverkan::core::deviation::Found;
+    use samverkan::store::NewObligation;
+    for (name, _d, s) in stores().await {
+        let now = ts("2027-01-20T10:00:00Z");
+        let mut tx = s.begin().await.expect("tx");
+        let (case, _) = tx
+            .insert_case(&NewCase {
+                forum_id: "f",
+                year: 2027,
+                status: "handover",
+                submitter: "x@y",
+                message_id: "m1",
+                content_hash: "h",
+                sections_json: "{}",
+                meeting_id: None,
+                urgent: false,
+                units_json: "[\"Barn och unga\"]",
+                received_at: now,
+                now,
+            })
+            .await
+            .expect("case");
+        let o = tx
+            .open_obligation(
+                &NewObligation {
+                    forum_id: "f".into(),
+                    kind: "handover_confirm".into(),
+                    case_id: Some(case),
+                    owners: vec!["a@y".into()],
+                    remind_at: Some(ts("2027-01-15T08:00:00Z")),
+                    escalate_at: Some(ts("2027-01-18T08:00:00Z")),
+                    data: serde_json::json!({ "unit": "Vuxenenheten" }),
+                    ..Default::default()
+                },
+                ts("2027-01-10T08:00:00Z"),
+            )
+            .await
+            .expect("obligation");
+        tx.commit().await.expect("commit");
+        let facts: Vec<_> = s.obligation_facts(ts("2026-10-01T00:00:00Z")).await.expect("facts");
+        assert_eq!(facts.len(), 1, "{name}");
+        assert_eq!(facts[0].1, "x@y", "{name}: the submitter, for the shell to map to a unit");
+        assert_eq!(facts[0].2.as_deref(), Some("Vuxenenheten"), "{name}: the receiving unit");
+        let facts: Vec<_> = facts.into_iter().map(|(f, _, _)| f).collect();
+        assert_eq!(facts[0].units, ["Barn och unga"], "{name}: the case's units");
+        assert_eq!(facts[0].escalate_at, Some(ts("2027-01-18T08:00:00Z")), "{name}");
+        let found = Found {
+            rule: "handover_unconfirmed",
+            subject: format!("obligation:{o}"),
+            forum_id: "f".into(),
+            case_id: Some(case),
+            meeting_id: None,
+            units: vec!["Barn och unga".into(), "Vuxenenheten".into()],
+            due_at: ts("2027-01-20T08:00:00Z"),
+        };
+        let mut tx = s.begin().await.expect("tx");
+        let first = tx.record_deviations(std::slice::from_ref(&found), now).await.expect("record");
+        let again = tx.record_deviations(&[found], now).await.expect("record again");
+        tx.commit().await.expect("commit");
+        assert_eq!(first.len(), 1, "{name}");
+        assert!(again.is_empty(), "{name}: the same rule and subject is recorded once");
+        let f = s.figures(now).await.expect("figures");
+        assert_eq!(f.deviations_by_rule, [("handover_unconfirmed".to_string(), 1)], "{name}: /metrics");
+        let id = first[0].0;
+        let rows = s.deviations_undigested("f", ts("2027-02-01T08:00:00Z")).await.expect("rows");
+        assert_eq!(rows.len(), 1, "{name}");
+        assert_eq!(rows[0].case_no.as_deref(), Some("2027-0001"), "{name}");
+        assert_eq!(rows[0].closed_at, None, "{name}");
+        assert!(
+            s.deviations_undigested("f", now).await.expect("rows").is_empty(),
+            "{name}: recorded at `now`, not before it"
+        );
+        let mut tx = s.begin().await.expect("tx");
+        tx.deviations_sent(&[id], true, now).await.expect("sent");
+        tx.close_obligation(o, "a@y", ts("2027-01-21T09:00:00Z")).await.expect("close");
+        assert_eq!(
+            tx.dismiss_deviation("other", id, "c@y", "x", now).await.expect("other forum"),
+            None,
+            "{name}"
+        );
+        assert_eq!(
+            tx.dismiss_deviation("f", id, "c@y", "mötet flyttades", now)
+                .await
+                .expect("dismiss")
+                .as_deref(),
+            Some("handover_unconfirmed"),
+            "{name}"
+        );
+        tx.commit().await.expect("commit");
+        assert!(
+            s.deviations_undigested("f", ts("2027-03-01T00:00:00Z"))
+                .await
+                .expect("rows")
+                .is_empty(),
+            "{name}"
+        );
+        let all = s
+            .deviations_between(Some("f"), ts("2027-01-01T00:00:00Z"), ts("2028-01-01T00:00:00Z"))
+            .await
+            .expect("all");
+        assert_eq!(all.len(), 1, "{name}");
+        assert!(all[0].dismissed, "{name}");
+        assert_eq!(all[0].closed_at, Some(ts("2027-01-21T09:00:00Z")), "{name}");
+        assert!(
+            s.deviations_between(Some("g"), ts("2027-01-01T00:00:00Z"), ts("2028-01-01T00:00:00Z"))
+                .await
+                .expect("none")
+                .is_empty()
+        );
+    }
+}
+
+/// The reports' reads (`store::report`): the quarantine list and its reprocessing, and the
+/// figures of `/metrics` and `/healthz`, on both engines.
+#[tokio::test]
+async fn report_figures_and_the_quarantine() {
+    for (name, _d, s) in stores().await {
+        let now = ts("2026-05-01T10:00:00Z");
+        let mut tx = s.begin().await.expect("tx");
+        for (uid, mid, kind, outcome, destination) in [
+            (1, "a@x", "submission", "not_member", "quarantine"),
+            (2, "b@x", "submission", "case_created", "processed"),
+            (3, "c@x", "unparseable", "unparseable", "quarantine"),
+        ] {
+            let rec = IntakeRecord {
+                mailbox: "INBOX",
+                uidvalidity: 7,
+                uid,
+                message_id: mid,
+                received_at: now + chrono::Duration::minutes(i64::from(uid)),
+                processed_at: now,
+                kind,
+                outcome,
+                destination,
+                case_id: None,
+            };
+            assert!(tx.record_intake(&rec).await.expect("rec"), "{name}");
+        }
+        tx.enqueue(&outgoing("r1@x"), now).await.expect("enqueue");
+        tx.commit().await.expect("commit");
+
+        let q = s.quarantined().await.expect("quarantined");
+        let listed: Vec<(i64, &str, &str)> = q.iter().map(|q| (q.uid, q.reason.as_str(), q.message_id.as_str())).collect();
+        assert_eq!(listed, vec![(1, "not_member", "a@x"), (3, "unparseable", "c@x")], "{name}");
+
+        let f = s.figures(now + chrono::Duration::minutes(5)).await.expect("figures");
+        assert_eq!(f.quarantined, 2, "{name}");
+        assert_eq!(
+            f.mails_by_kind,
+            vec![("submission".to_string(), 2), ("unparseable".to_string(), 1)],
+            "{name}"
+        );
+        assert_eq!(f.outbox_pending, 1, "{name}");
+        assert_eq!(f.oldest_pending, Some(now), "{name}");
+        assert!(f.overdue_by_kind.is_empty(), "{name}");
+        let h = s.health().await.expect("health");
+        assert_eq!((h.last_sync, h.oldest_pending), (None, Some(now)), "{name}");
+
+        // Reprocessing forgets the intake record, so the mail is read again.
+        s.forget_quarantined("a@x").await.expect("forget");
+        assert!(!s.message_id_seen("a@x").await.expect("seen"), "{name}");
+        assert!(s.message_id_seen("b@x").await.expect("seen"), "{name}");
+        assert_eq!(s.quarantined().await.expect("quarantined").len(), 1, "{name}");
+    }
+}
+
+/// A real SQLite "database or disk is full" (a page limit stands in for the disk) is told
+/// apart from a constraint violation through anyhow's context chain (`app::Failure`).
+#[tokio::test]
+async fn a_full_sqlite_database_is_a_disk_failure() {
+    use samverkan::app::Failure;
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect("sqlite::memory:")
+        .await
+        .expect("db");
+    for q in ["CREATE TABLE t (k INTEGER PRIMARY KEY, x BLOB)", "INSERT INTO t VALUES (1, x'00')"] {
+        sqlx::query(q).execute(&pool).await.expect(q);
+    }
+    let dup = sqlx::query("INSERT INTO t VALUES (1, x'00')").execute(&pool).await;
+    let dup = anyhow::Error::from(dup.expect_err("duplicate key")).context("storing");
+    assert_eq!(Failure::of(&dup), Failure::Other, "{dup:#}");
+    sqlx::query("PRAGMA max_page_count = 4").execute(&pool).await.expect("pragma");
+    let full = sqlx::query("INSERT INTO t VALUES (2, zeroblob(100000))").execute(&pool).await;
+    let full = anyhow::Error::from(full.expect_err("full")).context("cannot store the case");
+    assert_eq!(Failure::of(&full), Failure::DiskFull, "{full:#}");
+}

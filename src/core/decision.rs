@@ -27,6 +27,8 @@ pub enum Decision {
     FollowUp { date: NaiveDate },
     /// LYFT: lifted to the unit heads (escalation ladder, level 3).
     Escalate,
+    /// LYFT till avdelningschef: lifted past the unit heads to the heads of department (level 4).
+    EscalateDepartment,
     /// AVSLUTAD: closed.
     Close,
 }
@@ -166,6 +168,14 @@ pub fn read_decisions(text: &str) -> Vec<Line> {
                     None => Err("ange datum för uppföljningen som ÅÅÅÅ-MM-DD".into()),
                 }
             }
+            // "LYFT till avdelningschef" / "to the head of department": level 4.
+            Kind::Escalate
+                if ["avdelning", "department"]
+                    .iter()
+                    .any(|w| crate::core::heading::fold(arg).contains(w)) =>
+            {
+                Ok((no, Decision::EscalateDepartment))
+            }
             Kind::Escalate => Ok((no, Decision::Escalate)),
             Kind::Close => Ok((no, Decision::Close)),
         };
@@ -227,6 +237,14 @@ mod tests {
         );
         assert_eq!(got[1].1, Decision::FollowUp { date: date("2027-01-12") });
         assert_eq!(got[2].1, Decision::Escalate);
+        let level4 = read_decisions(
+            "2026-0044: LYFT till avdelningschef\n2026-0045: escalate to the head of department\n2026-0046: LYFT till enhetschef\n",
+        );
+        let lifted: Vec<Decision> = level4.into_iter().map(|l| l.result.expect("read").1).collect();
+        assert_eq!(
+            lifted,
+            vec![Decision::EscalateDepartment, Decision::EscalateDepartment, Decision::Escalate]
+        );
         assert_eq!(got[3].1, Decision::Close);
         assert_eq!(
             got[4].1,

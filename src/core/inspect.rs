@@ -35,6 +35,14 @@ use crate::mail::view::parse;
 /// Other kinds have no `reply` key. An unparseable message gives
 /// `{"kind": "other", "error": "unparseable"}`.
 pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {
+    inspect_with(raw, unit_of, None)
+}
+
+/// Like [`inspect`]; with the configuration the mail is read against, a mail to a forum with
+/// routines around one person carries one more key, `person`: the routine mail read
+/// ([`crate::core::person::Command`]: verb, reference, initials, dates, contact persons,
+/// `problems` in Swedish), or `null` when it is not one.
+pub fn inspect_with(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>, cfg: Option<&crate::config::Config>) -> Value {
     let Some(view) = parse(raw) else {
         return json!({ "kind": Kind::Other, "error": "unparseable" });
     };
@@ -55,6 +63,17 @@ pub fn inspect(raw: &[u8], unit_of: &dyn Fn(&str) -> Option<String>) -> Value {
     {
         let reply = read_reply(&view).and_then(|r| serde_json::to_value(r).ok()).unwrap_or(Value::Null);
         map.insert("reply".to_string(), reply);
+    }
+    if let (Some(cfg), Value::Object(map)) = (cfg, &mut out)
+        && crate::core::intake::forum_for(cfg, &view).is_some_and(|f| !f.routines.is_empty())
+    {
+        let own = crate::core::submission::own_text(&view);
+        let person = crate::core::intake::forum_for(cfg, &view)
+            .filter(|_| kind == Kind::Submission)
+            .and_then(|f| crate::core::person::read(f, &view.subject, &own))
+            .and_then(|c| serde_json::to_value(c).ok())
+            .unwrap_or(Value::Null);
+        map.insert("person".to_string(), person);
     }
     out
 }

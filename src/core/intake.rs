@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Forum};
 use crate::core::classify::{Kind, classify};
+use crate::core::followup::{ObligationReply, ThreadObligation, read_reply};
 use crate::core::schedule::{Assignment, Meeting, assign, cutoff};
 use crate::core::submission::{SectionKey, Submission, read_submission};
 use crate::mail::view::MailView;
@@ -36,8 +37,123 @@ pub struct Facts {
     pub thread_case: Option<ThreadCase>,
     /// The forum's meetings after the arrival, soonest first (with admins' moves and cancels).
     pub meetings: Vec<Meeting>,
-    /// "Incomplete" answers sent to this sender in the last 24 hours.
+    /// "Incomplete" and "no parts" answers sent to this sender in the last 24 hours (read
+    /// only when [`Lookups::rejections_of`] asks for it).
     pub rejections_today: u32,
+    /// The obligations that mails of this mail's thread (In-Reply-To/References) were sent
+    /// about, open or closed (read only when [`Lookups::obligations`] asks for them).
+    pub thread_obligations: Vec<ThreadObligation>,
+}
+
+/// What the shell looks up (through the intake transaction) before [`route`] decides: read off
+/// the mail and the configuration alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lookups {
+    /// The forum whose store the facts come from; `None`: only `message_id_seen` matters.
+    pub forum: Option<String>,
+    /// The content fingerprint to look for (`Facts::same_content_case`).
+    pub content_hash: String,
+    /// The thread's Message-IDs (In-Reply-To, then References).
+    pub thread_ids: Vec<String>,
+    /// A case number in the subject.
+    pub case_ref: Option<String>,
+    /// Whether the forum's meetings matter (it has a schedule).
+    pub meetings: bool,
+    /// Whether the thread's obligations matter (a mail a person wrote, in a thread).
+    pub obligations: bool,
+    /// The member address whose recent "incomplete"/"no parts" answers matter: set only when the
+    /// mail's own submission lacks parts, so a complete submission (the common case) costs no
+    /// such read.
+    pub rejections_of: Option<String>,
+}
+
+/// What to look up for an arrival.
+pub fn lookups(a: &Arrival<'_>, cfg: &Config) -> Lookups {
+    let Some(v) = a.view.filter(|_| !a.too_large) else {
+        return Lookups::default();
+    };
+    let (Some(forum), Some(from)) = (forum_for(cfg, v), v.from.as_deref()) else {
+        return Lookups::default();
+    };
+    let member = forum.member(from);
+    let thread_ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
+    let person = classify(v) == Kind::Submission;
+    let rejections_of = member.filter(|_| person).and_then(|m| {
+        let unit_of = |a: &str| forum.member(a).map(|m| m.unit.clone());
+        (!read_submission(v, &unit_of).missing.is_empty()).then(|| m.address.clone())
+    });
+    Lookups {
+        forum: Some(forum.id.clone()),
+        content_hash: content_hash(member.map(|m| m.address.as_str()).unwrap_or(from), &v.text),
+        case_ref: crate::core::submission::find_case_ref(&v.subject),
+        meetings: forum.schedule.is_some(),
+        obligations: person && !thread_ids.is_empty(),
+        thread_ids,
+        rejections_of,
+    }
+}
+
+/// Where a mail goes: to the obligation its thread belongs to, to the tracking of invitation
+/// answers and delivery reports, or to the case rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per mail, short-lived
+pub enum Route {
+    /// A reply in the thread of a mail sent about an obligation (decisions, handover
+    /// information, "Mottaget", "Klart", a comment) from someone the routine involves, in
+    /// `forum`: `core::followup` decides what it does. Processed, even from a non-member.
+    Obligation { forum: String, reply: ObligationReply },
+    /// An answer to an invitation (REPLY, COUNTER) or a delivery report: `core::rsvp` decides
+    /// (through the `answers` shell). Processed.
+    Answer(Kind),
+    /// Everything else: what the mail means for the cases.
+    Case(Verdict),
+}
+
+/// The route of one mail, with what the intake record calls its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// `too_large`, `unparseable`, or the mail's kind (`submission`, `reply`, ...).
+    pub kind: &'static str,
+    pub route: Route,
+}
+
+impl Routed {
+    /// True when the mail belongs in the quarantine folder rather than the processed folder.
+    pub fn quarantined(&self) -> bool {
+        matches!(&self.route, Route::Case(v) if v.quarantined())
+    }
+}
+
+/// Routes an arrival: the one decision intake makes per mail, from the mail, the facts the
+/// shell looked up ([`lookups`]) and the configuration. A reply in an obligation's thread wins
+/// over what the mail would otherwise mean (it never changes a case's parts, and a unit head or
+/// the convenor who is not a member is not quarantined for it).
+pub fn route(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Routed {
+    let class = a.view.filter(|_| !a.too_large).map(|v| (v, classify(v)));
+    let kind = match (a.too_large, class) {
+        (true, _) => "too_large",
+        (false, None) => "unparseable",
+        (false, Some((_, k))) => k.as_str(),
+    };
+    if let Some((v, Kind::Submission)) = class.filter(|_| !facts.message_id_seen)
+        && let Some(forum) = forum_for(cfg, v)
+        && let Some(reply) = read_reply(forum, v, &facts.thread_obligations)
+    {
+        return Routed {
+            kind,
+            route: Route::Obligation {
+                forum: forum.id.clone(),
+                reply,
+            },
+        };
+    }
+    let route = match decide(a, facts, cfg) {
+        Verdict::Ignore {
+            kind: k @ (Kind::Reply | Kind::Counter | Kind::Bounce),
+        } => Route::Answer(k),
+        v => Route::Case(v),
+    };
+    Routed { kind, route }
 }
 
 /// What the store holds about a case a mail refers to.
@@ -158,19 +274,6 @@ impl Verdict {
     pub fn quarantined(&self) -> bool {
         matches!(self, Verdict::Quarantine { .. })
     }
-
-    /// True when this verdict's answer is one the daily cap limits (`Facts::rejections_today`):
-    /// a request for missing parts or the "no parts" answer. For any other verdict that fact
-    /// changes nothing, so the shell decides first without it and reads it (two queries) only
-    /// when this says so, then decides again. A complete submission, the common case, costs no
-    /// such read.
-    pub fn answer_is_capped(&self) -> bool {
-        match self {
-            Verdict::NewCase { submission, .. } => !submission.missing.is_empty(),
-            Verdict::NoParts { .. } => true,
-            _ => false,
-        }
-    }
 }
 
 /// The forum a mail is for: the one whose mailbox it was addressed to (To, Cc, Delivered-To,
@@ -187,6 +290,17 @@ pub fn forum_for<'c>(cfg: &'c Config, view: &MailView) -> Option<&'c Forum> {
         (Some(f), None) => Some(f),
         _ => None,
     }
+}
+
+/// The forum an answer to an invitation belongs to: the one it was sent to ([`forum_for`]),
+/// else the one whose calendar UIDs (`FORUM-…@DOMAIN`) it names.
+pub fn forum_of_answer<'c>(cfg: &'c Config, view: &MailView, uid: Option<&str>) -> Option<&'c Forum> {
+    forum_for(cfg, view).or_else(|| {
+        let uid = uid?;
+        cfg.forums
+            .iter()
+            .find(|f| uid.starts_with(&format!("{}-", f.id)) && uid.ends_with(&format!("@{}", f.mail_domain())))
+    })
 }
 
 /// Who gets an urgent case at once: the convenor and the deputy heads of the units concerned
@@ -558,7 +672,11 @@ mod tests {
             ..Facts::default()
         };
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NoParts { answer: false, .. }));
-        assert!(decide(&arrival(&v), &Facts::default(), &cfg).answer_is_capped());
+        assert_eq!(
+            lookups(&arrival(&v), &cfg).rejections_of.as_deref(),
+            Some("anna.berg@kommun.test"),
+            "the shell reads the count"
+        );
     }
 
     #[test]
@@ -625,8 +743,9 @@ mod tests {
             ..Facts::default()
         };
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: false, .. }));
-        assert!(
-            decide(&arrival(&v), &Facts::default(), &cfg).answer_is_capped(),
+        assert_eq!(
+            lookups(&arrival(&v), &cfg).rejections_of.as_deref(),
+            Some("anna.berg@kommun.test"),
             "the shell reads the count"
         );
         // A complete submission is always answered.
@@ -634,7 +753,7 @@ mod tests {
         assert!(matches!(decide(&arrival(&v), &facts, &cfg), Verdict::NewCase { answer: true, .. }));
         // ... so the shell need not read the count: deciding without it gives the same verdict.
         let without = decide(&arrival(&v), &Facts::default(), &cfg);
-        assert!(!without.answer_is_capped());
+        assert_eq!(lookups(&arrival(&v), &cfg).rejections_of, None);
         assert_eq!(without, decide(&arrival(&v), &facts, &cfg));
     }
 
@@ -742,6 +861,210 @@ mod tests {
         let addrs: Vec<&str> = r.iter().map(|(_, a)| a.as_str()).collect();
         assert_eq!(addrs, vec!["sara@kommun.test", "lars.ek@kommun.test"]);
         assert_eq!(r[1].0, "Lars Ek");
+    }
+
+    fn obligation(id: i64, kind: &str, owners: &[&str]) -> ThreadObligation {
+        ThreadObligation {
+            id,
+            kind: kind.into(),
+            owners: owners.iter().map(|s| s.to_string()).collect(),
+            case_id: Some(3),
+            ..ThreadObligation::default()
+        }
+    }
+
+    fn in_thread(from: &str, text: &str) -> MailView {
+        let mut v = mail(from, &["samverkan@kommun.test"], "SV: Överlämning av ärende 2026-0003", text);
+        v.in_reply_to = vec!["handover-forward@kommun.test".into()];
+        v
+    }
+
+    #[test]
+    fn route_oversized_and_unreadable_mail_to_quarantine() {
+        let cfg = config();
+        let a = Arrival {
+            view: None,
+            internal_date: ts("2026-12-07T09:00:00Z"),
+            too_large: true,
+        };
+        let r = route(&a, &Facts::default(), &cfg);
+        assert_eq!(r.kind, "too_large");
+        assert!(r.quarantined());
+        assert_eq!(
+            r.route,
+            Route::Case(Verdict::Quarantine {
+                reason: QuarantineReason::TooLarge
+            })
+        );
+        let r = route(&Arrival { too_large: false, ..a }, &Facts::default(), &cfg);
+        assert_eq!((r.kind, r.quarantined()), ("unparseable", true));
+        assert_eq!(lookups(&a, &cfg), Lookups::default(), "nothing to look up");
+    }
+
+    #[test]
+    fn route_a_submission_to_the_case_rules() {
+        let cfg = config();
+        let v = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE);
+        let r = route(&arrival(&v), &Facts::default(), &cfg);
+        assert_eq!(r.kind, "submission");
+        assert!(!r.quarantined());
+        assert!(matches!(r.route, Route::Case(Verdict::NewCase { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn route_invitation_answers_and_bounces_to_their_tracking() {
+        let cfg = config();
+        let v = mail("lars.ek@kommun.test", &["samverkan@kommun.test"], "Accepterat: Samverkansmöte", "");
+        let r = route(&arrival(&v), &Facts::default(), &cfg);
+        assert_eq!((r.kind, &r.route), ("reply", &Route::Answer(Kind::Reply)));
+        let mut b = mail(
+            "mailer-daemon@kommun.test",
+            &["samverkan@kommun.test"],
+            "Undelivered Mail Returned to Sender",
+            "x",
+        );
+        b.report_type = Some("delivery-status".into());
+        let r = route(&arrival(&b), &Facts::default(), &cfg);
+        assert_eq!((r.kind, &r.route, r.quarantined()), ("bounce", &Route::Answer(Kind::Bounce), false));
+        // An out-of-office is neither: processed, never answered.
+        let mut o = mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Frånvarande: Ärende", "Borta");
+        o.headers.push(("auto-submitted".into(), "auto-replied".into()));
+        let r = route(&arrival(&o), &Facts::default(), &cfg);
+        assert_eq!(r.route, Route::Case(Verdict::Ignore { kind: Kind::AutoReply }));
+    }
+
+    #[test]
+    fn a_reply_in_an_obligations_thread_wins_and_is_never_quarantined() {
+        let cfg = config();
+        // The receiving unit's head is no forum member: without the thread, quarantine.
+        let v = in_thread("chef@kommun.test", "Mottaget, handläggare Eva Ek");
+        let alone = route(&arrival(&v), &Facts::default(), &cfg);
+        assert!(alone.quarantined(), "{alone:?}");
+        let facts = Facts {
+            thread_obligations: vec![obligation(5, crate::core::obligation::HANDOVER_CONFIRM, &["chef@kommun.test"])],
+            ..Facts::default()
+        };
+        let r = route(&arrival(&v), &facts, &cfg);
+        assert!(!r.quarantined());
+        match r.route {
+            Route::Obligation { forum, reply } => {
+                assert_eq!(forum, "iof-aof");
+                assert_eq!(reply.answer, crate::core::obligation::Answer::Closes(5));
+                assert_eq!(reply.obligation(), 5);
+                assert_eq!(reply.sender, "chef@kommun.test");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The submitter's reply with parts in a handover thread is the handover information,
+        // not a change of the case's parts (even when the thread also names the case).
+        let v = in_thread("anna.berg@kommun.test", "Kort bakgrund: ny\nSamtycke: ja");
+        let facts = Facts {
+            thread_obligations: vec![obligation(6, crate::core::obligation::HANDOVER_INFO, &["anna.berg@kommun.test"])],
+            thread_case: Some(thread_case(SUBMITTED)),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            route(&arrival(&v), &facts, &cfg).route,
+            Route::Obligation {
+                reply: ObligationReply {
+                    answer: crate::core::obligation::Answer::HandoverInfo(6),
+                    ..
+                },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn decision_lines_from_the_convenor_and_comments_from_members() {
+        let cfg = config();
+        let facts = Facts {
+            thread_obligations: vec![obligation(7, crate::core::obligation::DECISIONS, &["lars.ek@kommun.test"])],
+            ..Facts::default()
+        };
+        let v = in_thread("sara@kommun.test", "2026-0003: AVSLUTAD");
+        match route(&arrival(&v), &facts, &cfg).route {
+            Route::Obligation { reply, .. } => {
+                assert_eq!(reply.answer, crate::core::obligation::Answer::Decisions(7));
+                assert_eq!(reply.lines.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        let v = in_thread("anna.berg@kommun.test", "Oklart vad som menas i punkt 2");
+        assert!(matches!(
+            route(&arrival(&v), &facts, &cfg).route,
+            Route::Obligation {
+                reply: ObligationReply {
+                    answer: crate::core::obligation::Answer::Comment(7),
+                    ..
+                },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_stranger_or_a_seen_mail_in_an_obligations_thread_goes_the_usual_way() {
+        let cfg = config();
+        let facts = Facts {
+            thread_obligations: vec![obligation(5, crate::core::obligation::HANDOVER_CONFIRM, &["chef@kommun.test"])],
+            ..Facts::default()
+        };
+        let v = in_thread("stranger@example.test", "Mottaget");
+        assert_eq!(
+            route(&arrival(&v), &facts, &cfg).route,
+            Route::Case(Verdict::Quarantine {
+                reason: QuarantineReason::NotMember
+            })
+        );
+        let v = in_thread("chef@kommun.test", "Mottaget");
+        let seen = Facts {
+            message_id_seen: true,
+            ..facts
+        };
+        assert_eq!(
+            route(&arrival(&v), &seen, &cfg).route,
+            Route::Case(Verdict::Duplicate { case_no: None })
+        );
+    }
+
+    #[test]
+    fn lookups_name_what_the_route_depends_on() {
+        let cfg = config();
+        let v = in_thread("anna.berg@kommun.test", "Namn och ålder: A.B. 14 år");
+        let l = lookups(&arrival(&v), &cfg);
+        assert_eq!(l.forum.as_deref(), Some("iof-aof"));
+        assert_eq!(l.content_hash, content_hash("anna.berg@kommun.test", &v.text));
+        assert_eq!(l.thread_ids, vec!["handover-forward@kommun.test".to_string()]);
+        assert_eq!(l.case_ref.as_deref(), Some("2026-0003"));
+        assert!(l.obligations && !l.meetings);
+        assert_eq!(l.rejections_of.as_deref(), Some("anna.berg@kommun.test"));
+        // A stranger's mail: the forum's facts, but no cap to count for a non-member.
+        let v = mail("stranger@example.test", &["samverkan@kommun.test"], "Hej", "text");
+        let l = lookups(&arrival(&v), &cfg);
+        assert_eq!((l.forum.as_deref(), l.obligations, l.rejections_of), (Some("iof-aof"), false, None));
+        // An automatic mail in a thread has no obligation to answer.
+        let mut o = in_thread("anna.berg@kommun.test", "Borta");
+        o.headers.push(("auto-submitted".into(), "auto-replied".into()));
+        let l = lookups(&arrival(&o), &cfg);
+        assert!(!l.obligations && l.rejections_of.is_none());
+        // Addressed to no forum, from no member: nothing.
+        let v = mail("stranger@example.test", &["other@example.test"], "Hej", "text");
+        assert_eq!(lookups(&arrival(&v), &cfg), Lookups::default());
+    }
+
+    #[test]
+    fn an_answer_belongs_to_the_forum_it_was_sent_to_else_the_one_its_uid_names() {
+        let cfg = config();
+        let v = mail("lars.ek@kommun.test", &["samverkan@kommun.test"], "Accepterat: Möte", "");
+        assert_eq!(forum_of_answer(&cfg, &v, None).map(|f| f.id.as_str()), Some("iof-aof"));
+        // From a relay, to the convenor's own address: only the UID tells.
+        let v = mail("noreply@calendar.example", &["sara@kommun.test"], "Accepterat: Möte", "");
+        assert!(forum_of_answer(&cfg, &v, None).is_none());
+        let uid = Some("iof-aof-2026-12-08@kommun.test");
+        assert_eq!(forum_of_answer(&cfg, &v, uid).map(|f| f.id.as_str()), Some("iof-aof"));
+        assert!(forum_of_answer(&cfg, &v, Some("iof-aof-1@elsewhere.test")).is_none());
+        assert!(forum_of_answer(&cfg, &v, Some("other-1@kommun.test")).is_none());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 pub mod classify;
 pub mod decision;
+pub mod deviation;
+pub mod followup;
 pub mod handover;
 pub mod heading;
 pub mod ical;
@@ -10,8 +12,10 @@ pub mod inspect;
 pub mod intake;
 pub mod obligation;
 pub mod outbox;
+pub mod person;
 pub mod plan;
 pub mod reply;
+pub mod report;
 pub mod retention;
 pub mod rsvp;
 pub mod schedule;

@@ -31,6 +31,11 @@ pub const KINDS: &[&str] = &[
     AGE_TRANSFER,
     NOTES,
     ADJUST,
+    crate::core::person::BOOK,
+    crate::core::person::NOTES_SENT,
+    crate::core::person::NOTES_COMMENT,
+    crate::core::person::NEW_CONTACT,
+    crate::core::person::THREE_PARTY,
 ];
 
 /// What is to be done, in Swedish, for the texts of reminders and escalations: a stored kind
@@ -45,6 +50,11 @@ pub fn what_sv(kind: &str) -> &'static str {
         AGE_TRANSFER => "anmälan av överföringen",
         NOTES => "arkiveringen av mötesanteckningarna",
         ADJUST => "justeringen av mötesanteckningarna",
+        crate::core::person::BOOK => "bokningen av samverkansmötet",
+        crate::core::person::NOTES_SENT => "beskedet om vem som skrev mötesanteckningarna",
+        crate::core::person::NOTES_COMMENT => "kommentaren till mötesanteckningarna",
+        crate::core::person::NEW_CONTACT => "kontakten med den andra verksamheten",
+        crate::core::person::THREE_PARTY => "svaret om vilken handläggare som utses till trepartsmötet",
         _ => "en uppgift efter mötet",
     }
 }

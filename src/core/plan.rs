@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::config::{Config, Forum};
-use crate::core::ical::{Attendee, PartStat, Role};
+use crate::core::ical::{Attendee, Method, PartStat, Role};
 use crate::core::schedule::{MeetingKind, cutoff};
 use crate::core::submission::SectionKey;
 
@@ -150,6 +150,21 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's name in logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Invite { summon: true, .. } => "summoned",
+            Action::Invite { summon: false, .. } => "invited",
+            Action::NotHeld { .. } => "not_held",
+            Action::Update { .. } => "updated",
+            Action::Cancel { .. } => "cancelled",
+            Action::Attendees { .. } => "attendees_changed",
+            Action::Remind { .. } => "reminded",
+            Action::Digest { .. } => "digest",
+            Action::RequestDecisions { .. } => "decisions_requested",
+        }
+    }
+
     /// The meeting the action is about.
     pub fn meeting_id(&self) -> i64 {
         match self {
@@ -503,12 +518,95 @@ pub fn next_wakeup(meetings: &[MeetingView], cfg: &Config, now: DateTime<Utc>) -
     [decisions, rest].into_iter().flatten().min()
 }
 
-/// Applies an action taken at `now` to the in-memory meetings as the shell would to the store
-/// (for preview).
+/// One action of a pass with the meeting before and after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub action: Action,
+    pub before: MeetingView,
+    pub after: MeetingView,
+}
+
+/// Everything due at `now`, in order: plans, applies each action's [`transition`], and plans
+/// again at the same instant (what an action makes due, such as the cutoff digest after the
+/// summons) until nothing more is due. `meetings` and `last_note_taker` end in the state after
+/// the last step. The daemon carries the steps out one transaction each; `samverkan preview`
+/// describes them: the one state machine of a meeting.
+pub fn settle(
+    meetings: &mut [MeetingView],
+    cfg: &Config,
+    last_note_taker: &mut BTreeMap<String, String>,
+    read_through: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    // Each round changes some meeting's state, and no state repeats; the bound only guards
+    // against a rule that would undo another's change.
+    for _ in 0..16 {
+        let actions = plan(meetings, cfg, last_note_taker, read_through, now);
+        if actions.is_empty() {
+            break;
+        }
+        for action in actions {
+            let Some(m) = meetings.iter_mut().find(|m| m.id == action.meeting_id()) else {
+                continue;
+            };
+            if let Action::Invite { note_taker: Some(n), .. } = &action {
+                last_note_taker.insert(m.forum_id.clone(), n.clone());
+            }
+            let after = transition(m, &action, now);
+            let before = std::mem::replace(m, after.clone());
+            steps.push(Step { action, before, after });
+        }
+    }
+    steps
+}
+
+/// Applies an action taken at `now` to the in-memory meetings (preview, and the daemon's own
+/// copy within a pass): [`transition`] on the meeting the action is about.
 pub fn apply(meetings: &mut [MeetingView], action: &Action, now: DateTime<Utc>) {
-    let id = action.meeting_id();
-    let Some(m) = meetings.iter_mut().find(|m| m.id == id) else {
-        return;
+    if let Some(m) = meetings.iter_mut().find(|m| m.id == action.meeting_id()) {
+        *m = transition(m, action, now);
+    }
+}
+
+/// The meeting's state after `action` is carried out at `now`: the one state transition of a
+/// meeting. `samverkan preview` applies it in memory; the daemon applies it, then writes the
+/// difference to the store (`Tx::save_transition`) in the transaction that queues the mails
+/// [`mails`] lists, so the two cannot drift apart.
+///
+/// SEQUENCE rises whenever invitees already hold an earlier version: a summons after the
+/// convenor's hold-the-date (or after anyone was invited, cancelled or not: a re-invited
+/// person's calendar must see a version above its CANCEL), a change of attendees, a meeting
+/// that is not held. An update or a cancel sends the SEQUENCE the change (an admin's move or
+/// cancel) already raised.
+pub fn transition(before: &MeetingView, action: &Action, now: DateTime<Utc>) -> MeetingView {
+    let mut m = before.clone();
+    let invite = |m: &mut MeetingView, a: &Attendee, seq: u32| match m.invitations.iter_mut().find(|i| i.address == a.address) {
+        Some(i) => {
+            i.active = true;
+            i.role = a.role;
+        }
+        None => m.invitations.push(Invitation {
+            address: a.address.clone(),
+            name: a.name.clone(),
+            role: a.role,
+            partstat: a.partstat,
+            sequence_sent: seq,
+            active: true,
+            reminded: false,
+            undeliverable: false,
+            delegate: false,
+            invited_at: now,
+        }),
+    };
+    let send_all = |m: &mut MeetingView, deactivate: bool| {
+        let seq = m.sequence;
+        m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
+            i.sequence_sent = seq;
+            if deactivate {
+                i.active = false;
+            }
+        });
     };
     match action {
         Action::Invite {
@@ -525,64 +623,26 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action, now: DateTime<Utc>) 
             if note_taker.is_some() {
                 m.note_taker = note_taker.clone();
             }
-            for a in attendees {
-                if !m.invitations.iter().any(|i| i.address == a.address) {
-                    m.invitations.push(Invitation {
-                        address: a.address.clone(),
-                        name: a.name.clone(),
-                        role: a.role,
-                        partstat: a.partstat,
-                        sequence_sent: m.sequence,
-                        active: true,
-                        reminded: false,
-                        undeliverable: false,
-                        delegate: false,
-                        invited_at: now,
-                    });
-                }
-            }
             let seq = m.sequence;
-            m.invitations.iter_mut().filter(|i| i.active).for_each(|i| i.sequence_sent = seq);
+            attendees.iter().for_each(|a| invite(&mut m, a, seq));
+            send_all(&mut m, false);
         }
         Action::NotHeld { .. } => {
+            m.invited = true;
             m.summoned = true;
             m.status = NOT_HELD.into();
             m.sequence += 1;
-            let seq = m.sequence;
-            m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
-                i.sequence_sent = seq;
-                i.active = false;
-            });
+            send_all(&mut m, true);
         }
         Action::Attendees { add, remove, .. } => {
             m.sequence += 1;
             let seq = m.sequence;
-            for i in m.invitations.iter_mut().filter(|i| i.active) {
+            for i in m.invitations.iter_mut().filter(|i| i.active && remove.contains(&i.address)) {
+                i.active = false;
                 i.sequence_sent = seq;
-                if remove.contains(&i.address) {
-                    i.active = false;
-                }
             }
-            for a in add {
-                match m.invitations.iter_mut().find(|i| i.address == a.address) {
-                    Some(i) => {
-                        i.active = true;
-                        i.sequence_sent = seq;
-                    }
-                    None => m.invitations.push(Invitation {
-                        address: a.address.clone(),
-                        name: a.name.clone(),
-                        role: a.role,
-                        partstat: a.partstat,
-                        sequence_sent: seq,
-                        active: true,
-                        reminded: false,
-                        undeliverable: false,
-                        delegate: false,
-                        invited_at: now,
-                    }),
-                }
-            }
+            add.iter().for_each(|a| invite(&mut m, a, seq));
+            send_all(&mut m, false);
         }
         Action::Remind { addresses, .. } => m
             .invitations
@@ -594,15 +654,139 @@ pub fn apply(meetings: &mut [MeetingView], action: &Action, now: DateTime<Utc>) 
             which: Digest::Morning, ..
         } => m.digest_morning_sent = true,
         Action::RequestDecisions { .. } => m.decisions_requested = true,
-        Action::Update { .. } => m
-            .invitations
-            .iter_mut()
+        Action::Update { .. } => send_all(&mut m, false),
+        Action::Cancel { .. } => send_all(&mut m, true),
+    }
+    m
+}
+
+/// A calendar mail an action sends to one invitee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarMail {
+    pub to: Attendee,
+    pub method: Method,
+    /// The mail text's template: `invitation`, or `reminder` (the same REQUEST again, so the
+    /// invitee can still press Accept).
+    pub template: &'static str,
+    /// The ATTENDEE lines of its calendar object.
+    pub attendees: Vec<Attendee>,
+    /// The text says the meeting changed.
+    pub is_update: bool,
+    /// The note taker the mail names.
+    pub note_taker: Option<String>,
+}
+
+/// A mail an action sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeetingMail {
+    Calendar(CalendarMail),
+    /// The convenor's digest.
+    Digest(Digest),
+    /// The convenor is told the meeting is not held.
+    NotHeld,
+    /// The note taker (and the convenor) are asked for the decisions; the obligations that
+    /// track the answer open with it.
+    DecisionsRequest,
+}
+
+/// Every mail carrying out `action` sends, given the meeting before and after it
+/// ([`transition`]): who gets which calendar object, with which attendee list. The calendar
+/// mails carry the version `after` holds.
+pub fn mails(before: &MeetingView, after: &MeetingView, action: &Action) -> Vec<MeetingMail> {
+    let active = |m: &MeetingView| -> Vec<Attendee> {
+        m.invitations
+            .iter()
             .filter(|i| i.active)
-            .for_each(|i| i.sequence_sent = m.sequence),
-        Action::Cancel { .. } => m.invitations.iter_mut().filter(|i| i.active).for_each(|i| {
-            i.sequence_sent = m.sequence;
-            i.active = false;
-        }),
+            .map(|i| Attendee {
+                name: i.name.clone(),
+                address: i.address.clone(),
+                role: i.role,
+                partstat: PartStat::NeedsAction,
+            })
+            .collect()
+    };
+    let calendar =
+        |to: &Attendee, method: Method, template: &'static str, attendees: &[Attendee], is_update: bool, note_taker: Option<&String>| {
+            MeetingMail::Calendar(CalendarMail {
+                to: to.clone(),
+                method,
+                template,
+                attendees: attendees.to_vec(),
+                is_update,
+                note_taker: note_taker.cloned(),
+            })
+        };
+    let note = after.note_taker.as_ref();
+    match action {
+        Action::Invite { attendees, summon, .. } => {
+            // The summons goes to everyone (those who hold the date get the change); later
+            // invitations only to the new invitees.
+            // The calendar lists the planned attendees first, then those invited before.
+            let mut everyone: Vec<Attendee> = Vec::new();
+            let earlier = active(after);
+            for a in attendees.iter().chain(earlier.iter()) {
+                if let Some(e) = earlier.iter().find(|e| e.address == a.address)
+                    && !everyone.iter().any(|x| x.address == e.address)
+                {
+                    everyone.push(e.clone());
+                }
+            }
+            let to: Vec<&Attendee> = if *summon {
+                everyone.iter().collect()
+            } else {
+                everyone
+                    .iter()
+                    .filter(|e| attendees.iter().any(|a| a.address == e.address))
+                    .collect()
+            };
+            to.into_iter()
+                .map(|a| calendar(a, Method::Request, "invitation", &everyone, false, note))
+                .collect()
+        }
+        Action::Update { .. } => {
+            let list = active(before);
+            list.iter()
+                .map(|a| calendar(a, Method::Request, "invitation", &list, true, note))
+                .collect()
+        }
+        Action::Cancel { .. } => {
+            let list = active(before);
+            list.iter()
+                .map(|a| calendar(a, Method::Cancel, "invitation", &list, false, note))
+                .collect()
+        }
+        Action::Attendees { remove, .. } => {
+            let removed: Vec<Attendee> = active(before).into_iter().filter(|a| remove.contains(&a.address)).collect();
+            let everyone = active(after);
+            let mut out: Vec<MeetingMail> = removed
+                .iter()
+                .map(|a| calendar(a, Method::Cancel, "invitation", &removed, false, None))
+                .collect();
+            out.extend(
+                everyone
+                    .iter()
+                    .map(|a| calendar(a, Method::Request, "invitation", &everyone, true, note)),
+            );
+            out
+        }
+        Action::Remind { addresses, .. } => {
+            let list = active(before);
+            list.iter()
+                .filter(|a| addresses.contains(&a.address))
+                .map(|a| calendar(a, Method::Request, "reminder", &list, false, note))
+                .collect()
+        }
+        Action::NotHeld { .. } => {
+            let list = active(before);
+            let mut out: Vec<MeetingMail> = list
+                .iter()
+                .map(|a| calendar(a, Method::Cancel, "invitation", &list, false, None))
+                .collect();
+            out.push(MeetingMail::NotHeld);
+            out
+        }
+        Action::Digest { which, .. } => vec![MeetingMail::Digest(*which)],
+        Action::RequestDecisions { .. } => vec![MeetingMail::DecisionsRequest],
     }
 }
 
@@ -840,19 +1024,148 @@ mod tests {
         plan(ms, c, &BTreeMap::new(), now, now)
     }
 
-    /// Plans and applies at `now` until nothing more is due at that instant.
+    /// Plans and applies at `now` until nothing more is due at that instant ([`super::settle`]).
     fn settle(ms: &mut [MeetingView], c: &Config, read_through: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Action> {
-        let mut all = Vec::new();
-        loop {
-            let acts = plan(ms, c, &BTreeMap::new(), read_through, now);
-            if acts.is_empty() {
-                return all;
-            }
-            for a in &acts {
-                apply(ms, a, now);
-            }
-            all.extend(acts);
-        }
+        super::settle(ms, c, &mut BTreeMap::new(), read_through, now)
+            .into_iter()
+            .map(|s| s.action)
+            .collect()
+    }
+
+    fn calendar_mails(step: &Step) -> Vec<(String, Method, &'static str, Vec<String>, bool)> {
+        mails(&step.before, &step.after, &step.action)
+            .into_iter()
+            .filter_map(|m| match m {
+                MeetingMail::Calendar(c) => Some((
+                    c.to.address,
+                    c.method,
+                    c.template,
+                    c.attendees.into_iter().map(|a| a.address).collect(),
+                    c.is_update,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_summons_after_the_hold_the_date_reaches_everyone_with_a_higher_version() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        let hold = ts("2026-12-29T12:00:00Z");
+        let steps = super::settle(&mut ms, &c, &mut BTreeMap::new(), hold, hold);
+        let first = steps.iter().find(|s| s.action.meeting_id() == 3).expect("meeting 3 held");
+        assert_eq!(
+            calendar_mails(first),
+            vec![(
+                "sara@kommun.test".to_string(),
+                Method::Request,
+                "invitation",
+                vec!["sara@kommun.test".to_string()],
+                false
+            )]
+        );
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
+        let cut = ts("2027-01-11T11:00:00Z");
+        let steps = super::settle(&mut ms, &c, &mut BTreeMap::new(), cut, cut);
+        let summons = steps
+            .iter()
+            .find(|s| {
+                matches!(
+                    s.action,
+                    Action::Invite {
+                        meeting_id: 3,
+                        summon: true,
+                        ..
+                    }
+                )
+            })
+            .expect("summons");
+        assert_eq!(summons.after.sequence, 1, "above the hold-the-date's 0");
+        let sent = calendar_mails(summons);
+        let to: Vec<&str> = sent.iter().map(|m| m.0.as_str()).collect();
+        assert_eq!(
+            to,
+            ["anna.berg@kommun.test", "sara@kommun.test"],
+            "the convenor gets the change too"
+        );
+        assert!(sent.iter().all(|m| m.1 == Method::Request && m.3 == to), "{sent:?}");
+        assert!(
+            steps.iter().any(|s| s.action
+                == Action::Digest {
+                    meeting_id: 3,
+                    which: Digest::Cutoff
+                }),
+            "the cutoff digest at the same instant: {steps:?}"
+        );
+        assert!(summons.after.invitations.iter().all(|i| i.sequence_sent == 1 && i.active));
+    }
+
+    #[test]
+    fn a_person_cancelled_and_summoned_again_gets_a_version_above_the_cancel() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![
+            case("2026-0001", "anna.berg@kommun.test", &[]),
+            case("2026-0002", "lars.ek@kommun.test", &[]),
+        ];
+        let now = ts("2027-01-11T11:00:00Z");
+        settle(&mut ms, &c, now, now);
+        let lars = ms[2].cases.pop().expect("lars");
+        let steps = super::settle(&mut ms, &c, &mut BTreeMap::new(), now, now);
+        assert_eq!(steps.len(), 1);
+        let sent = calendar_mails(&steps[0]);
+        assert_eq!(
+            sent[0],
+            (
+                "lars.ek@kommun.test".to_string(),
+                Method::Cancel,
+                "invitation",
+                vec!["lars.ek@kommun.test".to_string()],
+                false
+            ),
+            "the CANCEL lists only him"
+        );
+        assert!(
+            sent[1..]
+                .iter()
+                .all(|m| m.1 == Method::Request && m.4 && m.0 != "lars.ek@kommun.test")
+        );
+        assert_eq!(ms[2].sequence, 1);
+        // He submits again before the meeting: invited again, above the CANCEL's version.
+        ms[2].cases.push(lars);
+        let steps = super::settle(&mut ms, &c, &mut BTreeMap::new(), now, now);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(ms[2].sequence, 2);
+        let again = ms[2].invitations.iter().find(|i| i.address == "lars.ek@kommun.test").expect("lars");
+        assert!(again.active && again.sequence_sent == 2, "{again:?}");
+        assert_eq!(
+            ms[2].invitations.iter().filter(|i| i.address == "lars.ek@kommun.test").count(),
+            1,
+            "one invitation row per person"
+        );
+        assert!(
+            calendar_mails(&steps[0])
+                .iter()
+                .any(|m| m.0 == "lars.ek@kommun.test" && m.1 == Method::Request)
+        );
+    }
+
+    #[test]
+    fn a_reminder_is_the_same_request_to_those_named_only() {
+        let c = cfg();
+        let mut ms = meetings(&c);
+        ms[2].cases = vec![case("2026-0001", "anna.berg@kommun.test", &[])];
+        let now = ts("2027-01-11T11:00:00Z");
+        settle(&mut ms, &c, now, now);
+        let later = ts("2027-01-11T15:00:00Z");
+        let steps = super::settle(&mut ms, &c, &mut BTreeMap::new(), later, later);
+        let remind = steps.iter().find(|s| matches!(s.action, Action::Remind { .. })).expect("reminder");
+        let sent = calendar_mails(remind);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0, "anna.berg@kommun.test");
+        assert_eq!((sent[0].1, sent[0].2), (Method::Request, "reminder"));
+        assert_eq!(remind.after.sequence, remind.before.sequence, "a reminder is no new version");
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub struct Due {
     /// Outgoing mail created before this is deleted, and incoming mail's Message-IDs recorded
     /// before this are forgotten.
     pub mail_before: DateTime<Utc>,
+    /// People who left a routine (issue 18) whose last change is before this are deleted
+    /// (`case_days` after they left: their work is finished). A person still in a routine is
+    /// kept: the routine works on them.
+    pub people_left_before: DateTime<Utc>,
 }
 
 /// The states whose work is finished.
@@ -122,6 +126,7 @@ pub fn due(cases: &[Case], obligations: &[Obligation], now: DateTime<Utc>, r: &R
         obligations: gone,
         meetings_ended_before: now - days(r.case_days),
         mail_before: now - days(r.mail_days),
+        people_left_before: now - days(r.case_days),
     }
 }
 

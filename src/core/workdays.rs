@@ -89,6 +89,20 @@ pub fn working_day_on_or_before(day: NaiveDate) -> NaiveDate {
     day
 }
 
+/// The working days after `from` up to and including `to` (0 when `to` is not after `from`):
+/// how many working days something took or was late.
+pub fn working_days_between(from: NaiveDate, to: NaiveDate) -> u32 {
+    let mut n = 0;
+    let mut day = from;
+    while day < to {
+        day += Duration::days(1);
+        if is_working_day(day) {
+            n += 1;
+        }
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,9 +111,71 @@ pub fn build(d: &Draft) -> Result<Vec<u8>> {
     Ok(msg.formatted())
 }
 
+/// A file attached to a mail.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub filename: String,
+    /// e.g. `text/html; charset=utf-8`, `text/csv; charset=utf-8`
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// Builds the mail with files attached: `multipart/mixed` { the mail as [`build`] makes it,
+/// the attachments }.
+pub fn build_with_attachments(d: &Draft, files: &[Attachment]) -> Result<Vec<u8>> {
+    let mut b = headers(&d.from_name, &d.from_address, &d.to, &d.subject, &d.message_id)?;
+    if let Some(irt) = &d.in_reply_to {
+        let irt = header_safe(irt).replace(['<', '>', ' '], "");
+        if !irt.is_empty() {
+            b = b.in_reply_to(format!("<{irt}>")).references(format!("<{irt}>"));
+        }
+    }
+    let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(d.text.clone());
+    let body = match &d.html {
+        Some(html) => MultiPart::alternative()
+            .singlepart(text)
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
+        None => MultiPart::mixed().singlepart(text),
+    };
+    let mut mixed = MultiPart::mixed().multipart(body);
+    for f in files {
+        let ct = ContentType::parse(&f.content_type).with_context(|| format!("content type {:?}", f.content_type))?;
+        mixed = mixed.singlepart(lettre::message::Attachment::new(header_safe(&f.filename)).body(f.body.clone(), ct));
+    }
+    Ok(b.multipart(mixed).context("cannot build mail")?.formatted())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attachments_read_back_with_their_names_and_bytes() {
+        use mail_parser::MimeHeaders;
+        let files = [
+            Attachment {
+                filename: "rapport.html".into(),
+                content_type: "text/html; charset=utf-8".into(),
+                body: "<p>åäö</p>".as_bytes().to_vec(),
+            },
+            Attachment {
+                filename: "rapport-arenden.csv".into(),
+                content_type: "text/csv; charset=utf-8".into(),
+                body: b"a,b\r\n1,2\r\n".to_vec(),
+            },
+        ];
+        let bytes = build_with_attachments(&draft(), &files).expect("build");
+        let m = mail_parser::MessageParser::default().parse(&bytes).expect("parse");
+        let got: Vec<(String, Vec<u8>)> = m
+            .attachments()
+            .map(|a| (a.attachment_name().unwrap_or_default().to_string(), a.contents().to_vec()))
+            .collect();
+        assert_eq!(got, files.iter().map(|f| (f.filename.clone(), f.body.clone())).collect::<Vec<_>>());
+        assert_eq!(
+            m.body_text(0).map(|t| t.replace("\r\n", "\n").trim_end().to_string()).as_deref(),
+            Some("Hej Anna,\nåäö")
+        );
+    }
 
     fn draft() -> Draft {
         Draft {

@@ -8,7 +8,6 @@
 //! warn line says what to fix. Tokens, secrets and assertions never reach a log.
 
 pub mod advice;
-pub mod config;
 pub mod diagnose;
 pub mod jwt;
 
@@ -22,7 +21,7 @@ use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, 
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-pub use config::{Credential, Mechanism, OAuthConfig, Provider};
+pub use crate::config::oauth::{Credential, Mechanism, OAuthConfig, Provider};
 
 /// An access token and when it runs out. `Debug` never shows the token.
 #[derive(Clone)]

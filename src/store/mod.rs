@@ -33,8 +33,12 @@ use crate::core::schedule::{Meeting, MeetingKind, Occurrence};
 use crate::core::time::{db, from_db};
 
 pub mod copy;
+pub mod deviation;
+pub mod people;
 pub mod read;
+pub mod report;
 pub mod retention;
+pub mod review;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -181,6 +185,20 @@ pub struct ObligationRow {
 }
 
 impl ObligationRow {
+    /// What deciding a reply in its thread needs (`core::followup`).
+    pub fn in_thread(&self) -> crate::core::followup::ThreadObligation {
+        crate::core::followup::ThreadObligation {
+            id: self.id,
+            kind: self.kind.clone(),
+            owners: self.owners.clone(),
+            escalate_to: self.escalate_to.clone(),
+            closed: self.closed,
+            case_id: self.case_id,
+            meeting_id: self.meeting_id,
+            data: self.data.clone(),
+        }
+    }
+
     pub fn core(&self) -> crate::core::obligation::Obligation {
         crate::core::obligation::Obligation {
             id: self.id,
@@ -1440,58 +1458,6 @@ impl Tx {
         Ok((id, case_no))
     }
 
-    /// Records invitations of a meeting at its current SEQUENCE (after [`Tx::bump_sequence`]
-    /// where the change must reach earlier invitees), and marks it invited (and summoned).
-    pub async fn record_invitations(
-        &mut self,
-        meeting_id: i64,
-        sequence: u32,
-        attendees: &[Attendee],
-        summon: bool,
-        note_taker: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        for a in attendees {
-            sqlx::query(
-                "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT(meeting_id, address) DO UPDATE SET active = 1, role = excluded.role",
-            )
-            .bind(meeting_id)
-            .bind(&a.address)
-            .bind(&a.name)
-            .bind(a.role.as_str())
-            .bind(i64::from(sequence))
-            .bind(db(now))
-            .execute(&mut *self.tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE meetings SET invited_at = CASE WHEN invited_at = '' THEN $1 ELSE invited_at END,
-                summoned_at = CASE WHEN $2 THEN $1 ELSE summoned_at END,
-                note_taker = coalesce($3, note_taker), updated_at = $1 WHERE id = $4",
-        )
-        .bind(db(now))
-        .bind(summon)
-        .bind(note_taker)
-        .bind(meeting_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    /// Marks these invitees as cancelled for the meeting.
-    pub async fn deactivate_invitations(&mut self, meeting_id: i64, addresses: &[String], sequence: u32) -> Result<()> {
-        sqlx::query(
-            "UPDATE invitations SET active = 0, sequence_sent = $1 WHERE meeting_id = $2 AND address IN (SELECT value FROM json_each($3))",
-        )
-        .bind(i64::from(sequence))
-        .bind(meeting_id)
-        .bind(serde_json::to_string(addresses)?)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
     /// Records an invitee's answer: PARTSTAT, when, how it was known, and to which SEQUENCE.
     pub async fn record_answer(
         &mut self,
@@ -1690,61 +1656,66 @@ impl Tx {
         Ok(())
     }
 
-    /// Records that these invitees were reminded to answer.
-    pub async fn mark_reminded(&mut self, meeting_id: i64, addresses: &[String], now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE invitations SET reminded_at = $1 WHERE meeting_id = $2 AND address IN (SELECT value FROM json_each($3))")
-            .bind(db(now))
-            .bind(meeting_id)
-            .bind(serde_json::to_string(addresses)?)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Records that a digest (`cutoff` or `morning`) was sent.
-    pub async fn mark_digest(&mut self, meeting_id: i64, which: &str, now: DateTime<Utc>) -> Result<()> {
-        let sql = if which == "cutoff" {
-            "UPDATE meetings SET digest_cutoff_at = $1 WHERE id = $2"
-        } else {
-            "UPDATE meetings SET digest_morning_at = $1 WHERE id = $2"
-        };
-        sqlx::query(sql).bind(db(now)).bind(meeting_id).execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
-    /// Raises a meeting's SEQUENCE (a significant change); returns the new value.
-    pub async fn bump_sequence(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<u32> {
-        let n: i64 = sqlx::query_scalar("UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2 RETURNING sequence")
-            .bind(db(now))
-            .bind(meeting_id)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        Ok(n as u32)
-    }
-
-    /// Marks a samverkansmöte as not held (no cases at its cutoff).
-    pub async fn meeting_not_held(&mut self, meeting_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE meetings SET status = 'not_held', summoned_at = $1, invited_at = CASE WHEN invited_at = '' THEN $2 ELSE invited_at END, updated_at = $3 WHERE id = $4")
-            .bind(db(now))
-            .bind(db(now))
-            .bind(db(now))
-            .bind(meeting_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Records that the active invitees were sent `sequence`; `deactivate` when it was a CANCEL.
-    pub async fn invitations_sent(&mut self, meeting_id: i64, sequence: u32, deactivate: bool) -> Result<()> {
-        sqlx::query(
-            "UPDATE invitations SET sequence_sent = $1, active = CASE WHEN $2 THEN 0 ELSE active END WHERE meeting_id = $3 AND active = 1",
+    /// Writes a meeting's state transition (`core::plan::transition`): the meeting's version,
+    /// status and flags, and each invitation that was added or changed. Returns false, writing
+    /// nothing, when the meeting is no longer as `before` says (an admin moved or cancelled it
+    /// since it was read): the caller rolls back and plans again from the store.
+    pub async fn save_transition(&mut self, before: &MeetingView, after: &MeetingView, now: DateTime<Utc>) -> Result<bool> {
+        let newly = |b: bool, a: bool| a && !b;
+        let done = sqlx::query(
+            "UPDATE meetings SET sequence = $1, status = $2,
+                invited_at = CASE WHEN $3 AND invited_at = '' THEN $4 ELSE invited_at END,
+                summoned_at = CASE WHEN $5 THEN $4 ELSE summoned_at END,
+                note_taker = $6,
+                digest_cutoff_at = CASE WHEN $7 THEN $4 ELSE digest_cutoff_at END,
+                digest_morning_at = CASE WHEN $8 THEN $4 ELSE digest_morning_at END,
+                decisions_requested_at = CASE WHEN $9 AND decisions_requested_at = '' THEN $4 ELSE decisions_requested_at END,
+                updated_at = $4
+             WHERE id = $10 AND sequence = $11 AND status = $12",
         )
-        .bind(i64::from(sequence))
-        .bind(deactivate)
-        .bind(meeting_id)
+        .bind(i64::from(after.sequence))
+        .bind(&after.status)
+        .bind(after.invited)
+        .bind(db(now))
+        .bind(newly(before.summoned, after.summoned))
+        .bind(after.note_taker.clone().unwrap_or_default())
+        .bind(newly(before.digest_cutoff_sent, after.digest_cutoff_sent))
+        .bind(newly(before.digest_morning_sent, after.digest_morning_sent))
+        .bind(after.decisions_requested)
+        .bind(after.id)
+        .bind(i64::from(before.sequence))
+        .bind(&before.status)
         .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Ok(false);
+        }
+        for i in &after.invitations {
+            let old = before.invitations.iter().find(|o| o.address == i.address);
+            if old
+                .is_some_and(|o| o.active == i.active && o.sequence_sent == i.sequence_sent && o.role == i.role && o.reminded == i.reminded)
+            {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO invitations (meeting_id, address, name, role, sequence_sent, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT(meeting_id, address) DO UPDATE SET active = excluded.active, role = excluded.role,
+                    sequence_sent = excluded.sequence_sent,
+                    reminded_at = CASE WHEN $8 AND invitations.reminded_at = '' THEN $7 ELSE invitations.reminded_at END",
+            )
+            .bind(after.id)
+            .bind(&i.address)
+            .bind(&i.name)
+            .bind(i.role.as_str())
+            .bind(i64::from(i.sequence_sent))
+            .bind(i64::from(i.active))
+            .bind(db(now))
+            .bind(i.reminded)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(true)
     }
 
     /// Replaces a case's sections, status and meeting.

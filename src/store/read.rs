@@ -68,7 +68,7 @@ pub async fn thread_case(c: &mut AnyConnection, forum_id: &str, ids: &[String], 
 /// The forum's meetings starting after `after`, soonest first.
 pub async fn meetings_after(c: &mut AnyConnection, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
     let rows = sqlx::query(
-        "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = $1 AND starts_at > $2
+        "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = $1 AND starts_at > $2 AND kind <> 'person'
          ORDER BY starts_at LIMIT $3",
     )
     .bind(forum_id)
@@ -93,14 +93,22 @@ pub async fn meetings_after(c: &mut AnyConnection, forum_id: &str, after: DateTi
 /// Three queries whatever the number of meetings: the meetings, then all their invitations
 /// and all their agenda cases, grouped here (a query per meeting cost ~30 µs each: 28 ms for
 /// the 480 meetings of a 400-day window).
+/// The meetings of the routines around one person (kind `person`) are not the forum's: the
+/// planner, the case assignment and `meeting list` never see them; [`meeting_view`] does, so
+/// answers to their invitations are tracked like the forum's.
 pub async fn meeting_views(c: &mut AnyConnection, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<MeetingView>> {
+    views(c, from, until, false).await
+}
+
+async fn views(c: &mut AnyConnection, from: DateTime<Utc>, until: DateTime<Utc>, person: bool) -> Result<Vec<MeetingView>> {
     let rows = sqlx::query(
         "SELECT id, forum_id, occurrence, starts_at, ends_at, kind, place, status, sequence, invited_at, note_taker, summoned_at,
                 digest_cutoff_at, digest_morning_at, decisions_requested_at
-         FROM meetings WHERE starts_at >= $1 AND starts_at < $2 ORDER BY starts_at, id",
+         FROM meetings WHERE starts_at >= $1 AND starts_at < $2 AND ($3 = 1 OR kind <> 'person') ORDER BY starts_at, id",
     )
     .bind(db(from))
     .bind(db(until))
+    .bind(i64::from(person))
     .fetch_all(&mut *c)
     .await?;
     let mut invitations: BTreeMap<i64, Vec<Invitation>> = BTreeMap::new();
@@ -167,7 +175,7 @@ pub async fn meeting_view(c: &mut AnyConnection, id: i64) -> Result<Option<Meeti
     let Some(start) = start.as_deref().and_then(from_db) else {
         return Ok(None);
     };
-    Ok(meeting_views(&mut *c, start, start + chrono::Duration::milliseconds(1))
+    Ok(views(&mut *c, start, start + chrono::Duration::milliseconds(1), true)
         .await?
         .into_iter()
         .find(|m| m.id == id))

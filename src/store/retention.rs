@@ -37,6 +37,11 @@ pub struct Purged {
     pub note_takers: u64,
     /// Incoming mails' Message-IDs blanked in the intake records.
     pub intake: u64,
+    /// People who left a routine deleted (reference, initials, contact persons, invitees).
+    pub people: u64,
+    /// Deviations whose units and the collector's answer (address, reason) were blanked; the
+    /// rule, the references and the times stay for the yearly report.
+    pub deviations: u64,
 }
 
 /// One wipe: the rows of `table` matching `filter` are updated with `set`, or deleted when
@@ -51,7 +56,7 @@ struct Wipe {
 }
 
 /// The wipes `due` asks for, in the order they run.
-fn wipes(due: &Due, now: DateTime<Utc>) -> Result<[Wipe; 6]> {
+fn wipes(due: &Due, now: DateTime<Utc>) -> Result<[Wipe; 8]> {
     let cases = serde_json::to_string(&due.cases)?;
     let in_cases = "id IN (SELECT CAST(value AS BIGINT) FROM json_each($1))";
     Ok([
@@ -108,6 +113,25 @@ fn wipes(due: &Due, now: DateTime<Utc>) -> Result<[Wipe; 6]> {
             set: Some("message_id = ''"),
             filter: "processed_at < $1 AND message_id != ''".into(),
             binds: vec![db(due.mail_before)],
+            set_binds: vec![],
+        },
+        // The routines around one person: a person who left goes whole (their meetings'
+        // invitees go with the meetings above, their obligations on their own times).
+        Wipe {
+            table: "people",
+            set: None,
+            filter: "status = 'left' AND updated_at < $1".into(),
+            binds: vec![db(due.people_left_before)],
+            set_binds: vec![],
+        },
+        // Kept as long as a case's data: past the case time, or with its case.
+        Wipe {
+            table: "deviations",
+            set: Some("units_json = '[]', dismissed_by = '', dismiss_reason = ''"),
+            filter: "(due_at < $1 OR case_id IN (SELECT CAST(value AS BIGINT) FROM json_each($2)))
+                     AND (units_json != '[]' OR dismissed_by != '' OR dismiss_reason != '')"
+                .into(),
+            binds: vec![db(due.meetings_ended_before), serde_json::to_string(&due.cases)?],
             set_binds: vec![],
         },
     ])
@@ -177,7 +201,7 @@ pub async fn facts(c: &mut AnyConnection) -> Result<(Vec<Case>, Vec<Obligation>)
 /// Carries out `due` (inside the caller's write transaction), or with `dry_run` counts the rows
 /// it would touch.
 pub async fn purge(c: &mut AnyConnection, due: &Due, now: DateTime<Utc>, dry_run: bool) -> Result<Purged> {
-    let mut n = [0u64; 6];
+    let mut n = [0u64; 8];
     for (slot, w) in n.iter_mut().zip(wipes(due, now)?) {
         *slot = match (dry_run, w.set) {
             (true, _) => {
@@ -205,7 +229,7 @@ pub async fn purge(c: &mut AnyConnection, due: &Due, now: DateTime<Utc>, dry_run
             }
         };
     }
-    let [cases, obligations, outbox, invitations, note_takers, intake] = n;
+    let [cases, obligations, outbox, invitations, note_takers, intake, people, deviations] = n;
     Ok(Purged {
         cases,
         obligations,
@@ -213,6 +237,8 @@ pub async fn purge(c: &mut AnyConnection, due: &Due, now: DateTime<Utc>, dry_run
         invitations,
         note_takers,
         intake,
+        people,
+        deviations,
     })
 }
 

@@ -528,6 +528,20 @@ unit = "Vuxenenheten"
         }
     }
 
+    /// How many mails to `address` the daemon ever queued (sent or not). Once every mail that
+    /// could cause one has been processed (moved out of the inbox after its commit), this is
+    /// the proof that no further mail to them can come: every outgoing mail is an outbox row.
+    pub async fn queued_to(&self, address: &str) -> i64 {
+        let pool = self.db().await;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE env_to LIKE $1")
+            .bind(format!("%\"{address}\"%"))
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(-1);
+        pool.close().await;
+        n
+    }
+
     /// One number from the world's database; -1 while the daemon has not created its schema
     /// yet (so a `wait_for` keeps waiting and an assertion shows the difference).
     pub async fn scalar(&self, sql: &'static str) -> i64 {
@@ -628,6 +642,22 @@ impl Drop for Daemon {
 
 // --- mail clients ---------------------------------------------------------------------------
 
+/// Waits until the loopback MTA (the stack's Postfix) holds no mail: everything handed to it has
+/// been delivered into the mailboxes. With the daemon's outbox all sent, what the mailboxes hold
+/// then is all there will ever be: the check that replaces waiting "long enough" before counting
+/// what people received.
+pub async fn mta_drained() {
+    let conf = stack().dir.join("conf");
+    wait_for(Duration::from_secs(60), "the loopback MTA's queue to be empty", || {
+        let conf = conf.clone();
+        async move {
+            let out = Command::new("postqueue").arg("-c").arg(&conf).arg("-p").output().ok()?;
+            String::from_utf8_lossy(&out.stdout).contains("Mail queue is empty").then_some(())
+        }
+    })
+    .await;
+}
+
 /// Submits raw bytes over SMTP to the stack (plain loopback port).
 pub async fn send_raw(from: &str, to: &[&str], raw: &[u8]) {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
@@ -702,6 +732,30 @@ pub async fn fetch_folder(user: &str, folder: &str) -> Vec<Vec<u8>> {
     out
 }
 
+/// `user`'s inbox once `pred` holds for it (40 s at most).
+pub async fn inbox_with(user: &str, what: &str, pred: impl Fn(&[Vec<u8>]) -> bool) -> Vec<Vec<u8>> {
+    wait_for(Duration::from_secs(40), what, || async {
+        let m = fetch_folder(user, "INBOX").await;
+        pred(&m).then_some(m)
+    })
+    .await
+}
+
+/// The first mail whose subject starts with `prefix`.
+pub fn find<'a>(m: &'a [Vec<u8>], prefix: &str) -> &'a Vec<u8> {
+    m.iter().find(|r| subject_of(r).starts_with(prefix)).unwrap_or_else(|| {
+        panic!(
+            "no mail starting {prefix:?} among {:?}",
+            m.iter().map(|r| subject_of(r)).collect::<Vec<_>>()
+        )
+    })
+}
+
+/// How many mails' subjects start with `prefix`.
+pub fn count(m: &[Vec<u8>], prefix: &str) -> usize {
+    m.iter().filter(|r| subject_of(r).starts_with(prefix)).count()
+}
+
 /// Polls `f` until it returns Some, or panics with `what` after `timeout`.
 pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
 where
@@ -761,4 +815,26 @@ pub fn fixed(rule: &str, kind: &str, invite_lead: &str) -> String {
     format!(
         "rrule = \"{rule}\"\nfirst = \"2027-01-05T13:00\"\nduration = \"1h\"\nkinds = [\"{kind}\"]\nplace = \"Stadshuset, sal 3\"\ncutoff_days_before = 1\ncutoff_time = \"12:00\"\ninvite_lead = \"{invite_lead}\""
     )
+}
+
+/// The text/calendar part of a mail, decoded.
+pub fn calendar_text(raw: &[u8]) -> Option<String> {
+    let m = mail_parser::MessageParser::default().parse(raw)?;
+    m.parts
+        .iter()
+        .find(|p| {
+            use mail_parser::MimeHeaders;
+            p.content_type()
+                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some("calendar"))
+        })
+        .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
+}
+
+/// A property's value in a calendar: unfolded first (RFC 5545 3.1), then "NAME:" or "NAME;...:".
+pub fn prop(ics: &str, name: &str) -> Option<String> {
+    let unfolded = ics.replace("\r\n ", "");
+    unfolded.lines().find_map(|l| {
+        let (head, value) = l.split_once(':')?;
+        (head == name || head.starts_with(&format!("{name};"))).then(|| value.to_string())
+    })
 }
