@@ -326,6 +326,8 @@ struct RawRoutine {
     ask_before: Duration,
     #[serde(with = "humantime_serde")]
     duration: Duration,
+    #[serde(with = "humantime_serde")]
+    rsvp_reminder: Duration,
     place: String,
     invite: Vec<String>,
     comment_remind_after: RawDeadline,
@@ -349,6 +351,7 @@ impl Default for RawRoutine {
             every_months: 12,
             ask_before: Duration::from_secs(28 * 24 * 3600),
             duration: Duration::from_secs(3600),
+            rsvp_reminder: Duration::from_secs(2 * 24 * 3600),
             place: String::new(),
             invite: Vec::new(),
             comment_remind_after: RawDeadline::WorkingDays(3),
@@ -806,6 +809,9 @@ pub struct Routine {
     pub ask_before: chrono::Duration,
     /// The meeting's length (seed 003: about one hour).
     pub duration: chrono::Duration,
+    /// Invitees who have not answered a booked meeting's invitation get one reminder this long
+    /// before it (default two days, as the forum's `schedule.rsvp_reminder`; "0s": none).
+    pub rsvp_reminder: chrono::Duration,
     /// The place when "Bokat:" names none.
     pub place: String,
     /// Members the routine always invites besides the contact persons.
@@ -1586,6 +1592,9 @@ fn routines_of(
         if r.ask_before.as_secs() > 180 * 24 * 3600 {
             bad(k("ask_before"), "must be at most 180 days".into());
         }
+        if r.rsvp_reminder.as_secs() > 60 * 24 * 3600 {
+            bad(k("rsvp_reminder"), "must be at most 60 days".into());
+        }
         let member_addr = |key: String, a: &str, problems: &mut Vec<Problem>| {
             let a = addr(key.clone(), a, problems);
             if !members.iter().any(|m| m.address == a) {
@@ -1679,6 +1688,7 @@ fn routines_of(
             first_after_months: r.first_after_months,
             every_months: r.every_months,
             ask_before: chrono::Duration::seconds(r.ask_before.as_secs() as i64),
+            rsvp_reminder: chrono::Duration::seconds(r.rsvp_reminder.as_secs() as i64),
             duration: chrono::Duration::seconds(r.duration.as_secs() as i64),
             place: r.place,
             invite,

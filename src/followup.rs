@@ -141,11 +141,12 @@ async fn decide_case(
     d: &Decision,
     now: DateTime<Utc>,
 ) -> Result<Result<String, String>> {
-    tx.close_case_obligations(case.id, "new decision", now).await?;
+    // Decide first: a decision that cannot be applied leaves the case's obligations as they were.
     let step = match core_followup::case_step(forum, &case.submitter, &case.units, &case.status, d, now) {
         Ok(step) => step,
         Err(why) => return Ok(Err(why)),
     };
+    tx.close_case_obligations(case.id, "new decision", now).await?;
     let submitter = person(forum, &case.submitter);
     Ok(Ok(match step {
         CaseStep::Handover { unit, remind_at } => {

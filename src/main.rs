@@ -809,7 +809,7 @@ async fn preview(path: &Path, days: u32) -> Result<ExitCode> {
             case_nos.insert(id, c.case_no);
         }
     }
-    let person_lines = samverkan::person::preview(&store, now, until).await?;
+    let person_lines = samverkan::person::preview(&cfg, &store, now, until).await?;
     store.close().await;
     let mut lines = samverkan::preview::meetings(&cfg, ms, last, now, until);
     lines.extend(person_lines);
@@ -917,10 +917,12 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
     let store = Store::open_config(&cfg.database).await?;
     let ids: Vec<String> = cfg.forums.iter().map(|f| f.id.clone()).collect();
     let st = store.status(&ids).await?;
-    let people = samverkan::person::status_lines(&cfg, &store, samverkan::clock::Clock::from_env()?.now()).await?;
+    let people = samverkan::person::status(&cfg, &store, samverkan::clock::Clock::from_env()?.now()).await?;
     store.close().await;
     if json {
-        print_out(&serde_json::to_string_pretty(&st)?);
+        let mut v = serde_json::to_value(&st)?;
+        v["routines"] = serde_json::to_value(&people)?;
+        print_out(&serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     out!("database: {}", cfg.database.display());
@@ -933,8 +935,8 @@ async fn status(path: &Path, json: bool) -> Result<ExitCode> {
         };
         out!("forum {}: {} case(s){detail}", f.id, f.cases);
     }
-    for line in &people {
-        out!("{line}");
+    for r in &people {
+        out!("{}", samverkan::person::status_line(r));
     }
     out!(
         "outbox: {} pending, {} sent, {} failed{}",

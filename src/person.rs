@@ -430,7 +430,7 @@ pub async fn on_mail(
                     .find(|x| x.id == m.id)
                     .context("the meeting just moved")?;
                 for a in &gone {
-                    let mail = invitation(app, forum, r, &updated, &m, &gone, a, Method::Cancel, now)?;
+                    let mail = invitation(app, forum, r, &updated, &m, &gone, a, Method::Cancel, false, now)?;
                     tx.enqueue(&mail, now).await?;
                 }
                 tx.person_invitations(m.id, m.sequence, &gone, true, now).await?;
@@ -637,15 +637,16 @@ fn invitation(
     everyone: &[Attendee],
     to: &Attendee,
     method: Method,
+    reminder: bool,
     now: DateTime<Utc>,
 ) -> Result<Outgoing> {
     let tz = forum.time_zone;
-    let mut c = ctx(
-        forum,
-        r,
-        if method == Method::Cancel { "cancellation" } else { "invitation" },
-        &p.label(),
-    );
+    let what = match (method, reminder) {
+        (Method::Cancel, _) => "cancellation",
+        (_, true) => "reminder",
+        _ => "invitation",
+    };
+    let mut c = ctx(forum, r, what, &p.label());
     c["name"] = to.name.clone().into();
     c["when"] = swedish_datetime(m.start, tz).into();
     c["end_time"] = m.end.with_timezone(&tz).format("%H.%M").to_string().into();
@@ -656,12 +657,14 @@ fn invitation(
         .collect::<Vec<_>>()
         .into();
     let ics = ical::render(method, &event(forum, r, p, m, everyone, now));
-    let kind = if method == Method::Cancel {
-        "person_cancellation"
-    } else {
-        "person_invitation"
+    // The reminder is the same REQUEST (Accept/Decline work as on the invitation) with its own
+    // text, and its own Message-ID through its own template.
+    let (template, kind) = match what {
+        "cancellation" => ("person", "person_cancellation"),
+        "reminder" => ("person_reminder", "person_reminder"),
+        _ => ("person", "person_invitation"),
     };
-    crate::mail::meeting::invite(&app.templates, forum, m.id, m.sequence, to, method, "person", kind, &c, ics)
+    crate::mail::meeting::invite(&app.templates, forum, m.id, m.sequence, to, method, template, kind, &c, ics)
 }
 
 /// Who a person meeting invites: the contact persons, whom the routine names, and the other
@@ -722,7 +725,7 @@ async fn book(
     let everyone = attendees(forum, r, p);
     tx.person_invitations(m.id, m.sequence, &everyone, false, now).await?;
     for a in &everyone {
-        let mail = invitation(app, forum, r, p, &m, &everyone, a, Method::Request, now)?;
+        let mail = invitation(app, forum, r, p, &m, &everyone, a, Method::Request, false, now)?;
         tx.enqueue(&mail, now).await?;
     }
     Ok(())
@@ -738,7 +741,7 @@ async fn cancel(app: &App, tx: &mut Tx, forum: &Forum, r: &Routine, p: &PersonRo
     };
     let everyone = attendees(forum, r, p);
     for a in &everyone {
-        let mail = invitation(app, forum, r, p, &m, &everyone, a, Method::Cancel, now)?;
+        let mail = invitation(app, forum, r, p, &m, &everyone, a, Method::Cancel, false, now)?;
         tx.enqueue(&mail, now).await?;
     }
     tx.person_invitations(m.id, sequence, &everyone, true, now).await
@@ -800,6 +803,62 @@ pub async fn steps(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>
         tx.commit().await?;
         app.outbox_wake.notify_one();
         info!(person = p.id, meeting = m.id, "person meeting held: notes asked, next due set");
+    }
+    let reminders_next = rsvp_reminders(app, now).await?;
+    Ok([next, reminders_next].into_iter().flatten().min())
+}
+
+/// The one RSVP reminder to each invitee of a booked person meeting who has not answered, at
+/// the routine's `rsvp_reminder` before the start (the forum's rule: not sooner than three
+/// hours after their invitation, none in the last hour). Returns the next such time ahead.
+async fn rsvp_reminders(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    let mut next = None;
+    let mut by_meeting: BTreeMap<i64, Vec<people::Unanswered>> = BTreeMap::new();
+    for u in app.store.person_unanswered(now).await? {
+        by_meeting.entry(u.meeting.id).or_default().push(u);
+    }
+    for (meeting_id, silent) in by_meeting {
+        let m = &silent[0].meeting;
+        let mut tx = app.store.begin().await?;
+        let Some(p) = people::person_by_id(tx.conn(), m.person_id).await? else {
+            continue;
+        };
+        let (Some(forum), true) = (app.cfg.forum(&p.forum_id), p.status == core::ACTIVE) else {
+            continue;
+        };
+        let Some(r) = forum.routine(&p.routine_id) else {
+            continue;
+        };
+        let everyone = attendees(forum, r, &p);
+        let mut sent = 0;
+        for u in &silent {
+            let Some(due) = crate::core::plan::rsvp_remind_at(m.start, u.invited_at, r.rsvp_reminder) else {
+                continue;
+            };
+            if due > now {
+                next = Some(next.map_or(due, |n: DateTime<Utc>| n.min(due)));
+                continue;
+            }
+            // Addressed as the routine names them now (a contact person replaced since the
+            // booking was cancelled for them and is no longer active).
+            let Some(a) = everyone.iter().find(|a| a.address.eq_ignore_ascii_case(&u.address)) else {
+                continue;
+            };
+            let mail = invitation(app, forum, r, &p, m, &everyone, a, Method::Request, true, now)?;
+            tx.enqueue(&mail, now).await?;
+            tx.person_invitation_reminded(meeting_id, &u.address, now).await?;
+            sent += 1;
+        }
+        tx.commit().await?;
+        if sent > 0 {
+            app.outbox_wake.notify_one();
+            info!(
+                person = p.id,
+                meeting = meeting_id,
+                reminded = sent,
+                "person meeting: RSVP reminders queued"
+            );
+        }
     }
     Ok(next)
 }
@@ -892,7 +951,19 @@ pub async fn show(cfg: &Config, store: &Store, reference: &str, now: DateTime<Ut
 
 /// For `samverkan status`: how many people each routine follows and how many stand overdue,
 /// due soon (the booker asked) or booked. Counts only.
-pub async fn status_lines(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<Vec<String>> {
+/// Where the people of one routine stand, for `samverkan status` (and its `--json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoutineStatus {
+    pub forum: String,
+    pub routine: String,
+    /// People still followed (not left).
+    pub active: usize,
+    /// By standing: booked, due soon (booking asked), OVERDUE, later, left.
+    pub by_standing: BTreeMap<&'static str, usize>,
+}
+
+/// Counts the people of each routine by where they stand at `now`.
+pub async fn status(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<Vec<RoutineStatus>> {
     let mut by: BTreeMap<(String, String), BTreeMap<&'static str, usize>> = BTreeMap::new();
     for p in store.people().await? {
         let meetings = store.person_meetings(p.id).await?;
@@ -913,19 +984,47 @@ pub async fn status_lines(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Re
     }
     Ok(by
         .into_iter()
-        .map(|((forum, routine), counts)| {
-            let active: usize = counts.iter().filter(|(k, _)| **k != "left").map(|(_, n)| n).sum();
-            let detail: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            format!("routine {forum}/{routine}: {active} person(s) ({})", detail.join(", "))
+        .map(|((forum, routine), by_standing)| RoutineStatus {
+            forum,
+            routine,
+            active: by_standing.iter().filter(|(k, _)| **k != "left").map(|(_, n)| n).sum(),
+            by_standing,
         })
         .collect())
 }
 
+/// `samverkan status`'s line per routine.
+pub fn status_line(r: &RoutineStatus) -> String {
+    let detail: Vec<String> = r.by_standing.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!("routine {}/{}: {} person(s) ({})", r.forum, r.routine, r.active, detail.join(", "))
+}
+
 /// For `samverkan preview`: the "who wrote the notes?" mails after booked person meetings in
 /// `[now, until)` (the routine's deadlines are obligations, previewed with the others).
-pub async fn preview(store: &Store, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, String)>> {
+pub async fn preview(cfg: &Config, store: &Store, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, String)>> {
     let mut out = Vec::new();
-    for p in store.people().await? {
+    let people = store.people().await?;
+    // The RSVP reminders of booked meetings, as `rsvp_reminders` will send them.
+    for u in store.person_unanswered(now).await? {
+        let Some(p) = people.iter().find(|p| p.id == u.meeting.person_id && p.status == core::ACTIVE) else {
+            continue;
+        };
+        let Some(r) = cfg.forum(&p.forum_id).and_then(|f| f.routine(&p.routine_id)) else {
+            continue;
+        };
+        if let Some(t) = crate::core::plan::rsvp_remind_at(u.meeting.start, u.invited_at, r.rsvp_reminder).filter(|t| *t < until) {
+            out.push((
+                t.max(now),
+                format!(
+                    "[{}] brukare {}: påminnelse om att svara på inbjudan till 1 mottagare (möte {})",
+                    p.forum_id,
+                    p.label(),
+                    u.meeting.id
+                ),
+            ));
+        }
+    }
+    for p in people {
         for m in store.person_meetings(p.id).await? {
             if m.status == "scheduled" && !m.asked && m.end < until {
                 out.push((

@@ -39,6 +39,7 @@ pub const REQUIRED: &[&str] = &[
     "comment_ack",
     "comment_forward",
     "person",
+    "person_reminder",
     "deviation_notice",
     "deviation_digest",
     "deviation_dismissed",

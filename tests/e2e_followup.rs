@@ -84,22 +84,44 @@ async fn decisions_handover_with_reminder_and_escalation_and_a_follow_up() {
         "the convenor gets it too"
     );
 
-    // Anna answers with the decisions (one line wrong).
+    // Anna answers with the decisions (two lines wrong: a case not on the agenda, a unit that
+    // does not exist).
     let follow_up_date = chrono::NaiveDate::from_ymd_opt(2027, 1, 15).expect("date");
     let body = format!(
-        "Hej!\r\n\r\n{anna_case}: Överlämna till vuxenenheten\r\n{lars_case} - uppföljning {follow_up_date}\r\n2026-9999: AVSLUTAD\r\n\r\nMvh Anna"
+        "Hej!\r\n\r\n{anna_case}: Överlämna till månenheten\r\n{lars_case} - uppföljning {follow_up_date}\r\n2026-9999: AVSLUTAD\r\n\r\nMvh Anna"
     );
     let rid = header_of(request, "Message-ID").expect("id");
     send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(request), &rid, &body, "dec-1")).await;
-    let m = inbox_with(&anna, "the decisions confirmation and the handover request", |m| {
-        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 1 && count(m, "Överlämning av ärende") == 1
+    let m = inbox_with(&anna, "the first decisions confirmation", |m| {
+        count(m, "Beslut: 2 rad(er) kunde inte") == 1
     })
     .await;
-    let confirm = text_of(find(&m, "Beslut:"));
+    let confirm = text_of(find(&m, "Beslut: 2"));
     assert!(
-        confirm.contains("OK    ") && confirm.contains("FEL   2026-9999: AVSLUTAD") && confirm.contains("finns inte"),
+        confirm.contains("FEL   2026-9999: AVSLUTAD") && confirm.contains("finns inte") && confirm.contains("okänd enhet"),
         "{confirm}"
     );
+    // She corrects it, and on the way writes a wrong line about Lars's case: a decision that
+    // cannot be applied leaves that case's follow-up as it was.
+    let body = format!("{lars_case}: Överlämna till månenheten\r\n{anna_case}: Överlämna till vuxenenheten\r\n");
+    send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(request), &rid, &body, "dec-2")).await;
+    let m = inbox_with(&anna, "the second decisions confirmation and the handover request", |m| {
+        count(m, "Beslut: 1 rad(er) kunde inte") == 1 && count(m, "Överlämning av ärende") == 1
+    })
+    .await;
+    let confirm = text_of(find(&m, "Beslut: 1"));
+    assert!(confirm.contains("OK    ") && confirm.contains("okänd enhet"), "{confirm}");
+    let pool = w.db().await;
+    let (open_follow_ups,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM obligations o JOIN cases c ON c.id = o.case_id \
+         WHERE c.case_no = $1 AND o.kind = 'follow_up' AND o.closed_at = ''",
+    )
+    .bind(&lars_case)
+    .fetch_one(&pool)
+    .await
+    .expect("obligations");
+    pool.close().await;
+    assert_eq!(open_follow_ups, 1, "the failed line closed nothing");
     // #15.11: meeting list shows the meeting as held, with its cases decided (the follow-up
     // case moved to its follow-up meeting).
     let (ok, out, _) = w.cli(&["meeting", "list", "--days", "1"]);
@@ -318,7 +340,7 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     let body = format!("{anna_case}: Överlämna till vuxenenheten\r\n{lars_case}: kanske senare\r\n");
     send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(&request), &rid, &body, "dec-1")).await;
     let m = inbox_with(&anna, "the first confirmation", |m| {
-        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 1
+        count(m, "Beslut: 1 rad(er) kunde inte registreras") == 1
     })
     .await;
     let confirm = text_of(find(&m, "Beslut: 1 rad(er)"));
@@ -328,7 +350,7 @@ async fn replies_in_obligation_threads_belong_to_the_obligation() {
     let body = format!("{lars_case}: uppföljning nästa vår\r\n");
     send_raw(&anna, &[&mb], &answer(&anna, &mb, &subject_of(&request), &rid, &body, "dec-2")).await;
     let m = inbox_with(&anna, "the second confirmation", |m| {
-        count(m, "Beslut: 1 rad(er) kunde inte läsas") == 2
+        count(m, "Beslut: 1 rad(er) kunde inte registreras") == 2
     })
     .await;
     assert_eq!(no_parts(&m), 0);

@@ -207,6 +207,18 @@ async fn one_person_through_a_year() {
     // status and preview show the person: booked, and the question after the meeting.
     let (ok, out, _) = w.cli(&["status"]);
     assert!(ok && out.contains("routine iof-aof/boende-dv: 1 person(s) (booked 1)"), "{out}");
+    let (ok, out, _) = w.cli(&["status", "--json"]);
+    let st: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(ok, "{out}");
+    assert_eq!(
+        (
+            &st["routines"][0]["routine"],
+            &st["routines"][0]["active"],
+            &st["routines"][0]["by_standing"]["booked"]
+        ),
+        (&serde_json::json!("boende-dv"), &serde_json::json!(1), &serde_json::json!(1)),
+        "{st}"
+    );
     let (ok, out, _) = w.cli(&["preview", "--days", "30"]);
     assert!(
         ok && out.contains("brukare AB-12 (A.B.): frågan vem som skrev anteckningarna"),
@@ -230,6 +242,38 @@ async fn one_person_through_a_year() {
         (p.as_deref() == Some("ACCEPTED")).then_some(())
     })
     .await;
+
+    // Two days before, the one who has not answered (Dan) gets the one RSVP reminder: the same
+    // REQUEST, so Accept/Decline work on it; Lisa, who accepted, gets none.
+    w.set_clock(ts("2027-05-25T07:59:59Z"));
+    w.settle().await;
+    assert_eq!(
+        count(&fetch_folder(&dan, "INBOX").await, "Påminnelse: svara på inbjudan"),
+        0,
+        "not before its time"
+    );
+    w.set_clock(ts("2027-05-25T08:00:01Z"));
+    let m = inbox_with(&dan, "the RSVP reminder", |m| count(m, "Påminnelse: svara på inbjudan") == 1).await;
+    let reminder = find(&m, "Påminnelse: svara på inbjudan");
+    assert!(subject_of(reminder).contains("AB-12 (A.B.)"), "{}", subject_of(reminder));
+    let ics = calendar_text(reminder).expect("the reminder carries the invitation");
+    assert_eq!(
+        (prop(&ics, "METHOD"), prop(&ics, "UID")),
+        (Some("REQUEST".to_string()), Some(uid.clone())),
+        "{ics}"
+    );
+    w.set_clock(ts("2027-05-26T08:00:00Z"));
+    w.settle().await;
+    assert_eq!(
+        count(&fetch_folder(&dan, "INBOX").await, "Påminnelse: svara på inbjudan"),
+        1,
+        "only one"
+    );
+    assert_eq!(
+        count(&fetch_folder(&lisa, "INBOX").await, "Påminnelse: svara på inbjudan"),
+        0,
+        "Lisa answered"
+    );
 
     // After the meeting (Thursday 27 May, 10:00-11:00) both are asked who wrote the notes.
     w.set_clock(ts("2027-05-27T09:00:01Z"));

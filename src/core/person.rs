@@ -731,6 +731,7 @@ mod tests {
             first_after_months: 6,
             every_months: 12,
             ask_before: Duration::days(28),
+            rsvp_reminder: Duration::days(2),
             duration: Duration::hours(1),
             place: String::new(),
             invite: Vec::new(),
@@ -878,6 +879,7 @@ name = "Samverkansmöte boende och daglig verksamhet"
         let r = &f.routines[0];
         assert_eq!((r.first_after_months, r.every_months), (6, 12));
         assert_eq!((r.duration, r.ask_before), (Duration::hours(1), Duration::days(28)));
+        assert_eq!(r.rsvp_reminder, Duration::days(2), "as the forum's");
         assert_eq!(r.books, "daglig verksamhet");
         assert_eq!(r.booking_side(), 1);
         assert_eq!(r.comment_within, Deadline::WorkingDays(5));
@@ -887,7 +889,7 @@ name = "Samverkansmöte boende och daglig verksamhet"
     #[test]
     fn every_routine_mistake_is_named_by_its_key() {
         let bad = format!(
-            "{ROUTINE_CONFIG}books = \"boendet\"\nevery_months = 0\ncomment_within = 2\ninvite = [\"okand@kommun.test\"]\n\
+            "{ROUTINE_CONFIG}books = \"boendet\"\nevery_months = 0\ncomment_within = 2\ninvite = [\"okand@kommun.test\"]\nrsvp_reminder = \"90d\"\n\
              [[forum.routine]]\nid = \"boende-dv\"\nname = \"Info\"\ncontacts = [\"ansvarig\"]\nbooks = \"ansvarig\"\n\
              units = [\"Okänd enhet\"]\nfirst_due = \"1 mars\"\n"
         );
@@ -898,6 +900,7 @@ name = "Samverkansmöte boende och daglig verksamhet"
             "forum[0].routine[0].every_months",
             "forum[0].routine[0].comment_within",
             "forum[0].routine[0].invite[0]",
+            "forum[0].routine[0].rsvp_reminder",
             "forum[0].routine[1].id",
             "forum[0].routine[1].units[0]",
             "forum[0].routine[1].caller",

@@ -206,8 +206,19 @@ pub const REMIND_LAST: Duration = Duration::hours(1);
 /// sent late, a daemon started two days before, an invitee added after the summons), and not
 /// at all when that would fall within [`REMIND_LAST`] of the start.
 pub fn remind_due(forum: &Forum, m: &MeetingView, i: &Invitation) -> Option<DateTime<Utc>> {
-    let due = (m.start - forum.schedule.as_ref()?.rsvp_reminder).max(i.invited_at + REMIND_GRACE);
-    (due <= m.start - REMIND_LAST).then_some(due)
+    rsvp_remind_at(m.start, i.invited_at, forum.schedule.as_ref()?.rsvp_reminder)
+}
+
+/// The RSVP reminder rule for any meeting starting at `start` (the forum's and the routines'
+/// around one person): `lead` before the start, never sooner than [`REMIND_GRACE`] after the
+/// invitation went out at `invited_at`, and none within [`REMIND_LAST`] of the start. A zero
+/// `lead` sends none.
+pub fn rsvp_remind_at(start: DateTime<Utc>, invited_at: DateTime<Utc>, lead: Duration) -> Option<DateTime<Utc>> {
+    if lead <= Duration::zero() {
+        return None;
+    }
+    let due = (start - lead).max(invited_at + REMIND_GRACE);
+    (due <= start - REMIND_LAST).then_some(due)
 }
 
 /// The invitees a reminder may go to: required, active, not answered, not reminded, reachable.
@@ -1219,6 +1230,26 @@ mod tests {
             )),
             "{acts:?}"
         );
+    }
+
+    #[test]
+    fn the_rsvp_rule_for_any_meeting() {
+        let start = ts("2027-05-27T08:00:00Z");
+        let d2 = Duration::days(2);
+        // Invited long before: two days before the start.
+        assert_eq!(
+            rsvp_remind_at(start, ts("2027-05-04T07:00:00Z"), d2),
+            Some(ts("2027-05-25T08:00:00Z"))
+        );
+        // Invited a day before: three hours after the invitation.
+        assert_eq!(
+            rsvp_remind_at(start, ts("2027-05-26T08:00:00Z"), d2),
+            Some(ts("2027-05-26T11:00:00Z"))
+        );
+        // Invited two and a half hours before: it would fall in the last hour, so none.
+        assert_eq!(rsvp_remind_at(start, ts("2027-05-27T05:30:00Z"), d2), None);
+        // A zero lead sends none.
+        assert_eq!(rsvp_remind_at(start, ts("2027-05-04T07:00:00Z"), Duration::zero()), None);
     }
 
     #[test]

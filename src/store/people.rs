@@ -193,6 +193,44 @@ pub async fn person_meetings_ended(c: &mut AnyConnection, now: DateTime<Utc>) ->
     Ok((all.into_iter().filter(|m| m.end <= now).collect(), next))
 }
 
+/// One invitee of a booked person meeting ahead who has not answered and was not reminded.
+#[derive(Debug, Clone)]
+pub struct Unanswered {
+    pub meeting: PersonMeeting,
+    pub address: String,
+    pub name: String,
+    /// When their invitation (at its current time) was recorded.
+    pub invited_at: DateTime<Utc>,
+}
+
+/// The required, active, reachable invitees of booked person meetings that start after `now`
+/// who have neither answered nor been reminded, meeting by meeting.
+pub async fn person_unanswered(c: &mut AnyConnection, now: DateTime<Utc>) -> Result<Vec<Unanswered>> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.occurrence, m.starts_at, m.ends_at, m.place, m.status, m.sequence, m.uid, m.decisions_requested_at,
+                i.address, i.name, i.created_at
+         FROM meetings m JOIN invitations i ON i.meeting_id = m.id
+         WHERE m.kind = $1 AND m.status = 'scheduled' AND m.occurrence LIKE 'person-%' AND m.starts_at > $2
+           AND i.active = 1 AND i.role = 'REQ-PARTICIPANT' AND i.partstat = 'NEEDS-ACTION' AND i.reminded_at = ''
+           AND i.undeliverable = 0
+         ORDER BY m.starts_at, m.id, i.address",
+    )
+    .bind(MEETING_KIND)
+    .bind(db(now))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Unanswered {
+                meeting: meeting_row(r)?,
+                address: r.get(9),
+                name: r.get(10),
+                invited_at: from_db(&r.get::<String, _>(11)).context("invitations.created_at")?,
+            })
+        })
+        .collect()
+}
+
 /// The open obligations of a person (of `kind`, or all).
 pub async fn person_obligations(c: &mut AnyConnection, person_id: i64, kind: Option<&str>) -> Result<Vec<ObligationRow>> {
     let rows = sqlx::query(
@@ -231,6 +269,11 @@ impl Store {
     /// A person's open obligations.
     pub async fn person_obligations(&self, person_id: i64) -> Result<Vec<ObligationRow>> {
         person_obligations(&mut *self.pool.acquire().await?, person_id, None).await
+    }
+
+    /// The invitees of booked person meetings ahead who have neither answered nor been reminded.
+    pub async fn person_unanswered(&self, now: DateTime<Utc>) -> Result<Vec<Unanswered>> {
+        person_unanswered(&mut *self.pool.acquire().await?, now).await
     }
 
     /// Ended person meetings not yet followed up, and the next end ahead.
@@ -403,6 +446,17 @@ impl Tx {
         sqlx::query("UPDATE meetings SET invited_at = CASE WHEN invited_at = '' THEN $1 ELSE invited_at END WHERE id = $2")
             .bind(db(now))
             .bind(meeting_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that the one RSVP reminder of a person meeting went to `address`.
+    pub async fn person_invitation_reminded(&mut self, meeting_id: i64, address: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE invitations SET reminded_at = $1 WHERE meeting_id = $2 AND address = $3 AND reminded_at = ''")
+            .bind(db(now))
+            .bind(meeting_id)
+            .bind(address)
             .execute(&mut *self.tx)
             .await?;
         Ok(())
