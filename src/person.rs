@@ -786,6 +786,7 @@ pub async fn steps(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>
         let mut c = ctx(forum, r, "notes_ask", &p.label());
         c["when"] = swedish_datetime(m.start, tz).into();
         c["due"] = swedish_date(due).into();
+        c["two_sides"] = (contacts.len() > 1).into();
         // Two sides: the other party comments on the writer's notes, so who wrote them is asked
         // (reminded once); one side has nobody to ask, only the next date to agree.
         let q = Request {

@@ -280,6 +280,7 @@ async fn one_person_through_a_year() {
     w.settle().await;
     let m = inbox_with(&dan, "who wrote the notes", |m| count(m, "Vem skrev anteckningarna?") == 1).await;
     let notes_ask = find(&m, "Vem skrev anteckningarna?").clone();
+    assert!(text_of(&notes_ask).contains("till den andra parten för"), "{}", text_of(&notes_ask));
     inbox_with(&lisa, "who wrote the notes, Lisa", |m| count(m, "Vem skrev anteckningarna?") == 1).await;
 
     // Dan wrote them, with the follow-up date agreed at the meeting: Lisa has a week
@@ -564,7 +565,9 @@ async fn seed_000_plan_meeting_per_person_and_information_meeting_per_unit() {
         count(m, "Vem skrev anteckningarna? Genomförandeplansmöte CD-7") == 1
     })
     .await;
-    assert!(text_of(find(&m, "Vem skrev")).contains("20 november 2028"), "due a year later");
+    let ask = text_of(find(&m, "Vem skrev"));
+    assert!(ask.contains("20 november 2028"), "due a year later: {ask}");
+    assert!(!ask.contains("andra parten"), "one side: nobody else comments: {ask}");
     let (ok, out, _) = w.cli(&["status"]);
     assert!(
         ok && out.contains("routine iof-aof/genomforandeplan: 1 person(s) (later 1)")
