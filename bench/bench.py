@@ -357,6 +357,24 @@ class Daemon:
                 break
         self.ready_s = time.perf_counter() - t0
         self.t_ready = time.time()
+        self.c_ready = self.counters()
+        self.rusage = None
+
+    def counters(self):
+        """(CPU seconds of the whole process, context switches of its live threads)."""
+        with open(f"/proc/{self.p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        ctx = 0
+        for t in os.listdir(f"/proc/{self.p.pid}/task"):
+            try:
+                with open(f"/proc/{self.p.pid}/task/{t}/status") as f:
+                    for line in f:
+                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                            ctx += int(line.split()[1])
+            except FileNotFoundError:
+                pass
+        return cpu, ctx
 
     def status(self):
         out = {}
@@ -369,9 +387,15 @@ class Daemon:
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(15)
-        except subprocess.TimeoutExpired:
+        end = time.time() + 15
+        while time.time() < end:
+            pid, status, ru = os.wait4(self.p.pid, os.WNOHANG)
+            if pid:
+                self.rusage = ru  # every thread's, over the process's life
+                self.p.returncode = status
+                break
+            time.sleep(0.05)
+        else:
             self.p.kill()
             self.p.wait()
         self.sock.close()
@@ -565,7 +589,9 @@ def scenario_burst():
     th.start()
     wait_db(db, "SELECT count(*) FROM cases", N_BURST, 900)
     t_cases_done = time.time()
+    c_cases = d.counters()
     wait_db(db, "SELECT count(*) FROM outbox WHERE kind = 'receipt' AND status = 'sent'", N_BURST, 1800)
+    c_sent = d.counters()
     stop.set()
     th.join()
     perf_stop(prof)
@@ -580,6 +606,21 @@ def scenario_burst():
     send_w = rates(sent, 500)
     log("  cases %.0f/s (from READY to last case: %.1f s); receipts %.0f/s; peak RSS %.1f MiB"
         % (case_rate, max(created) - d.t_ready, send_rate, peak["VmHWM"]))
+    # The daemon's CPU and context switches per case: while intake ran (the sender sends
+    # meanwhile), and over the whole burst (every case read and its receipt sent). Switches are
+    # counted over the live threads (/proc/PID/task/*/status); the process's life total from
+    # wait4 counts every thread.
+    cpu = {
+        "cpu_ms_per_case_intake": rnd(1000 * (c_cases[0] - d.c_ready[0]) / N_BURST, 3),
+        "cpu_ms_per_case_burst": rnd(1000 * (c_sent[0] - d.c_ready[0]) / N_BURST, 3),
+        "ctx_per_case_intake": rnd((c_cases[1] - d.c_ready[1]) / N_BURST, 2),
+        "ctx_per_case_burst": rnd((c_sent[1] - d.c_ready[1]) / N_BURST, 2),
+    }
+    if d.rusage:
+        ru = d.rusage
+        cpu["life_cpu_ms_per_case"] = rnd(1000 * (ru.ru_utime + ru.ru_stime) / N_BURST, 3)
+        cpu["life_ctx_per_case"] = rnd((ru.ru_nvcsw + ru.ru_nivcsw) / N_BURST, 2)
+    log("  daemon per case: %s" % cpu)
     # Baseline: the same receipts, raw, one connection, after Postfix has delivered the daemon's.
     wait_delivered(members, N_BURST, 900)
     rows = q(db, "SELECT o.env_from, o.env_to, b.mime FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id WHERE o.kind = 'receipt' ORDER BY o.id")
@@ -595,7 +636,7 @@ def scenario_burst():
          "median": rnd(fetch_rate, 1)},
         ">= 2000 cases/s", case_rate >= 2000, better="higher", ratio=case_rate / fetch_rate,
         overall=rnd(case_rate, 1), n=len(created),
-        ready_to_last_case_s=rnd(max(created) - d.t_ready, 3),
+        ready_to_last_case_s=rnd(max(created) - d.t_ready, 3), **cpu,
         note="median = median over windows of 500 consecutive cases, p99 = 1st percentile window "
              "(the slow tail); overall = (n-1)/(last created_at - first); ratio = overall / baseline",
     )
