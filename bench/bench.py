@@ -320,6 +320,38 @@ def replay(rows):
 PERF = os.environ.get("BENCH_PERF")  # a directory: record a CPU profile of the daemon there
 
 
+def machine_cpu():
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(v) - idle) / tick, sum(v) / tick
+
+
+def servers_cpu():
+    """CPU seconds used so far by the mail servers' processes (Dovecot, Postfix and their
+    reaped children: utime + stime + cutime + cstime)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                raw = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if not (b"dovecot" in cmd or b"postfix" in cmd or raw.split("(", 1)[1].split(")", 1)[0] in
+                ("master", "qmgr", "smtpd", "cleanup", "lmtp", "smtp", "trivial-rewrite", "pickup", "imap", "anvil", "auth", "config", "log", "stats", "indexer", "indexer-worker")):
+            continue
+        fields = raw.rsplit(")", 1)[1].split()
+        total += sum(int(x) for x in fields[11:15]) / tick
+    return total
+
+
 def perf_start(pid, name):
     if not PERF:
         return None
@@ -358,6 +390,8 @@ class Daemon:
         self.ready_s = time.perf_counter() - t0
         self.t_ready = time.time()
         self.c_ready = self.counters()
+        self.m_ready = machine_cpu()
+        self.s_ready = servers_cpu()
         self.rusage = None
 
     def counters(self):
@@ -590,6 +624,8 @@ def scenario_burst():
     wait_db(db, "SELECT count(*) FROM cases", N_BURST, 900)
     t_cases_done = time.time()
     c_cases = d.counters()
+    m_cases = machine_cpu()
+    s_cases = servers_cpu()
     wait_db(db, "SELECT count(*) FROM outbox WHERE kind = 'receipt' AND status = 'sent'", N_BURST, 1800)
     c_sent = d.counters()
     stop.set()
@@ -616,6 +652,13 @@ def scenario_burst():
         "ctx_per_case_intake": rnd((c_cases[1] - d.c_ready[1]) / N_BURST, 2),
         "ctx_per_case_burst": rnd((c_sent[1] - d.c_ready[1]) / N_BURST, 2),
     }
+    # Where the machine's cores went while intake ran: all of it busy, the daemon, the mail
+    # servers (Dovecot serving FETCH/MOVE and delivering the receipts over LMTP, Postfix).
+    span = m_cases[1] - d.m_ready[1]
+    if span > 0:
+        cpu["intake_phase_machine_busy"] = rnd((m_cases[0] - d.m_ready[0]) / span, 3)
+        cpu["intake_phase_daemon_share"] = rnd((c_cases[0] - d.c_ready[0]) / span, 3)
+        cpu["intake_phase_servers_share"] = rnd((s_cases - d.s_ready) / span, 3)
     if d.rusage:
         ru = d.rusage
         cpu["life_cpu_ms_per_case"] = rnd(1000 * (ru.ru_utime + ru.ru_stime) / N_BURST, 3)

@@ -135,6 +135,7 @@ impl Failure {
                 Some(sqlx::Error::Database(db)) => db.code().map(|c| Failure::from_code(&c)),
                 _ => None,
             })
+            .chain(crate::store::fast::error_code(e).map(|c| Failure::from_code(&c)))
             .find(|f| *f != Failure::Other)
             .unwrap_or(Failure::Other)
     }

@@ -23,6 +23,7 @@ use crate::core::schedule::Assignment;
 use crate::core::submission::SectionKey;
 use crate::mail::view::{self, MailView};
 use crate::net::{ImapSession, imap_login};
+use crate::store::fast::IntakeTx;
 use crate::store::{IntakeRecord, NewCase, ObligationRow, Tx, read};
 
 pub const PROCESSED: &str = "processed";
@@ -407,6 +408,10 @@ async fn fetch_batch(app: &App, s: &mut ImapSession, uidvalidity: u32, batch: &[
 /// submission in the same batch is still a duplicate). Each message runs inside a savepoint: one
 /// that another pass recorded first is rolled back alone.
 ///
+/// On SQLite, plain submissions (the burst at a cutoff) go through the direct connection
+/// (`store::fast`, issue 20) and everything else through sqlx: one of the two transactions is
+/// open at a time, and switching commits the one before.
+///
 /// When another task waits for the write lock (the sender, one row per mail), the transaction
 /// commits what it has, lets that task in and goes on in a new one: a burst's receipts go out
 /// while it is read instead of after it. The commits are not synced (one fsync costs more than
@@ -417,7 +422,7 @@ async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u
     if b.too_large.is_empty() && b.bodies.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = app.store.begin().await?;
+    let mut open = Open::None;
     let mut handled: Vec<Handled> = Vec::with_capacity(b.too_large.len() + b.bodies.len());
     let fetched = b
         .too_large
@@ -432,16 +437,39 @@ async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u
         }));
     for (uid, received, body) in fetched {
         if !handled.is_empty() && app.store.writer_wanted() {
-            tx.commit().await?;
+            open.commit().await?;
             if handled.iter().any(|h| h.queued) {
                 app.outbox_wake.notify_one();
             }
-            tx = app.store.begin().await?;
         }
         let received = received.unwrap_or_else(|| app.now());
-        handled.push(handle(app, &mut tx, uidvalidity, uid, received, body, body.is_none()).await?);
+        let m = Message::read(app, uid, received, body);
+        if m.plain && app.store.has_direct() {
+            if !matches!(open, Open::Fast(_)) {
+                open.commit().await?;
+                if let Some(f) = app.store.begin_fast().await? {
+                    open = Open::Fast(f);
+                }
+            }
+            if let Open::Fast(f) = &mut open
+                && let Some(h) = handle(app, f, uidvalidity, &m).await?
+            {
+                handled.push(h);
+                continue;
+            }
+        }
+        if !matches!(open, Open::Full(_)) {
+            open.commit().await?;
+            open = Open::Full(app.store.begin().await?);
+        }
+        let Open::Full(tx) = &mut open else { unreachable!("opened above") };
+        handled.push(
+            handle(app, tx, uidvalidity, &m)
+                .await?
+                .context("the full transaction handles every mail")?,
+        );
     }
-    tx.commit().await?;
+    open.commit().await?;
     app.store.batch_synced(&app.cfg.imap.inbox).await?;
     if handled.iter().any(|h| h.queued) {
         app.outbox_wake.notify_one();
@@ -460,6 +488,25 @@ async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u
     Ok(handled.into_iter().map(|h| (h.uid, h.destination)).collect())
 }
 
+/// The batch's open transaction, if any: the direct one (plain submissions on SQLite) or the
+/// full one.
+enum Open {
+    None,
+    Fast(crate::store::fast::FastTx),
+    Full(Tx),
+}
+
+impl Open {
+    /// Commits the open transaction, if any.
+    async fn commit(&mut self) -> Result<()> {
+        match std::mem::replace(self, Open::None) {
+            Open::None => Ok(()),
+            Open::Fast(f) => f.commit(),
+            Open::Full(tx) => tx.commit().await,
+        }
+    }
+}
+
 /// What became of one message inside the batch's transaction.
 pub struct Handled {
     pub uid: u32,
@@ -474,83 +521,121 @@ pub struct Handled {
     pub case_no: Option<String>,
 }
 
-/// Handles one message inside `tx`: reads the facts, decides, and writes its effects and intake
-/// record inside a savepoint (rolled back alone when the message was recorded before). The
-/// caller commits.
-pub async fn handle(
-    app: &App,
-    tx: &mut Tx,
-    uidvalidity: u32,
+/// One fetched message, read once: its view, Message-ID, what to look up, and whether it is a
+/// plain submission (no thread, no routine command or collector's answer: only the case rules
+/// apply, which the direct SQLite path can carry out).
+struct Message<'a> {
     uid: u32,
     received: DateTime<Utc>,
-    raw: Option<&[u8]>,
-    too_large: bool,
-) -> Result<Handled> {
+    raw: Option<&'a [u8]>,
+    parsed: Option<MailView>,
+    message_id: String,
+    look: Lookups,
+    plain: bool,
+}
+
+impl<'a> Message<'a> {
+    fn read(app: &App, uid: u32, received: DateTime<Utc>, raw: Option<&'a [u8]>) -> Message<'a> {
+        let parsed: Option<MailView> = raw.and_then(view::parse);
+        let message_id = parsed
+            .as_ref()
+            .and_then(|v| v.message_id.clone())
+            .unwrap_or_else(|| intake::synthetic_message_id(raw.unwrap_or_default()));
+        let arrival = Arrival {
+            view: parsed.as_ref(),
+            internal_date: received,
+            too_large: raw.is_none(),
+        };
+        let look = intake::lookups(&arrival, &app.cfg);
+        let plain = parsed.as_ref().is_some_and(|v| {
+            look.forum.is_some()
+                && look.thread_ids.is_empty()
+                && look.case_ref.is_none()
+                && !look.obligations
+                && crate::core::classify::classify(v) == crate::core::classify::Kind::Submission
+                && crate::core::person::route(&app.cfg, v, &crate::core::submission::own_text(v)).is_none()
+                && crate::core::deviation::collector_answer(&app.cfg, v).is_none()
+        });
+        Message {
+            uid,
+            received,
+            raw,
+            parsed,
+            message_id,
+            look,
+            plain,
+        }
+    }
+
+    fn arrival(&self) -> Arrival<'_> {
+        Arrival {
+            view: self.parsed.as_ref(),
+            internal_date: self.received,
+            too_large: self.raw.is_none(),
+        }
+    }
+}
+
+/// Handles one message inside `tx`: reads the facts, decides, and writes its effects and intake
+/// record inside a savepoint (rolled back alone when the message was recorded before). The
+/// caller commits. `None` (before anything is written): the message needs the full
+/// transaction, which `tx` is not.
+async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Message<'_>) -> Result<Option<Handled>> {
     let now = app.now();
-    tx.savepoint().await?;
-    let parsed: Option<MailView> = raw.and_then(view::parse);
-    let message_id = parsed
-        .as_ref()
-        .and_then(|v| v.message_id.clone())
-        .unwrap_or_else(|| intake::synthetic_message_id(raw.unwrap_or_default()));
-    let arrival = Arrival {
-        view: parsed.as_ref(),
-        internal_date: received,
-        too_large,
-    };
-    let (facts, obligations) = gather(tx, &intake::lookups(&arrival, &app.cfg), &message_id, received, now).await?;
+    let (received, message_id, parsed) = (m.received, &m.message_id, &m.parsed);
+    let arrival = m.arrival();
+    let (facts, obligations) = gather(tx, &m.look, message_id, received, now).await?;
     let routed = intake::route(&arrival, &facts, &app.cfg);
     // The routines around one person (issue 18): a member's routine mail ("Ny brukare",
     // "Bokat: ...") is theirs, whatever else it would be (core::person::route decides).
-    let person = match (&parsed, facts.message_id_seen) {
+    let person = match (parsed, facts.message_id_seen) {
         (Some(v), false) => crate::core::person::route(&app.cfg, v, &crate::core::submission::own_text(v)),
         _ => None,
     };
     // A deviation collector's "Ingen avvikelse: <reason>": collectors need not be members, so
     // it is looked at before a quarantine; an obligation's thread and a duplicate still win.
-    let collector = match (&routed.route, &parsed) {
+    let collector = match (&routed.route, parsed) {
         _ if person.is_some() => None,
         (Route::Obligation { .. }, _) | (_, None) => None,
         _ if facts.message_id_seen => None,
         (_, Some(v)) => crate::core::deviation::collector_answer(&app.cfg, v),
     };
+    let plain = person.is_none()
+        && collector.is_none()
+        && matches!(
+            &routed.route,
+            Route::Case(
+                Verdict::NewCase { .. }
+                    | Verdict::NoParts { .. }
+                    | Verdict::Duplicate { .. }
+                    | Verdict::Ignore { .. }
+                    | Verdict::Quarantine { .. }
+            )
+        );
+    if !plain && tx.full().is_none() {
+        return Ok(None);
+    }
     let destination = if routed.quarantined() && person.is_none() && collector.is_none() {
         QUARANTINE
     } else {
         PROCESSED
     };
-    let (case_id, case_no, queued, outcome) = if let (Some((forum, cmd)), Some(v)) = (&person, &parsed) {
-        let (o, q) = crate::person::on_mail(app, tx, forum, cmd, v, &message_id, now).await?;
-        (None, None, q, o)
-    } else if let Some((forum, from, said)) = &collector {
-        let (o, q) = crate::deviation::dismiss(app, tx, forum, from, said, &message_id, now).await?;
-        (None, None, q, o)
-    } else {
-        match (&routed.route, &parsed, raw) {
-            (Route::Obligation { forum, reply }, _, _) => {
-                let forum = app.cfg.forum(forum).context("forum vanished from config")?;
-                let (o, q) = crate::followup::on_reply(app, tx, forum, &obligations, reply, &message_id, now).await?;
-                (None, None, q, o)
-            }
-            (Route::Answer(k), Some(v), Some(raw)) => {
-                let prepared = crate::answers::prepare(app, tx.conn(), *k, v, raw).await?;
-                let (o, q) = crate::answers::apply(app, tx, &prepared, &message_id, now).await?;
-                (None, None, q, o)
-            }
-            (Route::Answer(_), _, _) => (None, None, false, "ignored"),
-            (Route::Case(verdict), _, _) => {
-                let (id, no, q) = apply(app, tx, verdict, &message_id, received, now).await?;
-                (id, no, q, verdict.outcome())
-            }
+    tx.savepoint().await?;
+    let (case_id, case_no, queued, outcome) = match (tx.full(), &routed.route) {
+        (_, Route::Case(verdict)) if plain => {
+            let (id, no, q) = apply_new(app, tx, verdict, message_id, received, now).await?;
+            (id, no, q, verdict.outcome())
         }
+        (Some(tx), _) => full(app, tx, m, &routed.route, person, collector, &obligations, now).await?,
+        (None, _) => unreachable!("checked above"),
     };
     let kind = routed.kind;
     let recorded = tx
         .record_intake(&IntakeRecord {
             mailbox: &app.cfg.imap.inbox,
             uidvalidity,
-            uid,
-            message_id: &message_id,
+            uid: m.uid,
+            message_id,
             received_at: received,
             processed_at: now,
             kind,
@@ -565,61 +650,111 @@ pub async fn handle(
         // Another pass recorded it first: nothing of ours may commit.
         tx.rollback_to_savepoint().await?;
     }
-    Ok(Handled {
-        uid,
+    Ok(Some(Handled {
+        uid: m.uid,
         destination,
         recorded,
         queued: recorded && queued,
         kind,
         outcome,
         case_no,
+    }))
+}
+
+/// What only the full transaction carries out: a routine's command, a collector's answer, a
+/// reply in an obligation's thread, an answer to an invitation, a case's update or withdrawal.
+/// Returns (case id, case number, whether mail was queued, outcome).
+#[allow(clippy::too_many_arguments)]
+async fn full(
+    app: &App,
+    tx: &mut Tx,
+    m: &Message<'_>,
+    route: &Route,
+    person: Option<(&Forum, crate::core::person::Command)>,
+    collector: Option<(&Forum, String, Vec<crate::core::deviation::Dismissal>)>,
+    obligations: &[ObligationRow],
+    now: DateTime<Utc>,
+) -> Result<(Option<i64>, Option<String>, bool, &'static str)> {
+    let message_id = m.message_id.as_str();
+    Ok(if let (Some((forum, cmd)), Some(v)) = (&person, &m.parsed) {
+        let (o, q) = crate::person::on_mail(app, tx, forum, cmd, v, message_id, now).await?;
+        (None, None, q, o)
+    } else if let Some((forum, from, said)) = &collector {
+        let (o, q) = crate::deviation::dismiss(app, tx, forum, from, said, message_id, now).await?;
+        (None, None, q, o)
+    } else {
+        match (route, &m.parsed, m.raw) {
+            (Route::Obligation { forum, reply }, _, _) => {
+                let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+                let (o, q) = crate::followup::on_reply(app, tx, forum, obligations, reply, message_id, now).await?;
+                (None, None, q, o)
+            }
+            (Route::Answer(k), Some(v), Some(raw)) => {
+                let prepared = crate::answers::prepare(app, tx.conn(), *k, v, raw).await?;
+                let (o, q) = crate::answers::apply(app, tx, &prepared, message_id, now).await?;
+                (None, None, q, o)
+            }
+            (Route::Answer(_), _, _) => (None, None, false, "ignored"),
+            (Route::Case(verdict), _, _) => {
+                let (id, no, q) = apply(app, tx, verdict, message_id, m.received, now).await?;
+                (id, no, q, verdict.outcome())
+            }
+        }
     })
 }
 
 /// Reads what `core::intake::lookups` names through the transaction (so mail k sees mails
-/// 1..k-1 of the batch). Returns the facts, and the thread's obligations as stored.
-async fn gather(
-    tx: &mut Tx,
+/// 1..k-1 of the batch). Returns the facts, and the thread's obligations as stored (a plain
+/// submission has no thread: the direct path never needs them).
+async fn gather<T: IntakeTx>(
+    tx: &mut T,
     look: &Lookups,
     message_id: &str,
     received: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(Facts, Vec<ObligationRow>)> {
     let mut facts = Facts {
-        message_id_seen: read::message_id_seen(tx.conn(), message_id).await?,
+        message_id_seen: tx.message_id_seen(message_id).await?,
         ..Facts::default()
     };
     let mut obligations = Vec::new();
     let Some(forum) = &look.forum else {
         return Ok((facts, obligations));
     };
-    facts.same_content_case = read::case_with_hash(tx.conn(), forum, &look.content_hash).await?;
-    facts.thread_case = read::thread_case(tx.conn(), forum, &look.thread_ids, look.case_ref.as_deref()).await?;
+    facts.same_content_case = tx.case_with_hash(forum, &look.content_hash).await?;
     if look.meetings {
-        facts.meetings = read::meetings_after(tx.conn(), forum, received, 12).await?;
-    }
-    if look.obligations {
-        obligations = read::obligations_for_thread(tx.conn(), forum, &look.thread_ids).await?;
-        facts.thread_obligations = obligations.iter().map(ObligationRow::in_thread).collect();
+        facts.meetings = tx.meetings_after(forum, received, 12).await?;
     }
     if let Some(address) = &look.rejections_of {
         let since = now - chrono::Duration::hours(24);
-        facts.rejections_today = read::sent_to_since(tx.conn(), &["incomplete", "no_parts"], address, since).await?;
+        facts.rejections_today = tx.sent_to_since(&["incomplete", "no_parts"], address, since).await?;
+    }
+    let threaded = !look.thread_ids.is_empty() || look.case_ref.is_some() || look.obligations;
+    if let (true, Some(tx)) = (threaded, tx.full()) {
+        facts.thread_case = read::thread_case(tx.conn(), forum, &look.thread_ids, look.case_ref.as_deref()).await?;
+        if look.obligations {
+            obligations = read::obligations_for_thread(tx.conn(), forum, &look.thread_ids).await?;
+            facts.thread_obligations = obligations.iter().map(ObligationRow::in_thread).collect();
+        }
     }
     Ok((facts, obligations))
 }
 
-/// Carries out a verdict inside the transaction: case rows and the answer to the submitter.
-/// Returns the case's row id and number, and whether mail was queued.
-async fn apply(
+fn labels(keys: &[SectionKey]) -> Vec<&'static str> {
+    keys.iter().map(|k| k.label_sv()).collect()
+}
+
+/// Carries out a verdict of a plain submission inside either transaction: a new case and the
+/// answer to the submitter, a "no parts" answer, or nothing (a duplicate, a mail ignored or
+/// quarantined). Returns the case's row id and number, and whether mail was queued.
+async fn apply_new<T: IntakeTx>(
     app: &App,
-    tx: &mut Tx,
+    tx: &mut T,
     verdict: &Verdict,
     message_id: &str,
     received: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(Option<i64>, Option<String>, bool)> {
-    let labels = |keys: &[SectionKey]| keys.iter().map(|k| k.label_sv()).collect::<Vec<_>>();
     match verdict {
         Verdict::NewCase {
             forum,
@@ -662,6 +797,33 @@ async fn apply(
             }
             Ok((Some(id), Some(no), true))
         }
+        Verdict::NoParts { forum, submitter, answer } => {
+            if !*answer {
+                return Ok((None, None, false));
+            }
+            let forum = app.cfg.forum(forum).context("forum vanished from config")?;
+            let extra = serde_json::json!({ "labels": labels(&SectionKey::ALL) });
+            reply(app, tx, forum, submitter, "no_parts", None, None, extra, message_id, now).await?;
+            Ok((None, None, true))
+        }
+        Verdict::Duplicate { .. } | Verdict::Ignore { .. } | Verdict::Quarantine { .. } => Ok((None, None, false)),
+        Verdict::UpdateCase { .. } | Verdict::Withdraw { .. } => {
+            anyhow::bail!("a case's update or withdrawal needs the full transaction")
+        }
+    }
+}
+
+/// Carries out a verdict inside the full transaction: [`apply_new`], and a case's update or
+/// withdrawal with the answer to its submitter.
+async fn apply(
+    app: &App,
+    tx: &mut Tx,
+    verdict: &Verdict,
+    message_id: &str,
+    received: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Option<i64>, Option<String>, bool)> {
+    match verdict {
         Verdict::UpdateCase {
             forum,
             case,
@@ -720,16 +882,7 @@ async fn apply(
             .await?;
             Ok((Some(case.id), Some(case.case_no.clone()), true))
         }
-        Verdict::NoParts { forum, submitter, answer } => {
-            if !*answer {
-                return Ok((None, None, false));
-            }
-            let forum = app.cfg.forum(forum).context("forum vanished from config")?;
-            let extra = serde_json::json!({ "labels": labels(&SectionKey::ALL) });
-            reply(app, tx, forum, submitter, "no_parts", None, None, extra, message_id, now).await?;
-            Ok((None, None, true))
-        }
-        Verdict::Duplicate { .. } | Verdict::Ignore { .. } | Verdict::Quarantine { .. } => Ok((None, None, false)),
+        _ => apply_new(app, tx, verdict, message_id, received, now).await,
     }
 }
 
@@ -776,9 +929,9 @@ fn summary(sections: &std::collections::BTreeMap<SectionKey, String>) -> serde_j
 /// Seed 001: acute cases cannot wait for the monthly meeting. The case goes at once to the
 /// convenor and the deputy heads of the units it concerns (never back to the submitter).
 #[allow(clippy::too_many_arguments)]
-async fn forward_urgent(
+async fn forward_urgent<T: IntakeTx>(
     app: &App,
-    tx: &mut Tx,
+    tx: &mut T,
     forum: &Forum,
     submitter: &str,
     submission: &crate::core::submission::Submission,
@@ -822,9 +975,9 @@ async fn forward_urgent(
 /// Renders template `name` for the member at `to` and queues it as an answer to `answers`
 /// (the incoming Message-ID, which also makes the outgoing Message-ID deterministic).
 #[allow(clippy::too_many_arguments)]
-async fn reply(
+async fn reply<T: IntakeTx>(
     app: &App,
-    tx: &mut Tx,
+    tx: &mut T,
     forum: &Forum,
     to: &str,
     name: &str,

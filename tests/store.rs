@@ -757,3 +757,120 @@ async fn a_full_sqlite_database_is_a_disk_failure() {
     let full = anyhow::Error::from(full.expect_err("full")).context("cannot store the case");
     assert_eq!(Failure::of(&full), Failure::DiskFull, "{full:#}");
 }
+
+/// SQLite's direct path (issue 20): the statements of a plain submission on the store's own
+/// connection, with the same semantics as the sqlx transaction: it sees its own writes, a
+/// savepoint undoes one mail alone, a message recorded before is refused, the case counter
+/// and the outbox are shared with the pool's connections, and a transaction dropped without
+/// commit leaves nothing.
+#[tokio::test]
+async fn the_direct_sqlite_path_keeps_the_transactions_promises() {
+    use samverkan::store::NewCase;
+    use samverkan::store::fast::IntakeTx;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(&dir.path().join("t.db")).await.expect("open");
+    assert!(s.has_direct());
+    let now = ts("2026-05-01T10:00:00Z");
+    let rec = |uid: u32, message_id: &'static str| IntakeRecord {
+        mailbox: "INBOX",
+        uidvalidity: 7,
+        uid,
+        message_id,
+        received_at: now,
+        processed_at: now,
+        kind: "submission",
+        outcome: "case_created",
+        destination: "processed",
+        case_id: None,
+    };
+    let case = |message_id: &'static str| NewCase {
+        forum_id: "a",
+        year: 2026,
+        status: "submitted",
+        submitter: "anna@x",
+        message_id,
+        content_hash: "h1",
+        sections_json: "{}",
+        meeting_id: None,
+        urgent: false,
+        units_json: "[]",
+        received_at: now,
+        now,
+    };
+    // The pool numbers one case first: the direct path goes on from there.
+    let mut tx = s.begin().await.expect("tx");
+    assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0001");
+    tx.commit().await.expect("commit");
+
+    let mut f = s.begin_fast().await.expect("begin").expect("direct on SQLite");
+    IntakeTx::savepoint(&mut f).await.expect("savepoint");
+    let (_, no) = IntakeTx::insert_case(&mut f, &case("one@x")).await.expect("case");
+    assert_eq!(no, "2026-0002");
+    IntakeTx::enqueue(&mut f, &outgoing("r1@x"), now).await.expect("enqueue");
+    IntakeTx::enqueue(&mut f, &outgoing("r1@x"), now)
+        .await
+        .expect("the same Message-ID again");
+    assert!(IntakeTx::record_intake(&mut f, &rec(1, "one@x")).await.expect("rec"));
+    IntakeTx::release_savepoint(&mut f).await.expect("release");
+    assert!(IntakeTx::message_id_seen(&mut f, "one@x").await.expect("seen"), "its own write");
+    assert_eq!(
+        IntakeTx::case_with_hash(&mut f, "a", "h1").await.expect("hash").as_deref(),
+        Some("2026-0002")
+    );
+    // A second mail, undone alone.
+    IntakeTx::savepoint(&mut f).await.expect("savepoint");
+    IntakeTx::insert_case(&mut f, &case("two@x")).await.expect("case");
+    assert!(IntakeTx::record_intake(&mut f, &rec(2, "two@x")).await.expect("rec"));
+    IntakeTx::rollback_to_savepoint(&mut f).await.expect("rollback to");
+    // Recorded before: refused.
+    assert!(!IntakeTx::record_intake(&mut f, &rec(1, "one@x")).await.expect("rec"));
+    assert_eq!(
+        IntakeTx::sent_to_since(&mut f, &["receipt"], "t@x", now).await.expect("count"),
+        1,
+        "queued once"
+    );
+    f.commit().expect("commit");
+    assert!(s.message_id_seen("one@x").await.expect("seen"));
+    assert!(!s.message_id_seen("two@x").await.expect("seen"), "rolled back alone");
+
+    // Dropped without commit: nothing.
+    let mut f = s.begin_fast().await.expect("begin").expect("direct");
+    IntakeTx::insert_case(&mut f, &case("three@x")).await.expect("case");
+    assert!(IntakeTx::record_intake(&mut f, &rec(3, "three@x")).await.expect("rec"));
+    drop(f);
+    assert!(!s.message_id_seen("three@x").await.expect("seen"));
+
+    // The counter is shared: the pool's next number follows the direct path's (the rolled-back
+    // numbers are not used).
+    let mut tx = s.begin().await.expect("tx");
+    assert_eq!(tx.next_case_no("a", 2026).await.expect("n"), "2026-0003");
+    tx.commit().await.expect("commit");
+    // The sender's claim (on the direct connection on SQLite) takes the queued receipt once.
+    let (row, attempt) = s
+        .claim_next_outbox(now, "me", |_| now + chrono::Duration::minutes(5))
+        .await
+        .expect("claim")
+        .expect("the receipt");
+    assert_eq!((row.env_to.clone(), attempt), (vec!["t@x".to_string()], 1));
+    assert!(
+        s.outbox_sent_claim_next(row.id, now, "me", |_| now).await.expect("claim").is_none(),
+        "sent, and nothing else due"
+    );
+}
+
+/// A full database on the direct path is a disk failure too (rusqlite's error, classified like
+/// sqlx's), and a constraint violation is not.
+#[tokio::test]
+async fn a_full_database_on_the_direct_path_is_a_disk_failure() {
+    use samverkan::app::Failure;
+    let c = rusqlite::Connection::open_in_memory().expect("db");
+    c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, x BLOB); INSERT INTO t VALUES (1, x'00');")
+        .expect("schema");
+    let dup = c.execute("INSERT INTO t VALUES (1, x'00')", []).expect_err("duplicate key");
+    let dup = anyhow::Error::from(dup).context("storing");
+    assert_eq!(Failure::of(&dup), Failure::Other, "{dup:#}");
+    c.execute_batch("PRAGMA max_page_count = 4").expect("pragma");
+    let full = c.execute("INSERT INTO t VALUES (2, zeroblob(100000))", []).expect_err("full");
+    let full = anyhow::Error::from(full).context("cannot store the case");
+    assert_eq!(Failure::of(&full), Failure::DiskFull, "{full:#}");
+}

@@ -34,6 +34,7 @@ use crate::core::time::{db, from_db};
 
 pub mod copy;
 pub mod deviation;
+pub mod fast;
 pub mod people;
 pub mod read;
 pub mod report;
@@ -79,6 +80,8 @@ pub struct Store {
     backend: Backend,
     writer: Arc<tokio::sync::Mutex<()>>,
     waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// SQLite only: the connection intake's plain submissions use directly ([`fast`]).
+    fast: Option<Arc<fast::Direct>>,
 }
 
 /// Percent-encodes a file path for a `sqlite:` URL (sqlx decodes it again).
@@ -350,8 +353,42 @@ fn agenda_case_from(r: &AnyRow) -> Result<AgendaCase> {
 /// synced, never less.
 const SQLITE_BEGIN: &str = "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE";
 
+/// The statements intake's batches run, shared by [`Tx`] (sqlx, both engines) and
+/// [`fast::FastTx`] (SQLite called directly): one text each, so the two paths cannot drift.
+pub(crate) mod sql {
+    /// Message-ID $1 was handled before: a count.
+    pub const MESSAGE_ID_SEEN: &str = "SELECT count(*) FROM intake WHERE message_id = $1";
+    /// The first case of forum $1 with content fingerprint $2: its number.
+    pub const CASE_WITH_HASH: &str = "SELECT case_no FROM cases WHERE forum_id = $1 AND content_hash = $2 ORDER BY id LIMIT 1";
+    /// Forum $1's meetings starting after $2, soonest first, at most $3.
+    pub const MEETINGS_AFTER: &str =
+        "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = $1 AND starts_at > $2 AND kind <> 'person'
+         ORDER BY starts_at LIMIT $3";
+    /// Mails of kind $1 queued since $2 to address $3: a count.
+    pub const SENT_TO_SINCE: &str = "SELECT count(*) FROM outbox WHERE kind = $1 AND created_at >= $2
+             AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = $3)";
+    /// The next case number of forum $1 and year $2.
+    pub const NEXT_CASE_NO: &str = "INSERT INTO case_counter (forum_id, year, last_number) VALUES ($1, $2, 1)
+             ON CONFLICT(forum_id, year) DO UPDATE SET last_number = case_counter.last_number + 1 RETURNING last_number";
+    pub const INSERT_CASE: &str = "INSERT INTO cases (forum_id, case_no, status, submitter, message_id, content_hash, sections_json,
+                                meeting_id, urgent, units_json, received_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+    /// An outbox row; none when Message-ID $1 is queued already.
+    pub const ENQUEUE: &str =
+        "INSERT INTO outbox (message_id, kind, forum_id, case_id, meeting_id, env_from, env_to, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT(message_id) DO NOTHING RETURNING id";
+    pub const ENQUEUE_BODY: &str = "INSERT INTO outbox_body (outbox_id, mime) VALUES ($1, $2)";
+    /// Outbox row $4 claimed by instance $3 for attempt $1, due again at $2 if it is not
+    /// concluded.
+    pub const OUTBOX_CLAIM: &str = "UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_by = $3 WHERE id = $4";
+    /// The intake record; no row when the message was recorded before.
+    pub const RECORD_INTAKE: &str =
+        "INSERT INTO intake (mailbox, uidvalidity, uid, message_id, received_at, processed_at, kind, outcome, destination, case_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING";
+}
+
 /// Marks outbox row $2 sent at $1.
-const OUTBOX_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', claimed_by = '' WHERE id = $2";
+pub(crate) const OUTBOX_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', claimed_by = '' WHERE id = $2";
 
 fn partstat_from(s: &str) -> PartStat {
     match s {
@@ -411,6 +448,10 @@ impl Store {
     /// Opens a store and applies its backend's pending migrations.
     pub async fn connect(target: Target<'_>) -> Result<Store> {
         sqlx::any::install_default_drivers();
+        let target_path = match &target {
+            Target::Sqlite(p) => Some(p.to_path_buf()),
+            Target::Postgres { .. } => None,
+        };
         let (pool, backend) = match target {
             Target::Sqlite(path) => {
                 ensure_private_file(path)?;
@@ -462,11 +503,13 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
         migrator.run(&pool).await.context("cannot apply database migrations")?;
+        let fast = target_path.map(|p| Arc::new(fast::Direct::new(&p)));
         Ok(Store {
             pool,
             backend,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            fast,
         })
     }
 
@@ -479,6 +522,21 @@ impl Store {
     /// PostgreSQL: `BEGIN` and the shared advisory write lock, held until commit or rollback.
     pub async fn begin(&self) -> Result<Tx> {
         self.begin_at(SQLITE_BEGIN).await
+    }
+
+    /// Whether this store has the direct path ([`fast`]): SQLite.
+    pub fn has_direct(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// A write transaction on SQLite's direct connection, for intake's plain submissions
+    /// ([`fast`]); `None` on PostgreSQL, which has no such path.
+    pub async fn begin_fast(&self) -> Result<Option<fast::FastTx>> {
+        let Some(c) = &self.fast else {
+            return Ok(None);
+        };
+        let writer = self.write_lock().await;
+        fast::FastTx::begin(c.lock().await?, writer).map(Some)
     }
 
     /// [`Store::begin`], with `sqlite_begin` (the sync level, then `BEGIN IMMEDIATE`) on SQLite.
@@ -1079,6 +1137,12 @@ impl Store {
                 )
             };
         }
+        if let Some(c) = &self.fast {
+            // SQLite: on the direct connection, the claim's five statements without a thread
+            // hand-over each (issue 20).
+            let conn = c.lock().await?;
+            return fast::claim_next_after(&conn, due!("outbox INDEXED BY outbox_due", ""), sent, now, instance, retry_at);
+        }
         let (mut tx, sql) = match self.backend {
             Backend::Sqlite => (self.pool.begin_with(SQLITE_BEGIN).await?, due!("outbox INDEXED BY outbox_due", "")),
             Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE OF outbox SKIP LOCKED")),
@@ -1108,7 +1172,7 @@ impl Store {
             meeting_id: r.get(7),
         };
         let attempt = row.attempts + 1;
-        sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_by = $3 WHERE id = $4")
+        sqlx::query(sql::OUTBOX_CLAIM)
             .bind(i64::from(attempt))
             .bind(db(retry_at(attempt)))
             .bind(instance)
@@ -1421,40 +1485,33 @@ pub struct Tx {
 impl Tx {
     /// Allocates the next case number of the forum and year: `2026-0001`, `2026-0002`, ...
     pub async fn next_case_no(&mut self, forum_id: &str, year: i32) -> Result<String> {
-        let n: i64 = sqlx::query_scalar(
-            "INSERT INTO case_counter (forum_id, year, last_number) VALUES ($1, $2, 1)
-             ON CONFLICT(forum_id, year) DO UPDATE SET last_number = case_counter.last_number + 1 RETURNING last_number",
-        )
-        .bind(forum_id)
-        .bind(year)
-        .fetch_one(&mut *self.tx)
-        .await?;
+        let n: i64 = sqlx::query_scalar(sql::NEXT_CASE_NO)
+            .bind(forum_id)
+            .bind(year)
+            .fetch_one(&mut *self.tx)
+            .await?;
         Ok(format!("{year}-{n:04}"))
     }
 
     /// Inserts a case with a fresh number; returns its row id and case number.
     pub async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<(i64, String)> {
         let case_no = self.next_case_no(c.forum_id, c.year).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO cases (forum_id, case_no, status, submitter, message_id, content_hash, sections_json,
-                                meeting_id, urgent, units_json, received_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        )
-        .bind(c.forum_id)
-        .bind(&case_no)
-        .bind(c.status)
-        .bind(c.submitter)
-        .bind(c.message_id)
-        .bind(c.content_hash)
-        .bind(c.sections_json)
-        .bind(c.meeting_id)
-        .bind(i64::from(c.urgent))
-        .bind(c.units_json)
-        .bind(db(c.received_at))
-        .bind(db(c.now))
-        .bind(db(c.now))
-        .fetch_one(&mut *self.tx)
-        .await?;
+        let id: i64 = sqlx::query_scalar(sql::INSERT_CASE)
+            .bind(c.forum_id)
+            .bind(&case_no)
+            .bind(c.status)
+            .bind(c.submitter)
+            .bind(c.message_id)
+            .bind(c.content_hash)
+            .bind(c.sections_json)
+            .bind(c.meeting_id)
+            .bind(i64::from(c.urgent))
+            .bind(c.units_json)
+            .bind(db(c.received_at))
+            .bind(db(c.now))
+            .bind(db(c.now))
+            .fetch_one(&mut *self.tx)
+            .await?;
         Ok((id, case_no))
     }
 
@@ -1740,27 +1797,20 @@ impl Tx {
 
     /// Queues a mail. The same Message-ID queued twice is stored once.
     pub async fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO outbox (message_id, kind, forum_id, case_id, meeting_id, env_from, env_to, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT(message_id) DO NOTHING RETURNING id",
-        )
-        .bind(&m.message_id)
-        .bind(&m.kind)
-        .bind(&m.forum_id)
-        .bind(m.case_id)
-        .bind(m.meeting_id)
-        .bind(&m.env_from)
-        .bind(serde_json::to_string(&m.env_to)?)
-        .bind(db(now))
-        .bind(db(now))
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        let id: Option<i64> = sqlx::query_scalar(sql::ENQUEUE)
+            .bind(&m.message_id)
+            .bind(&m.kind)
+            .bind(&m.forum_id)
+            .bind(m.case_id)
+            .bind(m.meeting_id)
+            .bind(&m.env_from)
+            .bind(serde_json::to_string(&m.env_to)?)
+            .bind(db(now))
+            .bind(db(now))
+            .fetch_optional(&mut *self.tx)
+            .await?;
         if let Some(id) = id {
-            sqlx::query("INSERT INTO outbox_body (outbox_id, mime) VALUES ($1, $2)")
-                .bind(id)
-                .bind(&m.mime)
-                .execute(&mut *self.tx)
-                .await?;
+            sqlx::query(sql::ENQUEUE_BODY).bind(id).bind(&m.mime).execute(&mut *self.tx).await?;
         }
         Ok(())
     }
@@ -1768,22 +1818,19 @@ impl Tx {
     /// Records that a message was read. Returns false when this (mailbox, UIDVALIDITY, UID)
     /// was already recorded: the caller then rolls back, so nothing happens twice.
     pub async fn record_intake(&mut self, r: &IntakeRecord<'_>) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO intake (mailbox, uidvalidity, uid, message_id, received_at, processed_at, kind, outcome, destination, case_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING",
-        )
-        .bind(r.mailbox)
-        .bind(i64::from(r.uidvalidity))
-        .bind(i64::from(r.uid))
-        .bind(r.message_id)
-        .bind(db(r.received_at))
-        .bind(db(r.processed_at))
-        .bind(r.kind)
-        .bind(r.outcome)
-        .bind(r.destination)
-        .bind(r.case_id)
-        .execute(&mut *self.tx)
-        .await?;
+        let done = sqlx::query(sql::RECORD_INTAKE)
+            .bind(r.mailbox)
+            .bind(i64::from(r.uidvalidity))
+            .bind(i64::from(r.uid))
+            .bind(r.message_id)
+            .bind(db(r.received_at))
+            .bind(db(r.processed_at))
+            .bind(r.kind)
+            .bind(r.outcome)
+            .bind(r.destination)
+            .bind(r.case_id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

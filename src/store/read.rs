@@ -12,22 +12,17 @@ use super::*;
 
 /// Whether a message with this Message-ID was handled before.
 pub async fn message_id_seen(c: &mut AnyConnection, message_id: &str) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM intake WHERE message_id = $1")
-        .bind(message_id)
-        .fetch_one(&mut *c)
-        .await?;
+    let n: i64 = sqlx::query_scalar(sql::MESSAGE_ID_SEEN).bind(message_id).fetch_one(&mut *c).await?;
     Ok(n > 0)
 }
 
 /// The case number of an existing case with the same content fingerprint in this forum.
 pub async fn case_with_hash(c: &mut AnyConnection, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT case_no FROM cases WHERE forum_id = $1 AND content_hash = $2 ORDER BY id LIMIT 1")
-            .bind(forum_id)
-            .bind(content_hash)
-            .fetch_optional(&mut *c)
-            .await?,
-    )
+    Ok(sqlx::query_scalar(sql::CASE_WITH_HASH)
+        .bind(forum_id)
+        .bind(content_hash)
+        .fetch_optional(&mut *c)
+        .await?)
 }
 
 /// The case of `forum_id` a mail refers to: its case number (from the subject), or a
@@ -67,15 +62,12 @@ pub async fn thread_case(c: &mut AnyConnection, forum_id: &str, ids: &[String], 
 
 /// The forum's meetings starting after `after`, soonest first.
 pub async fn meetings_after(c: &mut AnyConnection, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
-    let rows = sqlx::query(
-        "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = $1 AND starts_at > $2 AND kind <> 'person'
-         ORDER BY starts_at LIMIT $3",
-    )
-    .bind(forum_id)
-    .bind(db(after))
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await?;
+    let rows = sqlx::query(sql::MEETINGS_AFTER)
+        .bind(forum_id)
+        .bind(db(after))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *c)
+        .await?;
     rows.into_iter()
         .map(|r| {
             Ok(Meeting {
@@ -279,15 +271,12 @@ pub async fn case_by_id(c: &mut AnyConnection, id: i64) -> Result<Option<CaseRow
 pub async fn sent_to_since(c: &mut AnyConnection, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
     let mut total = 0;
     for kind in kinds {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE kind = $1 AND created_at >= $2
-             AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = $3)",
-        )
-        .bind(*kind)
-        .bind(db(since))
-        .bind(address)
-        .fetch_one(&mut *c)
-        .await?;
+        let n: i64 = sqlx::query_scalar(sql::SENT_TO_SINCE)
+            .bind(*kind)
+            .bind(db(since))
+            .bind(address)
+            .fetch_one(&mut *c)
+            .await?;
         total += n as u32;
     }
     Ok(total)

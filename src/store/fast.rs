@@ -1,0 +1,417 @@
+//! Intake's batches on SQLite, called directly (issue 20). sqlx runs each SQLite connection on
+//! a worker thread of its own and hands it every statement and every row over a channel: two or
+//! more thread switches per statement, about half of the daemon's CPU in a burst. Here the same
+//! statements ([`super::sql`], the text [`Tx`] runs) go to a connection of this process's own,
+//! on the calling thread: microseconds each, no hand-over.
+//!
+//! Only the statements a plain submission needs are here ([`FastTx`]); every other mail goes
+//! through [`Tx`]. The guarantees are those of [`Tx`]: the same in-process write lock, `BEGIN
+//! IMMEDIATE` at `synchronous = NORMAL`, one savepoint per message, and the batch's end synced by
+//! [`super::Store::batch_synced`] (the log is one file: its synced commit syncs this
+//! connection's frames too). PostgreSQL has no such path ([`super::Store::begin_fast`] is `None`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, ToSql};
+
+use super::{IntakeRecord, NewCase, Outgoing, Tx, sql};
+use crate::core::schedule::{Meeting, MeetingKind};
+use crate::core::time::{db, from_db};
+
+/// The direct connection of a SQLite store, opened (like the pool's) when first used: the
+/// CLI's commands never open it.
+#[derive(Debug)]
+pub struct Direct {
+    path: PathBuf,
+    conn: Arc<tokio::sync::Mutex<Option<Connection>>>,
+}
+
+/// The direct connection, locked for one user at a time.
+pub(super) struct Locked(tokio::sync::OwnedMutexGuard<Option<Connection>>);
+
+impl std::ops::Deref for Locked {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.0.as_ref().expect("opened when locked")
+    }
+}
+
+impl Direct {
+    pub(super) fn new(path: &Path) -> Direct {
+        Direct {
+            path: path.to_path_buf(),
+            conn: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+
+    /// Locks the connection, opening it first if it is not open yet.
+    pub(super) async fn lock(&self) -> Result<Locked> {
+        let mut g = Arc::clone(&self.conn).lock_owned().await;
+        if g.is_none() {
+            let c = Connection::open(&self.path).with_context(|| format!("cannot open database {}", self.path.display()))?;
+            c.execute_batch(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+            )?;
+            c.set_prepared_statement_cache_capacity(32);
+            *g = Some(c);
+        }
+        Ok(Locked(g))
+    }
+}
+
+/// A write transaction on the direct connection, holding the store's in-process write lock.
+/// Dropped without [`FastTx::commit`], it rolls back.
+pub struct FastTx {
+    // Declared first, dropped first: the transaction ends before the write lock is released.
+    conn: Locked,
+    open: bool,
+    _writer: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for FastTx {
+    fn drop(&mut self) {
+        if self.open {
+            // SQLite may have rolled back by itself (SQLITE_FULL, an I/O error): then there is
+            // nothing to roll back and the error says so.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Binds `args` to `$1`, `$2`, ... by name (SQLite numbers named parameters in the order they
+/// first appear; the shared statements may use them in any order).
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[&dyn ToSql]) -> Result<()> {
+    for (i, a) in args.iter().enumerate() {
+        let name = format!("${}", i + 1);
+        let at = stmt
+            .parameter_index(&name)?
+            .with_context(|| format!("statement has no parameter {name}"))?;
+        stmt.raw_bind_parameter(at, a)?;
+    }
+    Ok(())
+}
+
+impl FastTx {
+    pub(super) fn begin(conn: Locked, writer: tokio::sync::OwnedMutexGuard<()>) -> Result<FastTx> {
+        if !conn.is_autocommit() {
+            // Left open by a failure SQLite did not roll back: start clean.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
+            .context("cannot start a database transaction")?;
+        Ok(FastTx {
+            conn,
+            open: true,
+            _writer: writer,
+        })
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// One row's first column, or none.
+    fn one<T: rusqlite::types::FromSql>(&self, sql: &str, args: &[&dyn ToSql]) -> Result<Option<T>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        bind(&mut stmt, args)?;
+        let mut rows = stmt.raw_query();
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get(0)?),
+            None => None,
+        })
+    }
+
+    fn execute(&self, sql: &str, args: &[&dyn ToSql]) -> Result<usize> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        bind(&mut stmt, args)?;
+        Ok(stmt.raw_execute()?)
+    }
+
+    pub fn savepoint(&self) -> Result<()> {
+        self.conn.execute_batch("SAVEPOINT step")?;
+        Ok(())
+    }
+
+    pub fn release_savepoint(&self) -> Result<()> {
+        self.conn.execute_batch("RELEASE SAVEPOINT step")?;
+        Ok(())
+    }
+
+    pub fn rollback_to_savepoint(&self) -> Result<()> {
+        self.conn.execute_batch("ROLLBACK TO SAVEPOINT step; RELEASE SAVEPOINT step")?;
+        Ok(())
+    }
+
+    pub fn message_id_seen(&self, message_id: &str) -> Result<bool> {
+        Ok(self.one::<i64>(sql::MESSAGE_ID_SEEN, &[&message_id])?.unwrap_or(0) > 0)
+    }
+
+    pub fn case_with_hash(&self, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
+        self.one(sql::CASE_WITH_HASH, &[&forum_id, &content_hash])
+    }
+
+    pub fn meetings_after(&self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
+        let mut stmt = self.conn.prepare_cached(sql::MEETINGS_AFTER)?;
+        bind(&mut stmt, &[&forum_id, &db(after), &i64::from(limit)])?;
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(Meeting {
+                id: r.get(0)?,
+                start: from_db(&r.get::<_, String>(1)?).context("meetings.starts_at is not a time")?,
+                kind: MeetingKind::from_db(&r.get::<_, String>(2)?),
+                place: r.get(3)?,
+                status: r.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn sent_to_since(&self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
+        let since = db(since);
+        let mut total = 0;
+        for kind in kinds {
+            total += self.one::<i64>(sql::SENT_TO_SINCE, &[kind, &since, &address])?.unwrap_or(0) as u32;
+        }
+        Ok(total)
+    }
+
+    /// [`super::Tx::insert_case`].
+    pub fn insert_case(&self, c: &NewCase<'_>) -> Result<(i64, String)> {
+        let n: i64 = self
+            .one(sql::NEXT_CASE_NO, &[&c.forum_id, &c.year])?
+            .context("the case counter returned no number")?;
+        let case_no = format!("{}-{n:04}", c.year);
+        let id: i64 = self
+            .one(
+                sql::INSERT_CASE,
+                &[
+                    &c.forum_id,
+                    &case_no,
+                    &c.status,
+                    &c.submitter,
+                    &c.message_id,
+                    &c.content_hash,
+                    &c.sections_json,
+                    &c.meeting_id,
+                    &i64::from(c.urgent),
+                    &c.units_json,
+                    &db(c.received_at),
+                    &db(c.now),
+                    &db(c.now),
+                ],
+            )?
+            .context("a case insert returned no id")?;
+        Ok((id, case_no))
+    }
+
+    /// [`super::Tx::enqueue`].
+    pub fn enqueue(&self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
+        let now = db(now);
+        let id: Option<i64> = self.one(
+            sql::ENQUEUE,
+            &[
+                &m.message_id,
+                &m.kind,
+                &m.forum_id,
+                &m.case_id,
+                &m.meeting_id,
+                &m.env_from,
+                &serde_json::to_string(&m.env_to)?,
+                &now,
+                &now,
+            ],
+        )?;
+        if let Some(id) = id {
+            self.execute(sql::ENQUEUE_BODY, &[&id, &m.mime])?;
+        }
+        Ok(())
+    }
+
+    /// [`super::Tx::record_intake`].
+    pub fn record_intake(&self, r: &IntakeRecord<'_>) -> Result<bool> {
+        let done = self.execute(
+            sql::RECORD_INTAKE,
+            &[
+                &r.mailbox,
+                &i64::from(r.uidvalidity),
+                &i64::from(r.uid),
+                &r.message_id,
+                &db(r.received_at),
+                &db(r.processed_at),
+                &r.kind,
+                &r.outcome,
+                &r.destination,
+                &r.case_id,
+            ],
+        )?;
+        Ok(done == 1)
+    }
+}
+
+/// Whether an error's chain holds a SQLite failure from this path: its extended result code.
+pub fn error_code(e: &anyhow::Error) -> Option<String> {
+    e.chain().find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(f, _)) => Some(f.extended_code.to_string()),
+        _ => None,
+    })
+}
+
+/// What intake does with a plain submission, on either path: [`Tx`] (sqlx, both engines) or
+/// [`FastTx`] (SQLite directly). Intake's code is written once against this.
+pub trait IntakeTx: Send {
+    fn message_id_seen(&mut self, message_id: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn case_with_hash(&mut self, forum_id: &str, content_hash: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn meetings_after(&mut self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> impl Future<Output = Result<Vec<Meeting>>> + Send;
+    fn sent_to_since(&mut self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
+    fn insert_case(&mut self, c: &NewCase<'_>) -> impl Future<Output = Result<(i64, String)>> + Send;
+    fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
+    fn record_intake(&mut self, r: &IntakeRecord<'_>) -> impl Future<Output = Result<bool>> + Send;
+    fn savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
+    fn release_savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
+    fn rollback_to_savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// The whole transaction, for what only [`Tx`] does (answers, obligations, the routines
+    /// around one person, case updates); `None` on the direct path.
+    fn full(&mut self) -> Option<&mut Tx>;
+}
+
+impl IntakeTx for Tx {
+    async fn message_id_seen(&mut self, message_id: &str) -> Result<bool> {
+        super::read::message_id_seen(self.conn(), message_id).await
+    }
+    async fn case_with_hash(&mut self, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
+        super::read::case_with_hash(self.conn(), forum_id, content_hash).await
+    }
+    async fn meetings_after(&mut self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
+        super::read::meetings_after(self.conn(), forum_id, after, limit).await
+    }
+    async fn sent_to_since(&mut self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
+        super::read::sent_to_since(self.conn(), kinds, address, since).await
+    }
+    async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<(i64, String)> {
+        Tx::insert_case(self, c).await
+    }
+    async fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
+        Tx::enqueue(self, m, now).await
+    }
+    async fn record_intake(&mut self, r: &IntakeRecord<'_>) -> Result<bool> {
+        Tx::record_intake(self, r).await
+    }
+    async fn savepoint(&mut self) -> Result<()> {
+        Tx::savepoint(self).await
+    }
+    async fn release_savepoint(&mut self) -> Result<()> {
+        Tx::release_savepoint(self).await
+    }
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        Tx::rollback_to_savepoint(self).await
+    }
+    fn full(&mut self) -> Option<&mut Tx> {
+        Some(self)
+    }
+}
+
+impl IntakeTx for FastTx {
+    async fn message_id_seen(&mut self, message_id: &str) -> Result<bool> {
+        FastTx::message_id_seen(self, message_id)
+    }
+    async fn case_with_hash(&mut self, forum_id: &str, content_hash: &str) -> Result<Option<String>> {
+        FastTx::case_with_hash(self, forum_id, content_hash)
+    }
+    async fn meetings_after(&mut self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
+        FastTx::meetings_after(self, forum_id, after, limit)
+    }
+    async fn sent_to_since(&mut self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
+        FastTx::sent_to_since(self, kinds, address, since)
+    }
+    async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<(i64, String)> {
+        FastTx::insert_case(self, c)
+    }
+    async fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> Result<()> {
+        FastTx::enqueue(self, m, now)
+    }
+    async fn record_intake(&mut self, r: &IntakeRecord<'_>) -> Result<bool> {
+        FastTx::record_intake(self, r)
+    }
+    async fn savepoint(&mut self) -> Result<()> {
+        FastTx::savepoint(self)
+    }
+    async fn release_savepoint(&mut self) -> Result<()> {
+        FastTx::release_savepoint(self)
+    }
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        FastTx::rollback_to_savepoint(self)
+    }
+    fn full(&mut self) -> Option<&mut Tx> {
+        None
+    }
+}
+
+/// [`super::Store::outbox_sent_claim_next`] and [`super::Store::claim_next_outbox`] on the
+/// direct connection (the caller holds the store's write lock): `sent` marked sent, and the
+/// next due row claimed, in one transaction. `due`: the claim's query (`$1` now, `$2` the
+/// instance).
+pub(super) fn claim_next_after(
+    conn: &Connection,
+    due: &str,
+    sent: Option<i64>,
+    now: DateTime<Utc>,
+    instance: &str,
+    retry_at: impl Fn(u32) -> DateTime<Utc>,
+) -> Result<Option<(super::OutboxRow, u32)>> {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
+        .context("cannot start a database transaction")?;
+    let result = (|| {
+        let now_s = db(now);
+        if let Some(id) = sent {
+            let mut st = conn.prepare_cached(super::OUTBOX_SENT)?;
+            bind(&mut st, &[&now_s, &id])?;
+            st.raw_execute()?;
+        }
+        let mut st = conn.prepare_cached(due)?;
+        bind(&mut st, &[&now_s, &instance])?;
+        let mut rows = st.raw_query();
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let id: i64 = r.get(0)?;
+        let mime: Vec<u8> = r
+            .get::<_, Option<Vec<u8>>>(5)?
+            .with_context(|| format!("outbox row {id} has no body"))?;
+        let row = super::OutboxRow {
+            id,
+            kind: r.get(1)?,
+            env_from: r.get(2)?,
+            env_to: serde_json::from_str(&r.get::<_, String>(3)?).context("outbox env_to is not a JSON list")?,
+            mime,
+            attempts: r.get::<_, i64>(4)? as u32,
+            case_no: r.get(6)?,
+            meeting_id: r.get(7)?,
+        };
+        drop(rows);
+        let attempt = row.attempts + 1;
+        let mut st = conn.prepare_cached(sql::OUTBOX_CLAIM)?;
+        bind(&mut st, &[&i64::from(attempt), &db(retry_at(attempt)), &instance, &row.id])?;
+        st.raw_execute()?;
+        Ok(Some((row, attempt)))
+    })();
+    match result {
+        Ok(r) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
