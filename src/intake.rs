@@ -588,8 +588,9 @@ async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Messag
     let routed = intake::route(&arrival, &facts, &app.cfg);
     // The routines around one person (issue 18): a member's routine mail ("Ny brukare",
     // "Bokat: ...") is theirs, whatever else it would be (core::person::route decides).
+    // A plain message was read as neither when it was read (`Message::read`): not again.
     let person = match (parsed, facts.message_id_seen) {
-        (Some(v), false) => crate::core::person::route(&app.cfg, v, &crate::core::submission::own_text(v)),
+        (Some(v), false) if !m.plain => crate::core::person::route(&app.cfg, v, &crate::core::submission::own_text(v)),
         _ => None,
     };
     // A deviation collector's "Ingen avvikelse: <reason>": collectors need not be members, so
@@ -597,7 +598,7 @@ async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Messag
     let collector = match (&routed.route, parsed) {
         _ if person.is_some() => None,
         (Route::Obligation { .. }, _) | (_, None) => None,
-        _ if facts.message_id_seen => None,
+        _ if facts.message_id_seen || m.plain => None,
         (_, Some(v)) => crate::core::deviation::collector_answer(&app.cfg, v),
     };
     let plain = person.is_none()

@@ -820,8 +820,7 @@ async fn rsvp_reminders(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime
     }
     for (meeting_id, silent) in by_meeting {
         let m = &silent[0].meeting;
-        let mut tx = app.store.begin().await?;
-        let Some(p) = people::person_by_id(tx.conn(), m.person_id).await? else {
+        let Some(p) = app.store.person_by_id(m.person_id).await? else {
             continue;
         };
         let (Some(forum), true) = (app.cfg.forum(&p.forum_id), p.status == core::ACTIVE) else {
@@ -830,16 +829,22 @@ async fn rsvp_reminders(app: &App, now: DateTime<Utc>) -> Result<Option<DateTime
         let Some(r) = forum.routine(&p.routine_id) else {
             continue;
         };
-        let everyone = attendees(forum, r, &p);
-        let mut sent = 0;
+        // Only who is due now; the write lock is taken only when someone is.
+        let mut due_now = Vec::new();
         for u in &silent {
-            let Some(due) = crate::core::plan::rsvp_remind_at(m.start, u.invited_at, r.rsvp_reminder) else {
-                continue;
-            };
-            if due > now {
-                next = Some(next.map_or(due, |n: DateTime<Utc>| n.min(due)));
-                continue;
+            match crate::core::plan::rsvp_remind_at(m.start, u.invited_at, r.rsvp_reminder) {
+                Some(due) if due > now => next = Some(next.map_or(due, |n: DateTime<Utc>| n.min(due))),
+                Some(_) => due_now.push(u),
+                None => {}
             }
+        }
+        if due_now.is_empty() {
+            continue;
+        }
+        let everyone = attendees(forum, r, &p);
+        let mut tx = app.store.begin().await?;
+        let mut sent = 0;
+        for u in due_now {
             // Addressed as the routine names them now (a contact person replaced since the
             // booking was cancelled for them and is no longer active).
             let Some(a) = everyone.iter().find(|a| a.address.eq_ignore_ascii_case(&u.address)) else {

@@ -353,31 +353,23 @@ impl IntakeTx for FastTx {
     }
 }
 
-/// [`super::Store::outbox_sent_claim_next`] and [`super::Store::claim_next_outbox`] on the
-/// direct connection (the caller holds the store's write lock): `sent` marked sent, and the
-/// next due row claimed, in one transaction. `due`: the claim's query (`$1` now, `$2` the
-/// instance).
-pub(super) fn claim_next_after(
-    conn: &Connection,
-    due: &str,
-    sent: Option<i64>,
-    now: DateTime<Utc>,
-    instance: &str,
-    retry_at: impl Fn(u32) -> DateTime<Utc>,
-) -> Result<Option<(super::OutboxRow, u32)>> {
-    if !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    conn.execute_batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
-        .context("cannot start a database transaction")?;
-    let result = (|| {
+impl FastTx {
+    /// [`super::Store::outbox_sent_claim_next`] and [`super::Store::claim_next_outbox`] on the
+    /// direct connection: `sent` marked sent, and the next due row claimed. `due`: the claim's
+    /// query (`$1` now, `$2` the instance). The caller commits.
+    pub(super) fn claim_next_after(
+        &self,
+        due: &str,
+        sent: Option<i64>,
+        now: DateTime<Utc>,
+        instance: &str,
+        retry_at: impl Fn(u32) -> DateTime<Utc>,
+    ) -> Result<Option<(super::OutboxRow, u32)>> {
         let now_s = db(now);
         if let Some(id) = sent {
-            let mut st = conn.prepare_cached(super::OUTBOX_SENT)?;
-            bind(&mut st, &[&now_s, &id])?;
-            st.raw_execute()?;
+            self.execute(super::OUTBOX_SENT, &[&now_s, &id])?;
         }
-        let mut st = conn.prepare_cached(due)?;
+        let mut st = self.conn.prepare_cached(due)?;
         bind(&mut st, &[&now_s, &instance])?;
         let mut rows = st.raw_query();
         let Some(r) = rows.next()? else {
@@ -397,21 +389,11 @@ pub(super) fn claim_next_after(
             case_no: r.get(6)?,
             meeting_id: r.get(7)?,
         };
-        drop(rows);
         let attempt = row.attempts + 1;
-        let mut st = conn.prepare_cached(sql::OUTBOX_CLAIM)?;
-        bind(&mut st, &[&i64::from(attempt), &db(retry_at(attempt)), &instance, &row.id])?;
-        st.raw_execute()?;
+        self.execute(
+            sql::OUTBOX_CLAIM,
+            &[&i64::from(attempt), &db(retry_at(attempt)), &instance, &row.id],
+        )?;
         Ok(Some((row, attempt)))
-    })();
-    match result {
-        Ok(r) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(r)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
     }
 }

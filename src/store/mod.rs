@@ -1116,7 +1116,6 @@ impl Store {
         instance: &str,
         retry_at: impl Fn(u32) -> DateTime<Utc>,
     ) -> Result<Option<(OutboxRow, u32)>> {
-        let _writer = self.write_lock().await;
         // SQLite, without statistics, preferred the index on status and then sorted and read
         // every pending row: `INDEXED BY` holds it to the index made for this query. PostgreSQL
         // plans from its statistics. The bytes come in the same statement, from their own table
@@ -1137,12 +1136,14 @@ impl Store {
                 )
             };
         }
-        if let Some(c) = &self.fast {
-            // SQLite: on the direct connection, the claim's five statements without a thread
-            // hand-over each (issue 20).
-            let conn = c.lock().await?;
-            return fast::claim_next_after(&conn, due!("outbox INDEXED BY outbox_due", ""), sent, now, instance, retry_at);
+        if let Some(f) = self.begin_fast().await? {
+            // SQLite: on the direct connection, the claim's statements without a thread
+            // hand-over each (issue 20); the write lock is the transaction's.
+            let claimed = f.claim_next_after(due!("outbox INDEXED BY outbox_due", ""), sent, now, instance, retry_at)?;
+            f.commit()?;
+            return Ok(claimed);
         }
+        let _writer = self.write_lock().await;
         let (mut tx, sql) = match self.backend {
             Backend::Sqlite => (self.pool.begin_with(SQLITE_BEGIN).await?, due!("outbox INDEXED BY outbox_due", "")),
             Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE OF outbox SKIP LOCKED")),

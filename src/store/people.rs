@@ -261,6 +261,11 @@ impl Store {
         person_by_ref(&mut *self.pool.acquire().await?, forum_id, reference).await
     }
 
+    /// A person by row id.
+    pub async fn person_by_id(&self, id: i64) -> Result<Option<PersonRow>> {
+        person_by_id(&mut *self.pool.acquire().await?, id).await
+    }
+
     /// A person's meetings.
     pub async fn person_meetings(&self, person_id: i64) -> Result<Vec<PersonMeeting>> {
         person_meetings(&mut *self.pool.acquire().await?, person_id).await
