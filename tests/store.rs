@@ -29,6 +29,22 @@ async fn stores() -> Vec<(&'static str, Option<tempfile::TempDir>, Store)> {
     vec![("sqlite", Some(dir), sqlite), ("postgres", None, postgres)]
 }
 
+/// The intake record of a submission that made a case, in INBOX at UIDVALIDITY 7.
+fn submission_record(now: DateTime<Utc>, uid: u32, message_id: &str) -> IntakeRecord<'_> {
+    IntakeRecord {
+        mailbox: "INBOX",
+        uidvalidity: 7,
+        uid,
+        message_id,
+        received_at: now,
+        processed_at: now,
+        kind: "submission",
+        outcome: "case_created",
+        destination: "processed",
+        case_id: None,
+    }
+}
+
 fn outgoing(id: &str) -> Outgoing {
     Outgoing {
         message_id: id.into(),
@@ -128,18 +144,7 @@ async fn intake_is_recorded_once_per_uid() {
 async fn a_batch_sees_its_own_writes_and_a_savepoint_undoes_one_mail() {
     for (name, _d, s) in stores().await {
         let now = ts("2026-05-01T10:00:00Z");
-        let rec = |uid: u32, message_id: &'static str| IntakeRecord {
-            mailbox: "INBOX",
-            uidvalidity: 7,
-            uid,
-            message_id,
-            received_at: now,
-            processed_at: now,
-            kind: "submission",
-            outcome: "case_created",
-            destination: "processed",
-            case_id: None,
-        };
+        let rec = |uid, message_id| submission_record(now, uid, message_id);
         let mut tx = s.begin().await.expect("tx");
         tx.savepoint().await.expect("savepoint");
         assert!(tx.record_intake(&rec(1, "one@x")).await.expect("rec"), "{name}");
@@ -771,18 +776,7 @@ async fn the_direct_sqlite_path_keeps_the_transactions_promises() {
     let s = Store::open(&dir.path().join("t.db")).await.expect("open");
     assert!(s.has_direct());
     let now = ts("2026-05-01T10:00:00Z");
-    let rec = |uid: u32, message_id: &'static str| IntakeRecord {
-        mailbox: "INBOX",
-        uidvalidity: 7,
-        uid,
-        message_id,
-        received_at: now,
-        processed_at: now,
-        kind: "submission",
-        outcome: "case_created",
-        destination: "processed",
-        case_id: None,
-    };
+    let rec = |uid, message_id| submission_record(now, uid, message_id);
     let case = |message_id: &'static str| NewCase {
         forum_id: "a",
         year: 2026,
