@@ -415,8 +415,10 @@ class Daemon:
         with open(f"/proc/{self.p.pid}/status") as f:
             for line in f:
                 k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
+                if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                     out[k] = int(v.split()[0]) / 1024  # MiB
+                elif k == "Threads":
+                    out[k] = int(v)
         return out
 
     def stop(self):
@@ -482,6 +484,8 @@ def scenario_latency():
     wait_connected(db)
     time.sleep(3)  # scheduler's first pass, hold-the-date mails out; then idle
     idle = d.status()
+    if os.environ.get("BENCH_SMAPS"):  # a file: where the idle daemon's memory map goes (analysis)
+        shutil.copyfile(f"/proc/{d.p.pid}/smaps", os.environ["BENCH_SMAPS"])
     mc, pc = imap(member), imap(probe)
     s = smtp()
     # Warm-up: one of each, not counted.
@@ -544,6 +548,8 @@ def scenario_latency():
         "MiB", idle["VmRSS"], idle_after["VmRSS"], None, "< 20 MB", idle["VmRSS"] < 20 * 1e6 / 2**20,
         note="median = VmRSS after start (connected, idle); p99 column = VmRSS after the latency run; "
              f"VmHWM after the run {idle_after['VmHWM']:.1f} MiB",
+        idle_anon_mib=rnd(idle.get("RssAnon", 0), 2), idle_file_mib=rnd(idle.get("RssFile", 0), 2),
+        idle_threads=idle.get("Threads"),
     )
     results["startup_empty_db_first"] = {"ready_s": rnd(d.ready_s, 4)}
     log("  latency median %.3f s p99 %.3f s; baseline median %.3f s; daemon-side median %.1f ms p99 %.1f ms; idle RSS %.1f MiB"

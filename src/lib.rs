@@ -23,5 +23,6 @@ pub mod preview;
 pub mod report;
 pub mod scheduler;
 pub mod sender;
+pub mod smtp;
 pub mod store;
 pub mod templates;

@@ -1,27 +1,21 @@
-//! The outbox sender: delivers queued mail with lettre over one reused SMTP connection (TCP_NODELAY).
+//! The outbox sender: delivers queued mail over one reused SMTP session (`crate::smtp`: TCP_NODELAY, PIPELINING).
 //!
 //! Each attempt is counted (and the row's next due time pushed back) *before* the mail is
 //! handed to SMTP, so a crash mid-send retries later rather than never, and at most the one
 //! mail in flight can arrive twice. 4xx answers and connection failures are retried with
 //! exponential backoff and jitter; 5xx answers mark the row failed.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use lettre::Address;
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::app::App;
 use crate::config::{SmtpConfig, Tls};
 use crate::core::outbox::next_attempt;
+use crate::smtp::{Security, Session};
 use crate::store::OutboxRow;
 
 /// How long connecting (TCP, TLS, greeting, EHLO, AUTH) and each SMTP reply may take.
@@ -29,64 +23,57 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// A connection unused for longer than this is checked with NOOP before it is reused.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 
-/// One reused SMTP connection, opened on first use and after a failure.
-///
-/// lettre's pooled `AsyncSmtpTransport` cannot set TCP_NODELAY, and lettre writes a message and
-/// its terminating `CRLF.CRLF` in two writes: with Nagle's algorithm the second waits for the
-/// server's delayed ACK (40 ms on Linux), which capped the sender at about 22 mails/s. The
-/// connection is therefore made here (TCP_NODELAY, as the IMAP side does) and handed to lettre's
-/// `AsyncSmtpConnection`, which still speaks the protocol (EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA).
+/// One reused SMTP session (`crate::smtp`: TCP_NODELAY, PIPELINING), opened on first use and
+/// after a failure.
 pub struct Transport {
     host: String,
     port: u16,
-    tls: Tls,
-    /// STARTTLS (lettre upgrades the connection).
-    starttls: Option<TlsParameters>,
-    /// Implicit TLS (tokio-rustls, the same trust as the IMAP side).
-    implicit: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
-    credentials: Option<Credentials>,
+    security: Security,
+    /// User and password (`smtp.auth` with a password).
+    password: Option<(String, String)>,
     /// `smtp.auth = "oauth2"`: the token cache and the mailbox to log in as (XOAUTH2).
     oauth: Option<(Arc<crate::oauth::Tokens>, String)>,
-    hello: ClientId,
-    /// The connection, when it was last used, and the OAuth2 token generation it logged in with
-    /// (a new token means a new connection).
-    conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, std::time::Instant, u64)>>,
+    /// The name this host gives in EHLO.
+    hello: String,
+    /// The session, when it was last used, and the OAuth2 token generation it logged in with
+    /// (a new token means a new session).
+    conn: tokio::sync::Mutex<Option<(Session, std::time::Instant, u64)>>,
+}
+
+/// The name for EHLO: this host's name when it is a plain DNS name, else an address literal
+/// (RFC 5321 4.1.4).
+fn hello_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = name.trim();
+    if !name.is_empty() && name.len() <= 253 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        name.to_string()
+    } else {
+        "[127.0.0.1]".to_string()
+    }
 }
 
 /// Builds the SMTP transport from the configuration.
 pub fn transport(cfg: &SmtpConfig, password: Option<&str>, tokens: Option<Arc<crate::oauth::Tokens>>) -> Result<Transport> {
-    let (starttls, implicit) = match cfg.tls {
-        Tls::Implicit => (
-            None,
-            Some(crate::net::tls_config(cfg.ca_file.as_deref()).context("SMTP TLS parameters")?),
-        ),
-        Tls::StartTls => {
-            let mut b = TlsParameters::builder(cfg.host.clone());
-            if let Some(ca) = &cfg.ca_file {
-                let pem = std::fs::read(ca).with_context(|| format!("cannot read smtp.ca_file {}", ca.display()))?;
-                b = b.add_root_certificate(Certificate::from_pem(&pem).with_context(|| format!("bad certificate in {}", ca.display()))?);
-            }
-            (Some(b.build_rustls().context("SMTP TLS parameters")?), None)
-        }
-        Tls::None => (None, None),
+    let security = match cfg.tls {
+        Tls::Implicit => Security::Implicit(crate::net::tls_config(cfg.ca_file.as_deref()).context("SMTP TLS parameters")?),
+        Tls::StartTls => Security::StartTls(crate::net::tls_config(cfg.ca_file.as_deref()).context("SMTP TLS parameters")?),
+        Tls::None => Security::None,
     };
-    let credentials = match (&cfg.auth, password) {
-        (Some((user, _)), Some(pw)) => Some(Credentials::new(user.clone(), pw.to_string())),
+    let password = match (&cfg.auth, password) {
+        (Some((user, _)), Some(pw)) => Some((user.clone(), pw.to_string())),
         _ => None,
     };
     Ok(Transport {
         host: cfg.host.clone(),
         port: cfg.port,
-        tls: cfg.tls,
-        starttls,
-        implicit,
-        credentials,
+        security,
+        password,
         oauth: match (&cfg.oauth2_user, tokens) {
             (Some(user), Some(t)) => Some((t, user.clone())),
             (Some(_), None) => anyhow::bail!("smtp.auth = \"oauth2\" but no token provider was set up"),
             (None, _) => None,
         },
-        hello: ClientId::default(),
+        hello: hello_name(),
         conn: tokio::sync::Mutex::new(None),
     })
 }
@@ -95,8 +82,8 @@ impl Transport {
     /// Connects, logs in and quits: the SMTP step of `check-config --connect`.
     pub async fn check(&self) -> Result<(), String> {
         let token = self.token().await.map_err(|e| e.text())?;
-        let mut c = self.connect(token.as_ref()).await.map_err(|e| e.text())?;
-        c.quit().await.ok();
+        let c = self.connect(token.as_ref()).await.map_err(|e| e.text())?;
+        c.quit().await;
         Ok(())
     }
 }
@@ -110,78 +97,33 @@ impl SendError {
     }
 }
 
-/// Why a send failed: the server's answer (lettre classifies 4xx/5xx), or no connection.
+/// Why a send failed: the server's answer (4xx transient, 5xx permanent), or no connection.
 enum SendError {
-    Smtp(lettre::transport::smtp::Error),
+    Smtp(crate::smtp::Error),
     Connect(String),
 }
 
-/// Implicit TLS over a TCP_NODELAY socket, as lettre's stream trait wants it.
-#[derive(Debug)]
-struct TlsTcp(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
-
-impl tokio::io::AsyncRead for TlsTcp {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for TlsTcp {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
-}
-
-impl AsyncTokioStream for TlsTcp {
-    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.0.get_ref().0.peer_addr()
-    }
-}
-
 impl Transport {
-    /// The current OAuth2 token (fetched if due), as credentials, with its generation.
-    async fn token(&self) -> Result<Option<(Credentials, u64)>, SendError> {
+    /// The current OAuth2 token (fetched if due), as (mailbox, token), with its generation.
+    async fn token(&self) -> Result<Option<(String, String, u64)>, SendError> {
         let Some((tokens, user)) = &self.oauth else { return Ok(None) };
         let t = tokens.get().await.map_err(|e| SendError::Connect(e.to_string()))?;
-        Ok(Some((Credentials::new(user.clone(), t.secret().to_string()), t.generation)))
+        Ok(Some((user.clone(), t.secret().to_string(), t.generation)))
     }
 
-    async fn connect(&self, token: Option<&(Credentials, u64)>) -> Result<AsyncSmtpConnection, SendError> {
+    async fn connect(&self, token: Option<&(String, String, u64)>) -> Result<Session, SendError> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port));
         let tcp = tokio::time::timeout(SMTP_TIMEOUT, tcp)
             .await
             .map_err(|_| SendError::Connect("connection timed out".into()))?
             .map_err(|e| SendError::Connect(format!("cannot connect: {e}")))?;
-        tcp.set_nodelay(true).ok();
-        let stream: Box<dyn AsyncTokioStream> = match (&self.tls, &self.implicit) {
-            (Tls::Implicit, Some(cfg)) => {
-                let name = rustls_pki_types::ServerName::try_from(self.host.clone())
-                    .map_err(|e| SendError::Connect(format!("bad TLS server name: {e}")))?;
-                let tls = tokio_rustls::TlsConnector::from(Arc::clone(cfg)).connect(name, tcp);
-                let tls = tokio::time::timeout(SMTP_TIMEOUT, tls)
-                    .await
-                    .map_err(|_| SendError::Connect("TLS handshake timed out".into()))?
-                    .map_err(|e| SendError::Connect(format!("TLS handshake failed: {e}")))?;
-                Box::new(TlsTcp(tls))
-            }
-            _ => Box::new(tcp),
-        };
         let setup = async {
-            let mut c = AsyncSmtpConnection::connect_with_transport(stream, &self.hello).await?;
-            if let Some(p) = &self.starttls {
-                c.starttls(p.clone(), &self.hello).await?;
+            let mut c = Session::start(tcp, &self.host, &self.hello, &self.security).await?;
+            if let Some((user, pw)) = &self.password {
+                c.login(user, pw).await?;
             }
-            if let Some(creds) = &self.credentials {
-                c.auth(&[Mechanism::Plain, Mechanism::Login], creds).await?;
-            }
-            if let Some((creds, generation)) = token
-                && let Err(e) = c.auth(&[Mechanism::Xoauth2], creds).await
+            if let Some((user, secret, generation)) = token
+                && let Err(e) = c.xoauth2(user, secret).await
             {
                 // A refused token is not the mail's fault: forget the token, retry later.
                 if let Some((tokens, _)) = &self.oauth {
@@ -193,29 +135,30 @@ impl Transport {
                     crate::oauth::advice::smtp_login(&text)
                 ))));
             }
-            Ok::<_, lettre::transport::smtp::Error>(Ok(c))
+            Ok::<_, crate::smtp::Error>(Ok(c))
         };
-        tokio::time::timeout(SMTP_TIMEOUT, setup)
-            .await
-            .map_err(|_| SendError::Connect("SMTP session setup timed out".into()))?
-            .map_err(SendError::Smtp)?
+        match tokio::time::timeout(SMTP_TIMEOUT, setup).await {
+            Err(_) => Err(SendError::Connect("SMTP session setup timed out".into())),
+            Ok(Err(e)) => Err(SendError::Connect(format!("SMTP session setup failed: {e}"))),
+            Ok(Ok(r)) => r,
+        }
     }
 
-    /// Sends one mail over the reused connection (connecting first when there is none or it
-    /// went stale). A connection that saw an error is closed; the next mail opens a new one.
-    async fn send_raw(&self, envelope: &Envelope, mime: &[u8]) -> Result<(), SendError> {
+    /// Sends one mail over the reused session (connecting first when there is none or it
+    /// went stale). A session that saw an error is closed; the next mail opens a new one.
+    async fn send_raw(&self, from: &str, to: &[String], mime: &[u8]) -> Result<(), SendError> {
         let mut slot = self.conn.lock().await;
         let token = self.token().await?;
-        let generation = token.as_ref().map_or(0, |t| t.1);
+        let generation = token.as_ref().map_or(0, |t| t.2);
         if let Some((c, used, g)) = slot.as_mut()
             && (c.has_broken() || *g != generation || (used.elapsed() > IDLE_CHECK && !c.test_connected().await))
         {
             if *g != generation {
                 debug!("OAuth2 token renewed: new SMTP connection");
-                c.quit().await.ok();
             }
-            c.abort().await;
-            *slot = None;
+            if let Some((c, _, _)) = slot.take() {
+                c.quit().await;
+            }
         }
         if slot.is_none() {
             *slot = Some((self.connect(token.as_ref()).await?, std::time::Instant::now(), generation));
@@ -223,14 +166,14 @@ impl Transport {
         let Some((c, used, _)) = slot.as_mut() else {
             return Err(SendError::Connect("no connection".into()));
         };
-        let r = match tokio::time::timeout(SMTP_TIMEOUT, c.send(envelope, mime)).await {
+        let r = match tokio::time::timeout(SMTP_TIMEOUT, c.send(from, to, mime)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(SendError::Smtp(e)),
             Err(_) => Err(SendError::Connect("SMTP server did not answer in time".into())),
         };
         *used = std::time::Instant::now();
         if r.is_err() {
-            c.abort().await;
+            // Dropped without QUIT: the server ends the transaction it may have begun.
             *slot = None;
         }
         r
@@ -244,17 +187,10 @@ enum Outcome {
 }
 
 async fn send_one(t: &Transport, row: &OutboxRow) -> Outcome {
-    let envelope = match (
-        row.env_from.parse::<Address>(),
-        row.env_to.iter().map(|a| a.parse::<Address>()).collect::<Result<Vec<_>, _>>(),
-    ) {
-        (Ok(from), Ok(to)) => match Envelope::new(Some(from), to) {
-            Ok(e) => e,
-            Err(e) => return Outcome::Permanent(format!("bad envelope: {e}")),
-        },
-        _ => return Outcome::Permanent("bad envelope address".into()),
-    };
-    match t.send_raw(&envelope, &row.mime).await {
+    if row.env_from.parse::<lettre::Address>().is_err() || row.env_to.iter().any(|a| a.parse::<lettre::Address>().is_err()) {
+        return Outcome::Permanent("bad envelope address".into());
+    }
+    match t.send_raw(&row.env_from, &row.env_to, &row.mime).await {
         Ok(()) => Outcome::Sent,
         Err(SendError::Smtp(e)) if e.is_permanent() => Outcome::Permanent(e.to_string()),
         Err(SendError::Smtp(e)) => Outcome::Transient(e.to_string()),

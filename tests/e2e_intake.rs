@@ -305,6 +305,47 @@ async fn restarts_and_crashes_repeat_nothing() {
     }
 }
 
+/// SMTP with STARTTLS on the submission port and a password (AUTH PLAIN after the handshake),
+/// the daemon's own SMTP session (src/smtp.rs, pipelining MAIL/RCPT/DATA): `check-config
+/// --connect` logs in, a receipt goes out; with a wrong password check-config names the step
+/// and the server's answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_starttls_with_a_password_sends_and_a_wrong_one_is_named() {
+    if skip() {
+        return;
+    }
+    let w = World::new(false);
+    let s = stack();
+    let plain = format!("port = {}\ntls = \"none\"", s.smtp_port);
+    let starttls = format!(
+        "port = {}\ntls = \"starttls\"\nca_file = \"{}\"\nuser = \"{}\"\npassword_file = \"password\"",
+        s.smtp_port,
+        s.ca_file.display(),
+        w.mailbox()
+    );
+    // The [smtp] section comes after [imap], whose port differs: replace the last match.
+    w.edit_config(|c| {
+        let at = c.rfind(&plain).expect("the plain [smtp] settings");
+        format!("{}{}{}", &c[..at], starttls, &c[at + plain.len()..])
+    });
+    let (ok, out, err) = w.cli(&["check-config", "--connect"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("check-config --connect: ok"), "{out}");
+
+    w.set_clock(ts("2027-03-02T09:00:00Z"));
+    let mut d = w.start();
+    let anna = w.addr("anna");
+    send_raw(&anna, &[&w.mailbox()], &submission(&anna, &w.mailbox(), 1)).await;
+    let receipts = inbox_with(&anna, "the receipt over STARTTLS", |m| !m.is_empty()).await;
+    assert_eq!(subject_of(&receipts[0]), "Kvittens: ärende 2027-0001 har tagits emot");
+    d.stop();
+
+    std::fs::write(w.dir.path().join("password"), "not-the-password").expect("password file");
+    let (ok, out, _) = w.cli(&["check-config", "--connect"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("FAILED") && out.contains("AUTH PLAIN") && out.contains("535"), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn unreadable_config_and_missing_secret_are_clear_errors() {
     if skip() {
