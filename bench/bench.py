@@ -11,6 +11,9 @@ Environment (all optional):
   BENCH_FANOUT_R    fan-out repetitions (default 3)
   BENCH_SCALE_R     repetitions of status / planner / startup timings (default 15)
   BENCH_ONLY        comma-separated subset: latency,burst,fanout,scale
+  BENCH_BIN         the samverkan binary to measure (default: this tree's release build), for
+                    A/B runs of two commits against the same harness
+  BENCH_SMAPS       a file: the idle daemon's /proc/PID/smaps is copied there (memory analysis)
 """
 
 import datetime as dt
@@ -32,7 +35,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/samverkan")
+BIN = os.environ.get("BENCH_BIN") or os.path.join(ROOT, "target/release/samverkan")  # BENCH_BIN: another build (A/B runs)
 PLAN_BIN = os.path.join(ROOT, "target/release/examples/bench_plan")
 STACK = os.environ["BENCH_STACK"]
 WORK = os.environ["BENCH_WORK"]
@@ -668,6 +671,10 @@ def scenario_burst():
     if d.rusage:
         ru = d.rusage
         cpu["life_cpu_ms_per_case"] = rnd(1000 * (ru.ru_utime + ru.ru_stime) / N_BURST, 3)
+        # The split: the daemon's own code (user) and the kernel's work on its behalf (system:
+        # SQLite's file writes, loopback TCP, scheduling).
+        cpu["life_user_ms_per_case"] = rnd(1000 * ru.ru_utime / N_BURST, 3)
+        cpu["life_sys_ms_per_case"] = rnd(1000 * ru.ru_stime / N_BURST, 3)
         cpu["life_ctx_per_case"] = rnd((ru.ru_nvcsw + ru.ru_nivcsw) / N_BURST, 2)
     log("  daemon per case: %s" % cpu)
     # Baseline: the same receipts, raw, one connection, after Postfix has delivered the daemon's.

@@ -436,6 +436,12 @@ async fn handle_batch(app: &App, uidvalidity: u32, b: &Fetched) -> Result<Vec<(u
             ))
         }));
     for (uid, received, body) in fetched {
+        // The sender's claim, waiting for the lock, is carried out here and committed with
+        // what this batch has (see `Store::serve_claim`); any other waiting writer gets the
+        // lock below.
+        if let Open::Fast(f) = &mut open {
+            app.store.serve_claim(f)?;
+        }
         if !handled.is_empty() && app.store.writer_wanted() {
             open.commit().await?;
             if handled.iter().any(|h| h.queued) {

@@ -288,7 +288,7 @@ async fn pass(app: &App, t: &Transport, smtp_down: &mut bool, shutdown: &watch::
     while attempted < 200 && !*shutdown.borrow() {
         app.alive(crate::app::Task::Sender, Duration::from_secs(120));
         let now = app.now();
-        let retry_at = |attempt| next_attempt(now, attempt, rand::random::<f64>());
+        let retry_at = move |attempt| next_attempt(now, attempt, rand::random::<f64>());
         let claimed = match sent.take() {
             Some(id) => app.store.outbox_sent_claim_next(id, now, instance, retry_at).await?,
             None => app.store.claim_next_outbox(now, instance, retry_at).await?,

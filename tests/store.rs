@@ -208,7 +208,7 @@ async fn outbox_claims_retries_and_dedupes() {
         tx.enqueue(&outgoing("r1@x"), now).await.expect("enqueue");
         tx.enqueue(&outgoing("r1@x"), now).await.expect("enqueue twice");
         tx.commit().await.expect("commit");
-        let (row, attempt) = s.claim_next_outbox(now, "a", |_| later).await.expect("claim").expect("a row");
+        let (row, attempt) = s.claim_next_outbox(now, "a", move |_| later).await.expect("claim").expect("a row");
         assert_eq!((attempt, row.env_to.clone()), (1, vec!["t@x".to_string()]), "{name}");
         assert_eq!(
             row.mime,
@@ -216,16 +216,20 @@ async fn outbox_claims_retries_and_dedupes() {
             "{name}: the bytes come back as stored"
         );
         assert!(
-            s.claim_next_outbox(now, "a", |_| later).await.expect("claim").is_none(),
+            s.claim_next_outbox(now, "a", move |_| later).await.expect("claim").is_none(),
             "{name}: not due again at once"
         );
         assert!(
-            s.claim_next_outbox(later, "b", |_| later).await.expect("claim").is_none(),
+            s.claim_next_outbox(later, "b", move |_| later).await.expect("claim").is_none(),
             "{name}: another instance does not take a live instance's claim"
         );
         assert_eq!(s.next_outbox_due().await.expect("next"), Some(later), "{name}");
         s.outbox_failed(row.id, "421 try later", false).await.expect("fail");
-        let (row, attempt) = s.claim_next_outbox(later, "b", |_| later).await.expect("claim").expect("due again");
+        let (row, attempt) = s
+            .claim_next_outbox(later, "b", move |_| later)
+            .await
+            .expect("claim")
+            .expect("due again");
         assert_eq!(attempt, 2, "{name}");
         s.outbox_sent(row.id, later).await.expect("sent");
         assert!(s.due_outbox(later, 10).await.expect("due").is_empty(), "{name}");
@@ -244,17 +248,17 @@ async fn a_gone_instances_claim_is_taken_over_and_a_restart_releases_its_own() {
         tx.enqueue(&outgoing("r1@x"), t0).await.expect("enqueue");
         tx.enqueue(&outgoing("r2@x"), t0).await.expect("enqueue");
         tx.commit().await.expect("commit");
-        let (r1, _) = s.claim_next_outbox(t0, "a", |_| retry).await.expect("claim").expect("row");
+        let (r1, _) = s.claim_next_outbox(t0, "a", move |_| retry).await.expect("claim").expect("row");
         // "a" dies mid-send: after its retry time *and* its alive_until, "b" takes the row.
         assert!(
-            s.claim_next_outbox(t0, "b", |_| retry)
+            s.claim_next_outbox(t0, "b", move |_| retry)
                 .await
                 .expect("claim")
                 .is_some_and(|(r, _)| r.id != r1.id),
             "{name}"
         );
         let (taken, attempt) = s
-            .claim_next_outbox(retry, "b", |_| retry)
+            .claim_next_outbox(retry, "b", move |_| retry)
             .await
             .expect("claim")
             .expect("taken over");
@@ -345,7 +349,7 @@ async fn concurrent_claims_on_postgres_split_the_outbox() {
     tx.commit().await.expect("commit");
     let claim_all = |s: Store, me: &'static str| async move {
         let mut got = Vec::new();
-        while let Some((row, _)) = s.claim_next_outbox(now, me, |_| until).await.expect("claim") {
+        while let Some((row, _)) = s.claim_next_outbox(now, me, move |_| until).await.expect("claim") {
             got.push(row.id);
         }
         got
@@ -533,7 +537,11 @@ async fn mail_queued_before_the_outbox_body_migration_still_sends() {
     let now = ts("2026-05-01T10:00:01Z");
     s.instance_alive("a", now, ts("2026-05-01T11:00:00Z"), 1).await.expect("alive");
     assert_eq!(s.due_outbox_count(now).await.expect("count"), 1);
-    let (row, _) = s.claim_next_outbox(now, "a", |_| now).await.expect("claim").expect("the old mail");
+    let (row, _) = s
+        .claim_next_outbox(now, "a", move |_| now)
+        .await
+        .expect("claim")
+        .expect("the old mail");
     assert_eq!((row.env_to, row.mime), (vec!["t@x".to_string()], mime));
     let cols = s.columns("outbox").await.expect("columns");
     assert!(!cols.iter().any(|c| c == "mime"), "{cols:?}");
@@ -841,13 +849,16 @@ async fn the_direct_sqlite_path_keeps_the_transactions_promises() {
     tx.commit().await.expect("commit");
     // The sender's claim (on the direct connection on SQLite) takes the queued receipt once.
     let (row, attempt) = s
-        .claim_next_outbox(now, "me", |_| now + chrono::Duration::minutes(5))
+        .claim_next_outbox(now, "me", move |_| now + chrono::Duration::minutes(5))
         .await
         .expect("claim")
         .expect("the receipt");
     assert_eq!((row.env_to.clone(), attempt), (vec!["t@x".to_string()], 1));
     assert!(
-        s.outbox_sent_claim_next(row.id, now, "me", |_| now).await.expect("claim").is_none(),
+        s.outbox_sent_claim_next(row.id, now, "me", move |_| now)
+            .await
+            .expect("claim")
+            .is_none(),
         "sent, and nothing else due"
     );
 }
@@ -867,4 +878,82 @@ async fn a_full_database_on_the_direct_path_is_a_disk_failure() {
     let full = c.execute("INSERT INTO t VALUES (2, zeroblob(100000))", []).expect_err("full");
     let full = anyhow::Error::from(full).context("cannot store the case");
     assert_eq!(Failure::of(&full), Failure::DiskFull, "{full:#}");
+}
+
+/// SQLite: the sender's claim, waiting while intake's batch holds the write lock on the direct
+/// connection, is carried out by the batch in its own transaction and committed at once (the
+/// claim is durable before its mail goes out), and the batch goes on holding the lock. Under
+/// any other writer the claim waits for the lock and runs by itself; a wait given up leaves no
+/// claim behind.
+#[tokio::test]
+async fn the_senders_claim_is_carried_out_by_the_batch_holding_the_lock() {
+    use samverkan::store::fast::IntakeTx;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(&dir.path().join("t.db")).await.expect("open");
+    let now = ts("2026-05-01T10:00:00Z");
+    let later = now + chrono::Duration::minutes(5);
+    let mut f = s.begin_fast().await.expect("begin").expect("direct on SQLite");
+    IntakeTx::enqueue(&mut f, &outgoing("r1@x"), now).await.expect("enqueue");
+    IntakeTx::enqueue(&mut f, &outgoing("r2@x"), now).await.expect("enqueue");
+    f.commit().expect("commit");
+
+    let wait_wanted = |s: &Store| {
+        let s = s.clone();
+        async move {
+            let t0 = std::time::Instant::now();
+            while !s.writer_wanted() {
+                assert!(t0.elapsed() < std::time::Duration::from_secs(5), "the claim waits visibly");
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+
+    // Intake's batch holds the lock; the sender's claim is handed to it.
+    let mut f = s.begin_fast().await.expect("begin").expect("direct");
+    assert!(!s.serve_claim(&mut f).expect("serve"), "no claim waits");
+    let s2 = s.clone();
+    let claim = tokio::spawn(async move { s2.claim_next_outbox(now, "me", move |_| later).await });
+    wait_wanted(&s).await;
+    assert!(s.serve_claim(&mut f).expect("serve"), "the waiting claim is served");
+    let (first, attempt) = claim.await.expect("join").expect("claim").expect("a row");
+    assert_eq!(attempt, 1);
+    assert!(!s.writer_wanted(), "served: nobody waits");
+    // Committed while the batch is still open: the pool sees the other row as the next due
+    // and the claimed one pushed back.
+    assert_eq!(s.next_outbox_due().await.expect("due"), Some(now));
+    // The batch goes on in a new transaction under the same lock.
+    IntakeTx::enqueue(&mut f, &outgoing("r3@x"), now)
+        .await
+        .expect("enqueue after serving");
+    f.commit().expect("commit");
+
+    // Under a writer that does not serve claims (a pool transaction), the claim, with the first
+    // row's outcome, waits for the lock and then runs by itself.
+    let tx = s.begin().await.expect("tx");
+    let s2 = s.clone();
+    let id = first.id;
+    let claim = tokio::spawn(async move { s2.outbox_sent_claim_next(id, now, "me", move |_| later).await });
+    wait_wanted(&s).await;
+    tx.commit().await.expect("commit");
+    let (second, _) = claim.await.expect("join").expect("claim").expect("a row");
+    assert_ne!(second.id, first.id);
+
+    // A wait given up (its future dropped, as on shutdown) leaves no claim in the slot.
+    let mut f = s.begin_fast().await.expect("begin").expect("direct");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), s.claim_next_outbox(now, "me", move |_| later))
+            .await
+            .is_err()
+    );
+    assert!(!s.writer_wanted(), "the abandoned claim is gone");
+    assert!(!s.serve_claim(&mut f).expect("serve"));
+    f.commit().expect("commit");
+    // Both claimed rows were counted; the third is still due.
+    let (third, _) = s
+        .outbox_sent_claim_next(second.id, now, "me", move |_| later)
+        .await
+        .expect("claim")
+        .expect("the third row");
+    assert_ne!(third.id, second.id);
+    assert_ne!(third.id, first.id);
 }

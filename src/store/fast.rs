@@ -116,6 +116,17 @@ impl FastTx {
         Ok(())
     }
 
+    /// Commits and begins the next transaction, keeping the write lock.
+    fn commit_and_continue(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .context("cannot start a database transaction")?;
+        self.open = true;
+        Ok(())
+    }
+
     /// One row's first column, or none.
     fn one<T: rusqlite::types::FromSql>(&self, sql: &str, args: &[&dyn ToSql]) -> Result<Option<T>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
@@ -255,6 +266,16 @@ impl FastTx {
     }
 }
 
+/// A second error for a failure two tasks both report (the sender and intake, when their shared
+/// commit fails), classified alike ([`crate::app::Failure::of`]).
+fn same_failure(e: &anyhow::Error) -> anyhow::Error {
+    let text = format!("the outbox claim's commit failed: {e:#}");
+    match e.chain().find_map(|c| c.downcast_ref::<rusqlite::Error>()) {
+        Some(rusqlite::Error::SqliteFailure(f, m)) => anyhow::Error::new(rusqlite::Error::SqliteFailure(*f, m.clone())).context(text),
+        _ => anyhow::anyhow!(text),
+    }
+}
+
 /// Whether an error's chain holds a SQLite failure from this path: its extended result code.
 pub fn error_code(e: &anyhow::Error) -> Option<String> {
     e.chain().find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
@@ -350,6 +371,54 @@ impl IntakeTx for FastTx {
     }
     fn full(&mut self) -> Option<&mut Tx> {
         None
+    }
+}
+
+/// The sender's claim (the last mail's outcome and the next row), waiting for the write lock;
+/// see [`super::Store::serve_claim`].
+pub struct ClaimRequest {
+    pub(super) sent: Option<i64>,
+    pub(super) now: DateTime<Utc>,
+    pub(super) instance: String,
+    pub(super) retry_at: Box<dyn Fn(u32) -> DateTime<Utc> + Send + Sync>,
+    pub(super) reply: tokio::sync::oneshot::Sender<Result<Option<(super::OutboxRow, u32)>>>,
+}
+
+impl std::fmt::Debug for ClaimRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimRequest")
+            .field("sent", &self.sent)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FastTx {
+    /// Carries out `req` in this transaction and commits (the claim must be durable before
+    /// its mail is sent); the transaction goes on. A claim that fails is undone alone and its
+    /// error goes to the sender; a failed commit fails both.
+    pub(super) fn serve_claim(&mut self, due: &str, req: ClaimRequest) -> Result<()> {
+        self.execute_batch("SAVEPOINT claim")?;
+        match self.claim_next_after(due, req.sent, req.now, &req.instance, &req.retry_at) {
+            Ok(claimed) => {
+                self.execute_batch("RELEASE SAVEPOINT claim")?;
+                if let Err(e) = self.commit_and_continue() {
+                    let _ = req.reply.send(Err(same_failure(&e)));
+                    return Err(e);
+                }
+                let _ = req.reply.send(Ok(claimed));
+            }
+            Err(e) => {
+                self.execute_batch("ROLLBACK TO SAVEPOINT claim; RELEASE SAVEPOINT claim")?;
+                let _ = req.reply.send(Err(e));
+            }
+        }
+        Ok(())
+    }
+
+    fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql)?;
+        Ok(())
     }
 }
 

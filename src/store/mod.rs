@@ -82,6 +82,44 @@ pub struct Store {
     waiting: Arc<std::sync::atomic::AtomicUsize>,
     /// SQLite only: the connection intake's plain submissions use directly ([`fast`]).
     fast: Option<Arc<fast::Direct>>,
+    /// SQLite only: the sender's claim, waiting for the write lock, handed to the writer that
+    /// holds it (intake's batch on the direct connection), which carries it out in its own
+    /// transaction and commit ([`Store::serve_claim`]).
+    claim: Arc<std::sync::Mutex<Option<fast::ClaimRequest>>>,
+}
+
+// SQLite, without statistics, preferred the index on status and then sorted and read
+// every pending row: `INDEXED BY` holds it to the index made for this query. PostgreSQL
+// plans from its statistics. The bytes come in the same statement, from their own table
+// (migration 0010: the claim's scan and the two updates touch a small row, not the
+// 158 KiB of an invitation); PostgreSQL locks only the outbox row.
+macro_rules! due {
+    ($from:literal, $lock:literal) => {
+        concat!(
+            "SELECT outbox.id, outbox.kind, outbox.env_from, outbox.env_to, outbox.attempts, b.mime,
+                    (SELECT c.case_no FROM cases c WHERE c.id = outbox.case_id), outbox.meeting_id FROM ",
+            $from,
+            " LEFT JOIN outbox_body b ON b.outbox_id = outbox.id
+             WHERE outbox.status = 'pending' AND outbox.next_attempt_at <= $1
+               AND (outbox.claimed_by = '' OR outbox.claimed_by = $2
+                    OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = outbox.claimed_by AND i.alive_until > $1))
+             ORDER BY outbox.next_attempt_at, outbox.id LIMIT 1",
+            $lock
+        )
+    };
+}
+
+/// The claim's query on SQLite (`INDEXED BY`) and PostgreSQL (`FOR UPDATE ... SKIP LOCKED`).
+const SQLITE_DUE: &str = due!("outbox INDEXED BY outbox_due", "");
+const POSTGRES_DUE: &str = due!("outbox", " FOR UPDATE OF outbox SKIP LOCKED");
+
+/// Takes a waiting outbox claim back out of the slot when its waiter ends.
+struct ClaimBack<'a>(&'a std::sync::Mutex<Option<fast::ClaimRequest>>);
+
+impl Drop for ClaimBack<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
 }
 
 /// Percent-encodes a file path for a `sqlite:` URL (sqlx decodes it again).
@@ -509,6 +547,7 @@ impl Store {
             backend,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            claim: Arc::default(),
             fast,
         })
     }
@@ -595,7 +634,25 @@ impl Store {
     /// Whether another task is waiting for the write lock: a transaction holding it for many
     /// items (intake's batch) commits what it has and lets that task in.
     pub fn writer_wanted(&self) -> bool {
-        self.waiting.load(std::sync::atomic::Ordering::SeqCst) > 0
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst) > 0 || self.claim_slot().is_some()
+    }
+
+    fn claim_slot(&self) -> std::sync::MutexGuard<'_, Option<fast::ClaimRequest>> {
+        self.claim.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Carries out the sender's waiting claim, if any, inside `f` (intake's batch on the direct
+    /// connection, which holds the write lock): the last mail's outcome recorded and the next
+    /// row claimed, committed together with the batch's work so far, and the batch goes on in
+    /// a new transaction without letting go of the lock. One commit and no hand-over of the
+    /// lock per receipt, where the sender used to wait for the lock, make its own transaction
+    /// and commit, and hand the lock back (issue 20). Returns whether there was one.
+    pub fn serve_claim(&self, f: &mut fast::FastTx) -> Result<bool> {
+        let Some(req) = self.claim_slot().take() else {
+            return Ok(false);
+        };
+        f.serve_claim(SQLITE_DUE, req)?;
+        Ok(true)
     }
 
     /// Every mail that reached `mailbox` before this time has been handled; `None` before the
@@ -1091,7 +1148,7 @@ impl Store {
         &self,
         now: DateTime<Utc>,
         instance: &str,
-        retry_at: impl Fn(u32) -> DateTime<Utc>,
+        retry_at: impl Fn(u32) -> DateTime<Utc> + Clone + Send + Sync + 'static,
     ) -> Result<Option<(OutboxRow, u32)>> {
         self.claim_next_after(None, now, instance, retry_at).await
     }
@@ -1104,7 +1161,7 @@ impl Store {
         sent: i64,
         now: DateTime<Utc>,
         instance: &str,
-        retry_at: impl Fn(u32) -> DateTime<Utc>,
+        retry_at: impl Fn(u32) -> DateTime<Utc> + Clone + Send + Sync + 'static,
     ) -> Result<Option<(OutboxRow, u32)>> {
         self.claim_next_after(Some(sent), now, instance, retry_at).await
     }
@@ -1114,39 +1171,57 @@ impl Store {
         sent: Option<i64>,
         now: DateTime<Utc>,
         instance: &str,
-        retry_at: impl Fn(u32) -> DateTime<Utc>,
+        retry_at: impl Fn(u32) -> DateTime<Utc> + Clone + Send + Sync + 'static,
     ) -> Result<Option<(OutboxRow, u32)>> {
-        // SQLite, without statistics, preferred the index on status and then sorted and read
-        // every pending row: `INDEXED BY` holds it to the index made for this query. PostgreSQL
-        // plans from its statistics. The bytes come in the same statement, from their own table
-        // (migration 0010: the claim's scan and the two updates touch a small row, not the
-        // 158 KiB of an invitation); PostgreSQL locks only the outbox row.
-        macro_rules! due {
-            ($from:literal, $lock:literal) => {
-                concat!(
-                    "SELECT outbox.id, outbox.kind, outbox.env_from, outbox.env_to, outbox.attempts, b.mime,
-                            (SELECT c.case_no FROM cases c WHERE c.id = outbox.case_id), outbox.meeting_id FROM ",
-                    $from,
-                    " LEFT JOIN outbox_body b ON b.outbox_id = outbox.id
-                     WHERE outbox.status = 'pending' AND outbox.next_attempt_at <= $1
-                       AND (outbox.claimed_by = '' OR outbox.claimed_by = $2
-                            OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = outbox.claimed_by AND i.alive_until > $1))
-                     ORDER BY outbox.next_attempt_at, outbox.id LIMIT 1",
-                    $lock
-                )
-            };
-        }
-        if let Some(f) = self.begin_fast().await? {
+        if let Some(c) = &self.fast {
             // SQLite: on the direct connection, the claim's statements without a thread
-            // hand-over each (issue 20); the write lock is the transaction's.
-            let claimed = f.claim_next_after(due!("outbox INDEXED BY outbox_due", ""), sent, now, instance, retry_at)?;
+            // hand-over each (issue 20); the write lock is the transaction's. When another
+            // writer holds the lock, the claim waits in `claim` for it: intake's batch carries
+            // it out in its transaction; any other writer lets go of the lock at its next
+            // step (`writer_wanted`), and the claim then runs here.
+            let writer = match Arc::clone(&self.writer).try_lock_owned() {
+                Ok(g) => g,
+                Err(_) => {
+                    let (reply, mut answer) = tokio::sync::oneshot::channel();
+                    {
+                        let mut slot = self.claim_slot();
+                        if slot.is_some() {
+                            anyhow::bail!("two outbox claims at once in one process");
+                        }
+                        *slot = Some(fast::ClaimRequest {
+                            sent,
+                            now,
+                            instance: instance.to_string(),
+                            retry_at: Box::new(retry_at.clone()),
+                            reply,
+                        });
+                    }
+                    // Taken back however the wait ends (the future may be dropped).
+                    let unclaim = ClaimBack(&self.claim);
+                    tokio::select! {
+                        biased;
+                        r = &mut answer => return r.context("the writer dropped the outbox claim")?,
+                        g = Arc::clone(&self.writer).lock_owned() => {
+                            if self.claim_slot().take().is_none() {
+                                // Served while the lock was being handed over: the answer is in.
+                                drop(g);
+                                drop(unclaim);
+                                return answer.await.context("the writer dropped the outbox claim")?;
+                            }
+                            g
+                        }
+                    }
+                }
+            };
+            let f = fast::FastTx::begin(c.lock().await?, writer)?;
+            let claimed = f.claim_next_after(SQLITE_DUE, sent, now, instance, retry_at)?;
             f.commit()?;
             return Ok(claimed);
         }
         let _writer = self.write_lock().await;
         let (mut tx, sql) = match self.backend {
-            Backend::Sqlite => (self.pool.begin_with(SQLITE_BEGIN).await?, due!("outbox INDEXED BY outbox_due", "")),
-            Backend::Postgres => (self.pool.begin().await?, due!("outbox", " FOR UPDATE OF outbox SKIP LOCKED")),
+            Backend::Sqlite => (self.pool.begin_with(SQLITE_BEGIN).await?, SQLITE_DUE),
+            Backend::Postgres => (self.pool.begin().await?, POSTGRES_DUE),
         };
         if let Some(id) = sent {
             sqlx::query(OUTBOX_SENT).bind(db(now)).bind(id).execute(&mut *tx).await?;
