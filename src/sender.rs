@@ -22,6 +22,8 @@ use crate::store::OutboxRow;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// A connection unused for longer than this is checked with NOOP before it is reused.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// How long closing a session politely (QUIT) may take.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One reused SMTP session (`crate::smtp`: TCP_NODELAY, PIPELINING), opened on first use and
 /// after a failure.
@@ -83,7 +85,7 @@ impl Transport {
     pub async fn check(&self) -> Result<(), String> {
         let token = self.token().await.map_err(|e| e.text())?;
         let c = self.connect(token.as_ref()).await.map_err(|e| e.text())?;
-        c.quit().await;
+        let _ = tokio::time::timeout(QUIT_TIMEOUT, c.quit()).await;
         Ok(())
     }
 }
@@ -151,13 +153,16 @@ impl Transport {
         let token = self.token().await?;
         let generation = token.as_ref().map_or(0, |t| t.2);
         if let Some((c, used, g)) = slot.as_mut()
-            && (c.has_broken() || *g != generation || (used.elapsed() > IDLE_CHECK && !c.test_connected().await))
+            && (c.has_broken()
+                || *g != generation
+                || (used.elapsed() > IDLE_CHECK && !tokio::time::timeout(SMTP_TIMEOUT, c.test_connected()).await.unwrap_or(false)))
         {
             if *g != generation {
                 debug!("OAuth2 token renewed: new SMTP connection");
             }
             if let Some((c, _, _)) = slot.take() {
-                c.quit().await;
+                // A server that stopped answering does not hold the next mail up.
+                let _ = tokio::time::timeout(QUIT_TIMEOUT, c.quit()).await;
             }
         }
         if slot.is_none() {
