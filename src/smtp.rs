@@ -213,6 +213,15 @@ pub fn envelope_commands(x: &Extensions, from: &str, to: &[String], content: &[u
     Ok(out)
 }
 
+/// Whether an envelope command's answer lets the mail go on: 354 for DATA; 250 (or 251, "will
+/// forward") for MAIL and RCPT.
+fn envelope_accepted(what: &str, code: u16) -> bool {
+    match what {
+        "DATA" => code == 354,
+        _ => code == 250 || code == 251,
+    }
+}
+
 /// A plain or a TLS connection.
 enum Stream {
     Plain(TcpStream),
@@ -285,12 +294,7 @@ impl Session {
             }
             _ => Stream::Plain(tcp),
         };
-        let mut s = Session {
-            io: BufReader::new(stream),
-            ext: Extensions::default(),
-            pending: Vec::new(),
-            broken: false,
-        };
+        let mut s = Session::over(stream);
         let greeting = s.reply().await?;
         if greeting.code != 220 {
             return Err(Error::Refused {
@@ -317,19 +321,20 @@ impl Session {
                 .connect(name()?, tcp)
                 .await
                 .map_err(|e| Error::Protocol(format!("TLS handshake failed: {e}")))?;
-            s = Session {
-                io: BufReader::new(Stream::Tls(Box::new(tls))),
-                ext: Extensions::default(),
-                pending: Vec::new(),
-                broken: false,
-            };
+            s = Session::over(Stream::Tls(Box::new(tls)));
             s.ehlo(hello).await?;
         }
         Ok(s)
     }
 
-    pub fn extensions(&self) -> &Extensions {
-        &self.ext
+    /// A session on `stream`, before the greeting (after STARTTLS: before the second EHLO).
+    fn over(stream: Stream) -> Session {
+        Session {
+            io: BufReader::new(stream),
+            ext: Extensions::default(),
+            pending: Vec::new(),
+            broken: false,
+        }
     }
 
     /// True after an error that leaves the session out of step with the server.
@@ -407,8 +412,7 @@ impl Session {
             let mut failed = None;
             for what in names {
                 let r = self.reply().await?;
-                let want = if what == "DATA" { 354 } else { 250 };
-                if failed.is_none() && !(r.code == want || (what != "DATA" && r.code == 251)) {
+                if failed.is_none() && !envelope_accepted(what, r.code) {
                     failed = Some(Error::Refused { what, reply: r });
                 }
             }
@@ -418,10 +422,9 @@ impl Session {
             }
         } else {
             for (line, what) in commands.iter().zip(names) {
-                let want = if what == "DATA" { 354 } else { 250 };
                 self.send_line(line).await?;
                 let r = self.reply().await?;
-                if !(r.code == want || (what != "DATA" && r.code == 251)) {
+                if !envelope_accepted(what, r.code) {
                     self.broken = true;
                     return Err(Error::Refused { what, reply: r });
                 }

@@ -110,18 +110,7 @@ async fn rolled_back_transaction_leaves_nothing() {
 async fn intake_is_recorded_once_per_uid() {
     for (name, _d, s) in stores().await {
         let now = ts("2026-05-01T10:00:00Z");
-        let rec = IntakeRecord {
-            mailbox: "INBOX",
-            uidvalidity: 7,
-            uid: 3,
-            message_id: "m@x",
-            received_at: now,
-            processed_at: now,
-            kind: "submission",
-            outcome: "case_created",
-            destination: "processed",
-            case_id: None,
-        };
+        let rec = submission_record(now, 3, "m@x");
         let mut tx = s.begin().await.expect("tx");
         assert!(tx.record_intake(&rec).await.expect("rec"), "{name}");
         assert!(!tx.record_intake(&rec).await.expect("rec"), "{name}");

@@ -398,10 +398,11 @@ impl FastTx {
     /// its mail is sent); the transaction goes on. A claim that fails is undone alone and its
     /// error goes to the sender; a failed commit fails both.
     pub(super) fn serve_claim(&mut self, due: &str, req: ClaimRequest) -> Result<()> {
-        self.execute_batch("SAVEPOINT claim")?;
+        // Between two mails: no mail's savepoint is open, so the claim takes it.
+        FastTx::savepoint(self)?;
         match self.claim_next_after(due, req.sent, req.now, &req.instance, &req.retry_at) {
             Ok(claimed) => {
-                self.execute_batch("RELEASE SAVEPOINT claim")?;
+                FastTx::release_savepoint(self)?;
                 if let Err(e) = self.commit_and_continue() {
                     let _ = req.reply.send(Err(same_failure(&e)));
                     return Err(e);
@@ -409,15 +410,10 @@ impl FastTx {
                 let _ = req.reply.send(Ok(claimed));
             }
             Err(e) => {
-                self.execute_batch("ROLLBACK TO SAVEPOINT claim; RELEASE SAVEPOINT claim")?;
+                FastTx::rollback_to_savepoint(self)?;
                 let _ = req.reply.send(Err(e));
             }
         }
-        Ok(())
-    }
-
-    fn execute_batch(&self, sql: &str) -> Result<()> {
-        self.conn.execute_batch(sql)?;
         Ok(())
     }
 }

@@ -1197,7 +1197,7 @@ impl Store {
                         });
                     }
                     // Taken back however the wait ends (the future may be dropped).
-                    let unclaim = ClaimBack(&self.claim);
+                    let _unclaim = ClaimBack(&self.claim);
                     tokio::select! {
                         biased;
                         r = &mut answer => return r.context("the writer dropped the outbox claim")?,
@@ -1205,7 +1205,6 @@ impl Store {
                             if self.claim_slot().take().is_none() {
                                 // Served while the lock was being handed over: the answer is in.
                                 drop(g);
-                                drop(unclaim);
                                 return answer.await.context("the writer dropped the outbox claim")?;
                             }
                             g
