@@ -946,3 +946,49 @@ async fn the_senders_claim_is_carried_out_by_the_batch_holding_the_lock() {
     assert_ne!(third.id, second.id);
     assert_ne!(third.id, first.id);
 }
+
+/// The forum's next meetings, soonest first and at most as many as asked for, alike through
+/// the pool (both engines) and on SQLite's direct path (the statement has no LIMIT: the
+/// readers stop after the rows they want).
+#[tokio::test]
+async fn the_next_meetings_come_soonest_first_and_no_more_than_asked() {
+    use samverkan::core::schedule::{MeetingKind, Occurrence};
+    use samverkan::store::fast::IntakeTx;
+    let now = ts("2026-05-01T10:00:00Z");
+    let occ: Vec<Occurrence> = (1..=5)
+        .map(|week| {
+            let start = now + chrono::Duration::weeks(6 - week);
+            Occurrence {
+                key: start.date_naive(),
+                start,
+                end: start + chrono::Duration::hours(2),
+                kind: MeetingKind::Samverkan,
+            }
+        })
+        .collect();
+    let starts = |ms: &[samverkan::core::schedule::Meeting]| ms.iter().map(|m| m.start).collect::<Vec<_>>();
+    let soonest: Vec<_> = (1..=3).map(|w| now + chrono::Duration::weeks(w)).collect();
+    for (name, _keep, s) in stores().await {
+        s.ensure_meetings("f", "kommun.test", &occ, "Rum 1", now).await.expect("meetings");
+        assert_eq!(starts(&s.meetings_after("f", now, 3).await.expect("read")), soonest, "{name}");
+        assert_eq!(
+            s.meetings_after("f", now, 12).await.expect("read").len(),
+            5,
+            "{name}: all there are"
+        );
+        assert!(
+            s.meetings_after("other", now, 3).await.expect("read").is_empty(),
+            "{name}: per forum"
+        );
+        if let Some(mut f) = s.begin_fast().await.expect("begin") {
+            let direct = IntakeTx::meetings_after(&mut f, "f", now, 3).await.expect("direct read");
+            assert_eq!(starts(&direct), soonest, "{name}: the direct path");
+            // Asked again with another limit: the same cached statement, no other answer.
+            let two = IntakeTx::meetings_after(&mut f, "f", now + chrono::Duration::days(8), 2)
+                .await
+                .expect("again");
+            assert_eq!(starts(&two), soonest[1..].to_vec(), "{name}: the direct path, later");
+            f.commit().expect("commit");
+        }
+    }
+}

@@ -398,10 +398,13 @@ pub(crate) mod sql {
     pub const MESSAGE_ID_SEEN: &str = "SELECT count(*) FROM intake WHERE message_id = $1";
     /// The first case of forum $1 with content fingerprint $2: its number.
     pub const CASE_WITH_HASH: &str = "SELECT case_no FROM cases WHERE forum_id = $1 AND content_hash = $2 ORDER BY id LIMIT 1";
-    /// Forum $1's meetings starting after $2, soonest first, at most $3.
+    /// Forum $1's meetings starting after $2, soonest first. The reader stops after the
+    /// rows it wants (an index gives them in order): with `LIMIT $3`, SQLite's planner reads
+    /// the bound limit and marks the statement to be compiled again at every new value, that
+    /// is at every mail of a burst (issue 20's profile).
     pub const MEETINGS_AFTER: &str =
         "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = $1 AND starts_at > $2 AND kind <> 'person'
-         ORDER BY starts_at LIMIT $3";
+         ORDER BY starts_at";
     /// Mails of kind $1 queued since $2 to address $3: a count.
     pub const SENT_TO_SINCE: &str = "SELECT count(*) FROM outbox WHERE kind = $1 AND created_at >= $2
              AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = $3)";
@@ -505,10 +508,11 @@ impl Store {
                         Box::pin(async move {
                             // secure_delete: freed space is zeroed, so deleted and overwritten
                             // personal data does not linger in free pages (docs/operations.md,
-                            // "Retention").
+                            // "Retention"). temp_store = MEMORY: a mail's savepoint journal stays
+                            // in memory instead of spilling to a temporary file (store::fast).
                             conn.execute(
                                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-                                 PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+                                 PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
                             )
                             .await?;
                             Ok(())

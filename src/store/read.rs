@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use sqlx::{AnyConnection, Row};
 
 use super::*;
@@ -62,11 +63,12 @@ pub async fn thread_case(c: &mut AnyConnection, forum_id: &str, ids: &[String], 
 
 /// The forum's meetings starting after `after`, soonest first.
 pub async fn meetings_after(c: &mut AnyConnection, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
-    let rows = sqlx::query(sql::MEETINGS_AFTER)
+    let rows: Vec<_> = sqlx::query(sql::MEETINGS_AFTER)
         .bind(forum_id)
         .bind(db(after))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *c)
+        .fetch(&mut *c)
+        .take(limit as usize)
+        .try_collect()
         .await?;
     rows.into_iter()
         .map(|r| {
