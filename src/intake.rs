@@ -535,6 +535,8 @@ struct Message<'a> {
     received: DateTime<Utc>,
     raw: Option<&'a [u8]>,
     parsed: Option<MailView>,
+    /// A member's submission, read once ([`intake::submission_of`]).
+    submission: Option<crate::core::submission::Submission>,
     message_id: String,
     look: Lookups,
     plain: bool,
@@ -547,10 +549,13 @@ impl<'a> Message<'a> {
             .as_ref()
             .and_then(|v| v.message_id.clone())
             .unwrap_or_else(|| intake::synthetic_message_id(raw.unwrap_or_default()));
+        // Read once: the lookups and the decision both need a member's submission.
+        let submission = parsed.as_ref().and_then(|v| intake::submission_of(&app.cfg, v));
         let arrival = Arrival {
             view: parsed.as_ref(),
             internal_date: received,
             too_large: raw.is_none(),
+            submission: submission.as_ref(),
         };
         let look = intake::lookups(&arrival, &app.cfg);
         let plain = parsed.as_ref().is_some_and(|v| {
@@ -567,6 +572,7 @@ impl<'a> Message<'a> {
             received,
             raw,
             parsed,
+            submission,
             message_id,
             look,
             plain,
@@ -578,6 +584,7 @@ impl<'a> Message<'a> {
             view: self.parsed.as_ref(),
             internal_date: self.received,
             too_large: self.raw.is_none(),
+            submission: self.submission.as_ref(),
         }
     }
 }

@@ -22,6 +22,21 @@ pub struct Arrival<'a> {
     pub internal_date: DateTime<Utc>,
     /// True when the message was larger than `daemon.max_message_size` and was not fetched.
     pub too_large: bool,
+    /// The mail's submission as [`submission_of`] reads it, when the shell has read it already
+    /// (it reads each mail once; [`lookups`] and [`decide`] both need it). `None`: read here.
+    pub submission: Option<&'a Submission>,
+}
+
+/// A forum member's submission as the case rules read it: the mail's forum (see
+/// [`forum_for`]) and its sender a member of it, and a mail a person wrote. `None` for every
+/// other mail.
+pub fn submission_of(cfg: &Config, v: &MailView) -> Option<Submission> {
+    let forum = forum_for(cfg, v)?;
+    forum.member(v.from.as_deref()?)?;
+    if classify(v) != Kind::Submission {
+        return None;
+    }
+    Some(read_submission(v, &|a: &str| forum.member(a).map(|m| m.unit.clone())))
 }
 
 /// What the store knows that bears on this message, looked up before deciding.
@@ -80,7 +95,11 @@ pub fn lookups(a: &Arrival<'_>, cfg: &Config) -> Lookups {
     let person = classify(v) == Kind::Submission;
     let rejections_of = member.filter(|_| person).and_then(|m| {
         let unit_of = |a: &str| forum.member(a).map(|m| m.unit.clone());
-        (!read_submission(v, &unit_of).missing.is_empty()).then(|| m.address.clone())
+        let incomplete = match a.submission {
+            Some(read) => !read.missing.is_empty(),
+            None => !read_submission(v, &unit_of).missing.is_empty(),
+        };
+        incomplete.then(|| m.address.clone())
     });
     Lookups {
         forum: Some(forum.id.clone()),
@@ -333,15 +352,31 @@ pub fn content_hash(sender: &str, text: &str) -> String {
     let mut h = Sha256::new();
     h.update(sender.to_ascii_lowercase().as_bytes());
     h.update([0u8]);
+    // One buffer for the words (a burst's mails have hundreds each); `str::to_lowercase` for
+    // the rest, whose rules (the final sigma) the stored fingerprints were made with.
+    let mut folded = String::new();
     for word in text.split_whitespace() {
-        h.update(word.to_lowercase().as_bytes());
+        if word.is_ascii() {
+            folded.clear();
+            folded.push_str(word);
+            folded.make_ascii_lowercase();
+            h.update(folded.as_bytes());
+        } else {
+            h.update(word.to_lowercase().as_bytes());
+        }
         h.update([b' ']);
     }
     hex(&h.finalize()[..16])
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 /// Decides what an arrival means.
@@ -376,8 +411,10 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
         };
     };
     let member = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
-    let unit_of = |a: &str| forum.member(a).map(|m| m.unit.clone());
-    let submission = read_submission(view, &unit_of);
+    let submission: std::borrow::Cow<'_, Submission> = match a.submission {
+        Some(read) => std::borrow::Cow::Borrowed(read),
+        None => std::borrow::Cow::Owned(read_submission(view, &|a: &str| forum.member(a).map(|m| m.unit.clone()))),
+    };
 
     // An answer in a live case's thread, from the one who submitted it, changes that case.
     if let Some(case) = facts
@@ -452,7 +489,7 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
         year: a.internal_date.with_timezone(&forum.time_zone).year(),
         content_hash: content_hash(&member, &view.text),
         submitter: member,
-        submission,
+        submission: submission.into_owned(),
         assignment,
         answer: complete || under_limit,
     }
@@ -468,6 +505,7 @@ mod tests {
             view: Some(v),
             internal_date: ts("2026-12-31T23:30:00Z"),
             too_large: false,
+            submission: None,
         }
     }
 
@@ -548,6 +586,7 @@ mod tests {
             view: None,
             internal_date: ts("2026-01-01T00:00:00Z"),
             too_large: false,
+            submission: None,
         };
         assert_eq!(decide(&a, &Facts::default(), &cfg).outcome(), "unparseable");
         let a = Arrival { too_large: true, ..a };
@@ -713,6 +752,7 @@ mod tests {
             view: Some(&v),
             internal_date: ts(t),
             too_large: false,
+            submission: None,
         };
         assert!(matches!(
             decide(&at("2026-12-07T10:00:00Z"), &facts, &cfg),
@@ -755,6 +795,44 @@ mod tests {
         let without = decide(&arrival(&v), &Facts::default(), &cfg);
         assert_eq!(lookups(&arrival(&v), &cfg).rejections_of, None);
         assert_eq!(without, decide(&arrival(&v), &facts, &cfg));
+    }
+
+    #[test]
+    fn a_submission_read_by_the_shell_decides_as_one_read_here() {
+        let cfg = config();
+        let mails = [
+            mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Ärende", COMPLETE),
+            mail(
+                "anna.berg@kommun.test",
+                &["samverkan@kommun.test"],
+                "Ärende",
+                "Namn och ålder: A.B. 14 år",
+            ),
+            mail("anna.berg@kommun.test", &["samverkan@kommun.test"], "Hej", "Tack för senast!"),
+            mail("stranger@example.test", &["samverkan@kommun.test"], "Ärende", COMPLETE),
+        ];
+        for (i, v) in mails.iter().enumerate() {
+            let read = submission_of(&cfg, v);
+            assert_eq!(read.is_some(), i < 3, "mail {i}: read for members only");
+            let shell = Arrival {
+                submission: read.as_ref(),
+                ..arrival(v)
+            };
+            for facts in [
+                Facts::default(),
+                Facts {
+                    rejections_today: 9,
+                    ..Facts::default()
+                },
+            ] {
+                assert_eq!(decide(&shell, &facts, &cfg), decide(&arrival(v), &facts, &cfg), "mail {i}");
+            }
+            assert_eq!(
+                lookups(&shell, &cfg).rejections_of,
+                lookups(&arrival(v), &cfg).rejections_of,
+                "mail {i}"
+            );
+        }
     }
 
     #[test]
@@ -801,6 +879,7 @@ mod tests {
             view: Some(&v),
             internal_date: ts(t),
             too_large: false,
+            submission: None,
         };
         match decide(&at("2026-12-07T10:59:00Z"), &facts, &cfg) {
             Verdict::NewCase { assignment: Some(a), .. } => assert_eq!((a.meeting.start, a.missed), (ts("2026-12-08T12:00:00Z"), None)),
@@ -824,6 +903,7 @@ mod tests {
             view: Some(&v2),
             internal_date: ts("2026-12-01T10:00:00Z"),
             too_large: false,
+            submission: None,
         };
         assert!(matches!(decide(&a2, &facts, &cfg), Verdict::NewCase { assignment: None, .. }));
     }
@@ -886,6 +966,7 @@ mod tests {
             view: None,
             internal_date: ts("2026-12-07T09:00:00Z"),
             too_large: true,
+            submission: None,
         };
         let r = route(&a, &Facts::default(), &cfg);
         assert_eq!(r.kind, "too_large");
@@ -1070,6 +1151,10 @@ mod tests {
     #[test]
     fn content_hash_ignores_wrapping_and_case() {
         assert_eq!(content_hash("A@x", "Hej  du\r\nglade"), content_hash("a@x", "hej du glade"));
+        // Stored fingerprints are compared with new ones: the value itself must not change
+        // (SHA-256 of the folded sender, NUL, and each folded word with a space; 16 bytes).
+        assert_eq!(content_hash("Anna@X", "Hej  du\r\nGlade ÅÄÖ Σ"), "fe68c7b94fb890bbab293315e53af957");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_ne!(content_hash("a@x", "hej"), content_hash("b@x", "hej"));
     }
 
