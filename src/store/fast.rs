@@ -55,7 +55,8 @@ impl Direct {
             // temp_store = MEMORY keeps each mail's savepoint journal in memory: by default
             // SQLite spills a statement journal past 64 KiB to a temporary file, and a batch's
             // savepoints then cost two pwrite calls per page they change (issue 20's profile).
-            // The level set here stays: nothing changes it on this connection.
+            // synchronous = NORMAL is set once, here: nothing on this connection changes it
+            // (the synced batch end runs on the pool), so BEGIN does not set it again.
             c.execute_batch(
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
