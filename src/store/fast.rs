@@ -52,15 +52,9 @@ impl Direct {
         let mut g = Arc::clone(&self.conn).lock_owned().await;
         if g.is_none() {
             let c = Connection::open(&self.path).with_context(|| format!("cannot open database {}", self.path.display()))?;
-            // temp_store = MEMORY keeps each mail's savepoint journal in memory: by default
-            // SQLite spills a statement journal past 64 KiB to a temporary file, and a batch's
-            // savepoints then cost two pwrite calls per page they change (issue 20's profile).
             // synchronous = NORMAL is set once, here: nothing on this connection changes it
             // (the synced batch end runs on the pool), so BEGIN does not set it again.
-            c.execute_batch(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
-            )?;
+            c.execute_batch(super::SQLITE_PRAGMAS)?;
             c.set_prepared_statement_cache_capacity(32);
             *g = Some(c);
         }

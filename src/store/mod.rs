@@ -384,6 +384,14 @@ fn agenda_case_from(r: &AnyRow) -> Result<AgendaCase> {
     })
 }
 
+/// What every SQLite connection sets when it opens, the pool's and the direct one
+/// (`store::fast`). secure_delete: freed space is zeroed, so deleted and overwritten personal
+/// data does not linger in free pages (docs/operations.md, "Retention"). temp_store = MEMORY: a
+/// mail's savepoint journal holds a copy of every page the mail changes, and past 64 KiB SQLite
+/// would spill it to a temporary file, at two pwrite calls per page (issue 20's profile).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+     PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;";
+
 /// How a SQLite write transaction starts: the connection's sync level first (a pooled
 /// connection keeps the level its last transaction set, and [`Store::batch_synced`] leaves it at
 /// FULL), then the write lock at once. The few single-statement writes made on the pool (marks
@@ -506,15 +514,7 @@ impl Store {
                     .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            // secure_delete: freed space is zeroed, so deleted and overwritten
-                            // personal data does not linger in free pages (docs/operations.md,
-                            // "Retention"). temp_store = MEMORY: a mail's savepoint journal stays
-                            // in memory instead of spilling to a temporary file (store::fast).
-                            conn.execute(
-                                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-                                 PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                             Ok(())
                         })
                     })
