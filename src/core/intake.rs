@@ -1,6 +1,7 @@
 //! What an incoming mail means and what to do about it: a pure function of the mail, what the
 //! store already knows about it, the configuration and `now`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Utc};
@@ -36,7 +37,23 @@ pub fn submission_of(cfg: &Config, v: &MailView) -> Option<Submission> {
     if classify(v) != Kind::Submission {
         return None;
     }
-    Some(read_submission(v, &|a: &str| forum.member(a).map(|m| m.unit.clone())))
+    Some(read_in(forum, v))
+}
+
+/// `v`'s submission as `forum` reads it (the units of its members named in Cc).
+fn read_in(forum: &Forum, v: &MailView) -> Submission {
+    read_submission(v, &|a: &str| forum.member(a).map(|m| m.unit.clone()))
+}
+
+impl<'a> Arrival<'a> {
+    /// The submission of this arrival's view `v` in `forum`: the one the shell read, or read
+    /// here.
+    fn submission_in(&self, forum: &Forum, v: &MailView) -> Cow<'a, Submission> {
+        match self.submission {
+            Some(read) => Cow::Borrowed(read),
+            None => Cow::Owned(read_in(forum, v)),
+        }
+    }
 }
 
 /// What the store knows that bears on this message, looked up before deciding.
@@ -93,14 +110,9 @@ pub fn lookups(a: &Arrival<'_>, cfg: &Config) -> Lookups {
     let member = forum.member(from);
     let thread_ids: Vec<String> = v.in_reply_to.iter().chain(&v.references).cloned().collect();
     let person = classify(v) == Kind::Submission;
-    let rejections_of = member.filter(|_| person).and_then(|m| {
-        let unit_of = |a: &str| forum.member(a).map(|m| m.unit.clone());
-        let incomplete = match a.submission {
-            Some(read) => !read.missing.is_empty(),
-            None => !read_submission(v, &unit_of).missing.is_empty(),
-        };
-        incomplete.then(|| m.address.clone())
-    });
+    let rejections_of = member
+        .filter(|_| person)
+        .and_then(|m| (!a.submission_in(forum, v).missing.is_empty()).then(|| m.address.clone()));
     Lookups {
         forum: Some(forum.id.clone()),
         content_hash: content_hash(member.map(|m| m.address.as_str()).unwrap_or(from), &v.text),
@@ -411,10 +423,7 @@ pub fn decide(a: &Arrival<'_>, facts: &Facts, cfg: &Config) -> Verdict {
         };
     };
     let member = forum.member(from).map(|m| m.address.clone()).unwrap_or_else(|| from.to_string());
-    let submission: std::borrow::Cow<'_, Submission> = match a.submission {
-        Some(read) => std::borrow::Cow::Borrowed(read),
-        None => std::borrow::Cow::Owned(read_submission(view, &|a: &str| forum.member(a).map(|m| m.unit.clone()))),
-    };
+    let submission = a.submission_in(forum, view);
 
     // An answer in a live case's thread, from the one who submitted it, changes that case.
     if let Some(case) = facts
