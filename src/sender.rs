@@ -85,7 +85,7 @@ impl Transport {
     pub async fn check(&self) -> Result<(), String> {
         let token = self.token().await.map_err(|e| e.text())?;
         let c = self.connect(token.as_ref()).await.map_err(|e| e.text())?;
-        let _ = tokio::time::timeout(QUIT_TIMEOUT, c.quit()).await;
+        c.quit(QUIT_TIMEOUT).await;
         Ok(())
     }
 }
@@ -161,8 +161,7 @@ impl Transport {
                 debug!("OAuth2 token renewed: new SMTP connection");
             }
             if let Some((c, _, _)) = slot.take() {
-                // A server that stopped answering does not hold the next mail up.
-                let _ = tokio::time::timeout(QUIT_TIMEOUT, c.quit()).await;
+                c.quit(QUIT_TIMEOUT).await;
             }
         }
         if slot.is_none() {

@@ -444,12 +444,16 @@ impl Session {
         !self.broken && self.command("NOOP", "NOOP\r\n", 250).await.is_ok()
     }
 
-    /// QUIT, ending the session politely.
-    pub async fn quit(mut self) {
-        if !self.broken {
-            let _ = self.command("QUIT", "QUIT\r\n", 221).await;
-        }
-        let _ = self.io.get_mut().shutdown().await;
+    /// QUIT, ending the session politely, for at most `within`: a server that stopped
+    /// answering does not hold the caller up.
+    pub async fn quit(mut self, within: std::time::Duration) {
+        let _ = tokio::time::timeout(within, async {
+            if !self.broken {
+                let _ = self.command("QUIT", "QUIT\r\n", 221).await;
+            }
+            let _ = self.io.get_mut().shutdown().await;
+        })
+        .await;
     }
 
     async fn command(&mut self, what: &'static str, line: &str, want: u16) -> Result<Reply, Error> {
