@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::core::plan::{self, Action, MeetingMail};
 use crate::core::schedule::MeetingKind;
 use crate::mail::meeting;
+use crate::store::read;
 
 /// How far ahead meetings are read for planning.
 const HORIZON_DAYS: i64 = 400;
@@ -213,6 +214,22 @@ async fn execute(app: &App, step: &plan::Step, now: DateTime<Utc>) -> Result<Opt
         info!(meeting = before.id, "meeting changed while planned; planning again");
         return Ok(None);
     }
+    // The pass read the cases' name-and-age lines only; a summoned meeting's calendar mails
+    // show the texts: read them now, in this transaction.
+    let full;
+    let after = if after.summoned && !after.cases.is_empty() && mails.iter().any(|m| matches!(m, MeetingMail::Calendar(_))) {
+        let mut texts = read::agenda_texts(tx.conn(), after.id).await?;
+        let mut m = after.clone();
+        for c in &mut m.cases {
+            if let Some(t) = texts.remove(&c.id) {
+                c.sections = t;
+            }
+        }
+        full = m;
+        &full
+    } else {
+        after
+    };
     let mut count = 0;
     for mail in &mails {
         let out = match mail {

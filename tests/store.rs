@@ -992,3 +992,63 @@ async fn the_next_meetings_come_soonest_first_and_no_more_than_asked() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_window_of_meetings_holds_the_initials_line_and_one_meeting_all_texts() {
+    use samverkan::core::schedule::{MeetingKind, Occurrence};
+    use samverkan::core::submission::SectionKey;
+    let now = ts("2026-05-01T10:00:00Z");
+    let start = now + chrono::Duration::days(3);
+    let occ = [Occurrence {
+        key: start.date_naive(),
+        start,
+        end: start + chrono::Duration::hours(2),
+        kind: MeetingKind::Samverkan,
+    }];
+    let texts = serde_json::json!({
+        "name_age": "Testperson, 14 år",
+        "background": "Diagnos ADHD",
+        "situation": "Stödboende",
+        "question": "Vem ansvarar?",
+    })
+    .to_string();
+    for (name, _keep, s) in stores().await {
+        s.ensure_meetings("f", "kommun.test", &occ, "Rum 1", now).await.expect("meetings");
+        let id = s.meetings_after("f", now, 1).await.expect("read")[0].id;
+        let mut tx = s.begin().await.expect("begin");
+        let (case, _) = tx
+            .insert_case(&NewCase {
+                forum_id: "f",
+                year: 2026,
+                status: "submitted",
+                submitter: "anna.berg@kommun.test",
+                message_id: "m1",
+                content_hash: "h",
+                sections_json: &texts,
+                meeting_id: Some(id),
+                urgent: false,
+                units_json: "[]",
+                received_at: now,
+                now,
+            })
+            .await
+            .expect("case");
+        tx.commit().await.expect("commit");
+
+        let window = s.meeting_views(now, now + chrono::Duration::days(400)).await.expect("window");
+        let lean = &window.iter().find(|m| m.id == id).expect("the meeting").cases;
+        assert_eq!(lean.len(), 1, "{name}");
+        assert_eq!(
+            lean[0].sections.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+            [(SectionKey::NameAge, "Testperson, 14 år")],
+            "{name}: a window holds the initials' line only"
+        );
+        let one = s.meeting_view(id).await.expect("one").expect("the meeting");
+        assert_eq!(one.cases[0].sections.len(), 4, "{name}: one meeting holds all texts");
+        let mut tx = s.begin().await.expect("begin");
+        let all = read::agenda_texts(tx.conn(), id).await.expect("texts");
+        assert_eq!(all.keys().copied().collect::<Vec<_>>(), [case], "{name}");
+        assert_eq!(all[&case], one.cases[0].sections, "{name}: the texts a mail shows");
+        assert!(read::agenda_texts(tx.conn(), id + 1).await.expect("none").is_empty(), "{name}");
+    }
+}

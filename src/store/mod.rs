@@ -371,19 +371,6 @@ fn invitation_from(r: &AnyRow) -> Invitation {
     }
 }
 
-/// An agenda case from the columns `id, case_no, submitter, units_json, urgent, sections_json`
-/// (in that order, first).
-fn agenda_case_from(r: &AnyRow) -> Result<AgendaCase> {
-    Ok(AgendaCase {
-        id: r.get(0),
-        case_no: r.get(1),
-        submitter: r.get(2),
-        units: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
-        urgent: r.get::<i64, _>(4) != 0,
-        sections: serde_json::from_str(&r.get::<String, _>(5)).context("cases.sections_json")?,
-    })
-}
-
 /// What every SQLite connection sets when it opens, the pool's and the direct one
 /// (`store::fast`). secure_delete: freed space is zeroed, so deleted and overwritten personal
 /// data does not linger in free pages (docs/operations.md, "Retention"). temp_store = MEMORY: a
@@ -831,18 +818,6 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect())
-    }
-
-    /// The complete cases on a meeting's agenda, in case-number order.
-    pub async fn agenda(&self, meeting_id: i64) -> Result<Vec<AgendaCase>> {
-        let rows = sqlx::query(
-            "SELECT id, case_no, submitter, units_json, urgent, sections_json FROM cases
-             WHERE meeting_id = $1 AND status = 'submitted' ORDER BY case_no",
-        )
-        .bind(meeting_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(agenda_case_from).collect()
     }
 
     /// Each forum's most recent note taker: the meetings with one, in time order, the last one
