@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BENCH_BIN") or os.path.join(ROOT, "target/release/samverkan")  # BENCH_BIN: another build (A/B runs)
 PLAN_BIN = os.path.join(ROOT, "target/release/examples/bench_plan")
+FLOOR_BIN = os.path.join(ROOT, "target/release/examples/bench_floor")
 STACK = os.environ["BENCH_STACK"]
 WORK = os.environ["BENCH_WORK"]
 ENV = dict(l.strip().split("=", 1) for l in open(os.path.join(STACK, "env")) if "=" in l)
@@ -686,6 +687,15 @@ def scenario_burst():
     base_w = rates(bt, 500)
     log(f"  raw SMTP baseline {base_rate:.0f}/s")
     wait_delivered(members, 2 * N_BURST, 900)
+    # The floor under the daemon's CPU per case: the same mails read and answered by a program
+    # that does only what no daemon can leave out (examples/bench_floor.rs).
+    out = subprocess.run([FLOOR_BIN, cfg, db, os.path.join(wdir, "floor.db")], cwd=wdir, check=True,
+                         capture_output=True, text=True).stdout
+    floor = {k: rnd(v, 3) for k, v in json.loads(out).items()}
+    wait_delivered(members, 3 * N_BURST, 900)
+    cpu["floor"] = floor
+    cpu["above_floor_ms_per_case"] = rnd(cpu["cpu_ms_per_case_burst"] - floor["cpu_ms_per_mail"], 3)
+    log("  floor (read, record, answer; no routine) per mail: %s" % floor)
     results["burst_cases"] = entry(
         "cases/s", med(case_w), pct(case_w, 1),
         {"what": "raw IMAP UID FETCH BODY.PEEK[] of the same inbox, batches of 100 (Python imaplib)",

@@ -85,6 +85,9 @@ impl fmt::Display for Error {
     }
 }
 
+/// No `source`: the text already carries the I/O error's.
+impl std::error::Error for Error {}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
         Error::Io(e)
