@@ -741,7 +741,7 @@ async fn gather<T: IntakeTx>(
     }
     if let Some(address) = &look.rejections_of {
         let since = now - chrono::Duration::hours(24);
-        facts.rejections_today = tx.sent_to_since(&["incomplete", "no_parts"], address, since).await?;
+        facts.rejections_today = tx.rejections_to_since(address, since).await?;
     }
     let threaded = !look.thread_ids.is_empty() || look.case_ref.is_some() || look.obligations;
     if let (true, Some(tx)) = (threaded, tx.full()) {

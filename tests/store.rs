@@ -449,9 +449,11 @@ async fn copy_moves_everything_from_sqlite_to_postgres() {
     assert!(err.to_string().contains("not empty"), "{err}");
 }
 
-/// The daily rejection cap's count: mails of the given kinds to one address since a time.
+/// The daily rejection cap's count: rejection answers (incomplete, no parts) to one address
+/// since a time; a receipt is not one.
 #[tokio::test]
-async fn mails_to_an_address_are_counted_by_kind_and_time() {
+async fn rejection_answers_to_an_address_are_counted_since_a_time() {
+    use samverkan::store::fast::IntakeTx;
     for (name, _d, s) in stores().await {
         let t0 = ts("2026-05-01T10:00:00Z");
         let mut tx = s.begin().await.expect("tx");
@@ -471,13 +473,15 @@ async fn mails_to_an_address_are_counted_by_kind_and_time() {
             tx.enqueue(&o, ts(at)).await.expect("enqueue");
         }
         tx.commit().await.expect("commit");
+        assert_eq!(s.rejections_to_since("a@x", t0).await.expect("n"), 2, "{name}");
+        assert_eq!(s.rejections_to_since("b@x", t0).await.expect("n"), 1, "{name}");
+        assert_eq!(s.rejections_to_since("c@x", t0).await.expect("n"), 0, "{name}");
+        let mut tx = s.begin().await.expect("tx");
         assert_eq!(
-            s.sent_to_since(&["incomplete", "no_parts"], "a@x", t0).await.expect("n"),
+            IntakeTx::rejections_to_since(&mut tx, "a@x", t0).await.expect("n"),
             2,
-            "{name}"
+            "{name}: inside a transaction"
         );
-        assert_eq!(s.sent_to_since(&["incomplete"], "b@x", t0).await.expect("n"), 1, "{name}");
-        assert_eq!(s.sent_to_since(&["no_parts"], "b@x", t0).await.expect("n"), 0, "{name}");
     }
 }
 
@@ -797,10 +801,10 @@ async fn the_direct_sqlite_path_keeps_the_transactions_promises() {
     IntakeTx::savepoint(&mut f).await.expect("savepoint");
     let (_, no) = IntakeTx::insert_case(&mut f, &case("one@x")).await.expect("case");
     assert_eq!(no, "2026-0002");
-    IntakeTx::enqueue(&mut f, &outgoing("r1@x"), now).await.expect("enqueue");
-    IntakeTx::enqueue(&mut f, &outgoing("r1@x"), now)
-        .await
-        .expect("the same Message-ID again");
+    let mut rejection = outgoing("r1@x");
+    rejection.kind = "incomplete".into();
+    IntakeTx::enqueue(&mut f, &rejection, now).await.expect("enqueue");
+    IntakeTx::enqueue(&mut f, &rejection, now).await.expect("the same Message-ID again");
     assert!(IntakeTx::record_intake(&mut f, &rec(1, "one@x")).await.expect("rec"));
     IntakeTx::release_savepoint(&mut f).await.expect("release");
     assert!(IntakeTx::message_id_seen(&mut f, "one@x").await.expect("seen"), "its own write");
@@ -816,7 +820,7 @@ async fn the_direct_sqlite_path_keeps_the_transactions_promises() {
     // Recorded before: refused.
     assert!(!IntakeTx::record_intake(&mut f, &rec(1, "one@x")).await.expect("rec"));
     assert_eq!(
-        IntakeTx::sent_to_since(&mut f, &["receipt"], "t@x", now).await.expect("count"),
+        IntakeTx::rejections_to_since(&mut f, "t@x", now).await.expect("count"),
         1,
         "queued once"
     );
@@ -1015,40 +1019,53 @@ async fn a_window_of_meetings_holds_the_initials_line_and_one_meeting_all_texts(
     for (name, _keep, s) in stores().await {
         s.ensure_meetings("f", "kommun.test", &occ, "Rum 1", now).await.expect("meetings");
         let id = s.meetings_after("f", now, 1).await.expect("read")[0].id;
+        // Stored out of case-number order: 2027-0001 first, then 2026-0001.
         let mut tx = s.begin().await.expect("begin");
-        let (case, _) = tx
-            .insert_case(&NewCase {
-                forum_id: "f",
-                year: 2026,
-                status: "submitted",
-                submitter: "anna.berg@kommun.test",
-                message_id: "m1",
-                content_hash: "h",
-                sections_json: &texts,
-                meeting_id: Some(id),
-                urgent: false,
-                units_json: "[]",
-                received_at: now,
-                now,
-            })
-            .await
-            .expect("case");
+        let mut ids = Vec::new();
+        for (year, message_id) in [(2027, "m1"), (2026, "m2")] {
+            let (case, _) = tx
+                .insert_case(&NewCase {
+                    forum_id: "f",
+                    year,
+                    status: "submitted",
+                    submitter: "anna.berg@kommun.test",
+                    message_id,
+                    content_hash: message_id,
+                    sections_json: &texts,
+                    meeting_id: Some(id),
+                    urgent: false,
+                    units_json: "[]",
+                    received_at: now,
+                    now,
+                })
+                .await
+                .expect("case");
+            ids.push(case);
+        }
         tx.commit().await.expect("commit");
+        let numbers = |cases: &[samverkan::core::plan::AgendaCase]| cases.iter().map(|c| c.case_no.clone()).collect::<Vec<_>>();
 
         let window = s.meeting_views(now, now + chrono::Duration::days(400)).await.expect("window");
         let lean = &window.iter().find(|m| m.id == id).expect("the meeting").cases;
-        assert_eq!(lean.len(), 1, "{name}");
-        assert_eq!(
-            lean[0].sections.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
-            [(SectionKey::NameAge, "Testperson, 14 år")],
-            "{name}: a window holds the initials' line only"
-        );
+        assert_eq!(numbers(lean), ["2026-0001", "2027-0001"], "{name}: in case-number order");
+        for c in lean {
+            assert_eq!(
+                c.sections.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+                [(SectionKey::NameAge, "Testperson, 14 år")],
+                "{name}: a window holds the initials' line only"
+            );
+        }
         let one = s.meeting_view(id).await.expect("one").expect("the meeting");
-        assert_eq!(one.cases[0].sections.len(), 4, "{name}: one meeting holds all texts");
+        assert_eq!(numbers(&one.cases), ["2026-0001", "2027-0001"], "{name}");
+        assert!(
+            one.cases.iter().all(|c| c.sections.len() == 4),
+            "{name}: one meeting holds all texts"
+        );
         let mut tx = s.begin().await.expect("begin");
         let all = read::agenda_texts(tx.conn(), id).await.expect("texts");
-        assert_eq!(all.keys().copied().collect::<Vec<_>>(), [case], "{name}");
-        assert_eq!(all[&case], one.cases[0].sections, "{name}: the texts a mail shows");
+        ids.sort();
+        assert_eq!(all.keys().copied().collect::<Vec<_>>(), ids, "{name}");
+        assert_eq!(all[&one.cases[0].id], one.cases[0].sections, "{name}: the texts a mail shows");
         assert!(read::agenda_texts(tx.conn(), id + 1).await.expect("none").is_empty(), "{name}");
     }
 }

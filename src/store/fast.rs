@@ -187,13 +187,8 @@ impl FastTx {
         Ok(out)
     }
 
-    pub fn sent_to_since(&self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
-        let since = db(since);
-        let mut total = 0;
-        for kind in kinds {
-            total += self.one::<i64>(sql::SENT_TO_SINCE, &[kind, &since, &address])?.unwrap_or(0) as u32;
-        }
-        Ok(total)
+    pub fn rejections_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<u32> {
+        Ok(self.one::<i64>(sql::REJECTIONS_TO_SINCE, &[&db(since), &address])?.unwrap_or(0) as u32)
     }
 
     /// [`super::Tx::insert_case`].
@@ -293,7 +288,7 @@ pub trait IntakeTx: Send {
     fn message_id_seen(&mut self, message_id: &str) -> impl Future<Output = Result<bool>> + Send;
     fn case_with_hash(&mut self, forum_id: &str, content_hash: &str) -> impl Future<Output = Result<Option<String>>> + Send;
     fn meetings_after(&mut self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> impl Future<Output = Result<Vec<Meeting>>> + Send;
-    fn sent_to_since(&mut self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
+    fn rejections_to_since(&mut self, address: &str, since: DateTime<Utc>) -> impl Future<Output = Result<u32>> + Send;
     fn insert_case(&mut self, c: &NewCase<'_>) -> impl Future<Output = Result<(i64, String)>> + Send;
     fn enqueue(&mut self, m: &Outgoing, now: DateTime<Utc>) -> impl Future<Output = Result<()>> + Send;
     fn record_intake(&mut self, r: &IntakeRecord<'_>) -> impl Future<Output = Result<bool>> + Send;
@@ -315,8 +310,8 @@ impl IntakeTx for Tx {
     async fn meetings_after(&mut self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
         super::read::meetings_after(self.conn(), forum_id, after, limit).await
     }
-    async fn sent_to_since(&mut self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
-        super::read::sent_to_since(self.conn(), kinds, address, since).await
+    async fn rejections_to_since(&mut self, address: &str, since: DateTime<Utc>) -> Result<u32> {
+        super::read::rejections_to_since(self.conn(), address, since).await
     }
     async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<(i64, String)> {
         Tx::insert_case(self, c).await
@@ -351,8 +346,8 @@ impl IntakeTx for FastTx {
     async fn meetings_after(&mut self, forum_id: &str, after: DateTime<Utc>, limit: u32) -> Result<Vec<Meeting>> {
         FastTx::meetings_after(self, forum_id, after, limit)
     }
-    async fn sent_to_since(&mut self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
-        FastTx::sent_to_since(self, kinds, address, since)
+    async fn rejections_to_since(&mut self, address: &str, since: DateTime<Utc>) -> Result<u32> {
+        FastTx::rejections_to_since(self, address, since)
     }
     async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<(i64, String)> {
         FastTx::insert_case(self, c)

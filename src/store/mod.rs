@@ -400,9 +400,11 @@ pub(crate) mod sql {
     pub const MEETINGS_AFTER: &str =
         "SELECT id, starts_at, kind, place, status FROM meetings WHERE forum_id = $1 AND starts_at > $2 AND kind <> 'person'
          ORDER BY starts_at";
-    /// Mails of kind $1 queued since $2 to address $3: a count.
-    pub const SENT_TO_SINCE: &str = "SELECT count(*) FROM outbox WHERE kind = $1 AND created_at >= $2
-             AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = $3)";
+    /// Rejection answers ("incomplete", "no parts") queued since $1 to address $2: a count.
+    /// The kinds are spelled out, not bound: the partial index `outbox_rejections` serves a
+    /// query that names them.
+    pub const REJECTIONS_TO_SINCE: &str = "SELECT count(*) FROM outbox WHERE kind IN ('incomplete', 'no_parts') AND created_at >= $1
+             AND EXISTS (SELECT 1 FROM json_each(outbox.env_to) WHERE value = $2)";
     /// The next case number of forum $1 and year $2.
     pub const NEXT_CASE_NO: &str = "INSERT INTO case_counter (forum_id, year, last_number) VALUES ($1, $2, 1)
              ON CONFLICT(forum_id, year) DO UPDATE SET last_number = case_counter.last_number + 1 RETURNING last_number";
@@ -1052,8 +1054,8 @@ impl Store {
     /// One query per kind, each an index range on `outbox(kind, created_at)`: with the kinds as
     /// a JSON list, PostgreSQL scanned the whole outbox and parsed every row's recipients (3.9 ms
     /// per mail in a 2,000-mail burst, growing with the outbox).
-    pub async fn sent_to_since(&self, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
-        read::sent_to_since(&mut *self.pool.acquire().await?, kinds, address, since).await
+    pub async fn rejections_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<u32> {
+        read::rejections_to_since(&mut *self.pool.acquire().await?, address, since).await
     }
 
     /// Marks these UIDs as moved on the server.
@@ -1373,12 +1375,9 @@ impl Store {
                 cases_by_status: by,
             });
         }
-        let count = |status: &'static str| async move {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE status = $1")
-                .bind(status)
-                .fetch_one(&self.pool)
-                .await
-        };
+        // Each status spelled out, not bound: the partial indexes of pending and failed mail
+        // (outbox_due, outbox_failed) serve a query that names their status.
+        let count = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool).await };
         let oldest: Option<String> = sqlx::query_scalar("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
             .fetch_one(&self.pool)
             .await?;
@@ -1395,9 +1394,9 @@ impl Store {
             .collect();
         Ok(Status {
             forums,
-            outbox_pending: count("pending").await?,
-            outbox_failed: count("failed").await?,
-            outbox_sent: count("sent").await?,
+            outbox_pending: count("SELECT count(*) FROM outbox WHERE status = 'pending'").await?,
+            outbox_failed: count("SELECT count(*) FROM outbox WHERE status = 'failed'").await?,
+            outbox_sent: count("SELECT count(*) FROM outbox WHERE status = 'sent'").await?,
             oldest_pending_at: oldest,
             mailboxes,
             intake_total: sqlx::query_scalar("SELECT count(*) FROM intake").fetch_one(&self.pool).await?,

@@ -144,12 +144,13 @@ async fn views(c: &mut AnyConnection, from: DateTime<Utc>, until: DateTime<Utc>,
             invitations.entry(r.get(10)).or_default().push(invitation_from(r));
         }
         // Row by row: the rows as read and the cases made of them are not all held at once.
+        // Put in case-number order here, not by the query: SQLite would sort the rows whole
+        // (texts included) in memory before the first one (9 MB for 10,000 cases, issue 20).
         let from_s = db(from);
         let until_s = db(until);
         let mut cases = sqlx::query(
             "SELECT id, case_no, submitter, units_json, urgent, sections_json, meeting_id FROM cases
-             WHERE meeting_id IN (SELECT id FROM meetings WHERE starts_at >= $1 AND starts_at < $2) AND status = 'submitted'
-             ORDER BY meeting_id, case_no",
+             WHERE meeting_id IN (SELECT id FROM meetings WHERE starts_at >= $1 AND starts_at < $2) AND status = 'submitted'",
         )
         .bind(&from_s)
         .bind(&until_s)
@@ -163,6 +164,10 @@ async fn views(c: &mut AnyConnection, from: DateTime<Utc>, until: DateTime<Utc>,
                 urgent: r.get::<i64, _>(4) != 0,
                 sections: case_texts(&r.get::<String, _>(5), texts)?,
             });
+        }
+        drop(cases);
+        for list in agenda.values_mut() {
+            list.sort_unstable_by(|a, b| a.case_no.cmp(&b.case_no));
         }
     }
     let mut out = Vec::with_capacity(rows.len());
@@ -314,16 +319,11 @@ pub async fn case_by_id(c: &mut AnyConnection, id: i64) -> Result<Option<CaseRow
 /// One query per kind, each an index range on `outbox(kind, created_at)`: with the kinds as
 /// a JSON list, PostgreSQL scanned the whole outbox and parsed every row's recipients (3.9 ms
 /// per mail in a 2,000-mail burst, growing with the outbox).
-pub async fn sent_to_since(c: &mut AnyConnection, kinds: &[&str], address: &str, since: DateTime<Utc>) -> Result<u32> {
-    let mut total = 0;
-    for kind in kinds {
-        let n: i64 = sqlx::query_scalar(sql::SENT_TO_SINCE)
-            .bind(*kind)
-            .bind(db(since))
-            .bind(address)
-            .fetch_one(&mut *c)
-            .await?;
-        total += n as u32;
-    }
-    Ok(total)
+pub async fn rejections_to_since(c: &mut AnyConnection, address: &str, since: DateTime<Utc>) -> Result<u32> {
+    let n: i64 = sqlx::query_scalar(sql::REJECTIONS_TO_SINCE)
+        .bind(db(since))
+        .bind(address)
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(n as u32)
 }
