@@ -396,7 +396,17 @@ class Daemon:
         self.c_ready = self.counters()
         self.m_ready = machine_cpu()
         self.s_ready = servers_cpu()
+        self.io_ready = self.io()
         self.rusage = None
+
+    def io(self):
+        """Bytes the process wrote: through write calls (files and sockets), and to storage."""
+        out = {}
+        with open(f"/proc/{self.p.pid}/io") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                out[k] = int(v)
+        return out["wchar"], out["write_bytes"]
 
     def counters(self):
         """(CPU seconds of the whole process, context switches of its live threads)."""
@@ -638,6 +648,7 @@ def scenario_burst():
     s_cases = servers_cpu()
     wait_db(db, "SELECT count(*) FROM outbox WHERE kind = 'receipt' AND status = 'sent'", N_BURST, 1800)
     c_sent = d.counters()
+    io_sent = d.io()
     stop.set()
     th.join()
     perf_stop(prof)
@@ -661,6 +672,10 @@ def scenario_burst():
         "cpu_ms_per_case_burst": rnd(1000 * (c_sent[0] - d.c_ready[0]) / N_BURST, 3),
         "ctx_per_case_intake": rnd((c_cases[1] - d.c_ready[1]) / N_BURST, 2),
         "ctx_per_case_burst": rnd((c_sent[1] - d.c_ready[1]) / N_BURST, 2),
+        # What a case cost in writes over the burst: through write calls (the database's log
+        # and file, and the sockets), and what of it reached storage.
+        "written_kib_per_case": rnd((io_sent[0] - d.io_ready[0]) / N_BURST / 1024, 2),
+        "storage_kib_per_case": rnd((io_sent[1] - d.io_ready[1]) / N_BURST / 1024, 2),
     }
     # Where the machine's cores went while intake ran: all of it busy, the daemon, the mail
     # servers (Dovecot serving FETCH/MOVE and delivering the receipts over LMTP, Postfix).
