@@ -1049,11 +1049,13 @@ impl Store {
         .await?)
     }
 
-    /// How many mails of these kinds went (or are queued) to `address` since `since`.
+    /// How many rejection answers went (or are queued) to `address` since `since`: the daily
+    /// cap's count.
     ///
-    /// One query per kind, each an index range on `outbox(kind, created_at)`: with the kinds as
-    /// a JSON list, PostgreSQL scanned the whole outbox and parsed every row's recipients (3.9 ms
-    /// per mail in a 2,000-mail burst, growing with the outbox).
+    /// An index range on the partial index `outbox_rejections(created_at)`, whose condition
+    /// the statement names in its text. With the kinds as a bound JSON list, PostgreSQL scanned
+    /// the whole outbox and parsed every row's recipients (3.9 ms per mail in a 2,000-mail
+    /// burst, growing with the outbox).
     pub async fn rejections_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<u32> {
         read::rejections_to_since(&mut *self.pool.acquire().await?, address, since).await
     }
