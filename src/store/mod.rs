@@ -1049,13 +1049,7 @@ impl Store {
         .await?)
     }
 
-    /// How many rejection answers went (or are queued) to `address` since `since`: the daily
-    /// cap's count.
-    ///
-    /// An index range on the partial index `outbox_rejections(created_at)`, whose condition
-    /// the statement names in its text. With the kinds as a bound JSON list, PostgreSQL scanned
-    /// the whole outbox and parsed every row's recipients (3.9 ms per mail in a 2,000-mail
-    /// burst, growing with the outbox).
+    /// [`read::rejections_to_since`] on a pooled connection.
     pub async fn rejections_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<u32> {
         read::rejections_to_since(&mut *self.pool.acquire().await?, address, since).await
     }

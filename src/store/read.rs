@@ -118,13 +118,15 @@ fn case_texts(json: &str, texts: Texts) -> Result<BTreeMap<SectionKey, String>> 
 }
 
 async fn views(c: &mut AnyConnection, from: DateTime<Utc>, until: DateTime<Utc>, person: bool, texts: Texts) -> Result<Vec<MeetingView>> {
+    // The window's bounds as stored text, once for the three reads.
+    let (from, until) = (db(from), db(until));
     let rows = sqlx::query(
         "SELECT id, forum_id, occurrence, starts_at, ends_at, kind, place, status, sequence, invited_at, note_taker, summoned_at,
                 digest_cutoff_at, digest_morning_at, decisions_requested_at
          FROM meetings WHERE starts_at >= $1 AND starts_at < $2 AND ($3 = 1 OR kind <> 'person') ORDER BY starts_at, id",
     )
-    .bind(db(from))
-    .bind(db(until))
+    .bind(&from)
+    .bind(&until)
     .bind(i64::from(person))
     .fetch_all(&mut *c)
     .await?;
@@ -136,8 +138,8 @@ async fn views(c: &mut AnyConnection, from: DateTime<Utc>, until: DateTime<Utc>,
              FROM invitations WHERE meeting_id IN (SELECT id FROM meetings WHERE starts_at >= $1 AND starts_at < $2)
              ORDER BY meeting_id, id",
         )
-        .bind(db(from))
-        .bind(db(until))
+        .bind(&from)
+        .bind(&until)
         .fetch_all(&mut *c)
         .await?;
         for r in &inv {
@@ -146,14 +148,12 @@ async fn views(c: &mut AnyConnection, from: DateTime<Utc>, until: DateTime<Utc>,
         // Row by row: the rows as read and the cases made of them are not all held at once.
         // Put in case-number order here, not by the query: SQLite would sort the rows whole
         // (texts included) in memory before the first one (9 MB for 10,000 cases, issue 20).
-        let from_s = db(from);
-        let until_s = db(until);
         let mut cases = sqlx::query(
             "SELECT id, case_no, submitter, units_json, urgent, sections_json, meeting_id FROM cases
              WHERE meeting_id IN (SELECT id FROM meetings WHERE starts_at >= $1 AND starts_at < $2) AND status = 'submitted'",
         )
-        .bind(&from_s)
-        .bind(&until_s)
+        .bind(&from)
+        .bind(&until)
         .fetch(&mut *c);
         while let Some(r) = cases.try_next().await? {
             agenda.entry(r.get(6)).or_default().push(AgendaCase {
@@ -314,11 +314,13 @@ pub async fn case_by_id(c: &mut AnyConnection, id: i64) -> Result<Option<CaseRow
     Ok(row.as_ref().map(Store::case_row))
 }
 
-/// How many mails of these kinds went (or are queued) to `address` since `since`.
+/// How many rejection answers went (or are queued) to `address` since `since`: the daily
+/// cap's count.
 ///
-/// One query per kind, each an index range on `outbox(kind, created_at)`: with the kinds as
-/// a JSON list, PostgreSQL scanned the whole outbox and parsed every row's recipients (3.9 ms
-/// per mail in a 2,000-mail burst, growing with the outbox).
+/// An index range on the partial index `outbox_rejections(created_at)`, whose condition the
+/// statement names in its text. With the kinds as a bound JSON list, PostgreSQL scanned the
+/// whole outbox and parsed every row's recipients (3.9 ms per mail in a 2,000-mail burst,
+/// growing with the outbox).
 pub async fn rejections_to_since(c: &mut AnyConnection, address: &str, since: DateTime<Utc>) -> Result<u32> {
     let n: i64 = sqlx::query_scalar(sql::REJECTIONS_TO_SINCE)
         .bind(db(since))
