@@ -360,7 +360,10 @@ def perf_start(pid, name):
     if not PERF:
         return None
     os.makedirs(PERF, exist_ok=True)
-    return subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o", os.path.join(PERF, name + ".data")],
+    # BENCH_PERF_ARGS: perf record's sampling options instead of the default (e.g. "-F 999
+    # --call-graph dwarf,16384" with a build carrying line tables, for inclusive costs).
+    opts = os.environ.get("BENCH_PERF_ARGS", "-F 499 -g").split()
+    return subprocess.Popen(["perf", "record", *opts, "-p", str(pid), "-o", os.path.join(PERF, name + ".data")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -564,7 +564,7 @@ impl<'a> Message<'a> {
                 && look.case_ref.is_none()
                 && !look.obligations
                 && crate::core::classify::classify(v) == crate::core::classify::Kind::Submission
-                && crate::core::person::route(&app.cfg, v, &crate::core::submission::own_text(v)).is_none()
+                && person_route(&app.cfg, v, submission.as_ref()).is_none()
                 && crate::core::deviation::collector_answer(&app.cfg, v).is_none()
         });
         Message {
@@ -589,6 +589,17 @@ impl<'a> Message<'a> {
     }
 }
 
+/// [`crate::core::person::route`] of a mail read once: it reads only a member's mail of the
+/// submission kind, which are exactly the mails [`intake::submission_of`] read, so the own text
+/// comes from that reading.
+fn person_route<'c>(
+    cfg: &'c crate::config::Config,
+    v: &MailView,
+    submission: Option<&crate::core::submission::Submission>,
+) -> Option<(&'c crate::config::Forum, crate::core::person::Command)> {
+    submission.and_then(|s| crate::core::person::route(cfg, v, &s.own_text))
+}
+
 /// Handles one message inside `tx`: reads the facts, decides, and writes its effects and intake
 /// record inside a savepoint (rolled back alone when the message was recorded before). The
 /// caller commits. `None` (before anything is written): the message needs the full
@@ -603,7 +614,7 @@ async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Messag
     // "Bokat: ...") is theirs, whatever else it would be (core::person::route decides).
     // A plain message was read as neither when it was read (`Message::read`): not again.
     let person = match (parsed, facts.message_id_seen) {
-        (Some(v), false) if !m.plain => crate::core::person::route(&app.cfg, v, &crate::core::submission::own_text(v)),
+        (Some(v), false) if !m.plain => person_route(&app.cfg, v, m.submission.as_ref()),
         _ => None,
     };
     // A deviation collector's "Ingen avvikelse: <reason>": collectors need not be members, so
@@ -634,7 +645,26 @@ async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Messag
     } else {
         PROCESSED
     };
-    tx.savepoint().await?;
+    let kind = routed.kind;
+    // A message recorded before (by an earlier pass whose commit went through, or another
+    // instance) must change nothing. Where the transaction can tell before writing, it asks;
+    // elsewhere its effects go inside a savepoint, undone when the record turns out taken.
+    let known = tx.recorded_before(&app.cfg.imap.inbox, uidvalidity, m.uid).await?;
+    match known {
+        Some(true) => {
+            return Ok(Some(Handled {
+                uid: m.uid,
+                destination,
+                recorded: false,
+                queued: false,
+                kind,
+                outcome: "recorded_before",
+                case_no: None,
+            }));
+        }
+        Some(false) => {}
+        None => tx.savepoint().await?,
+    }
     let (case_id, case_no, queued, outcome) = match (tx.full(), &routed.route) {
         (_, Route::Case(verdict)) if plain => {
             let (id, no, q) = apply_new(app, tx, verdict, message_id, received, now).await?;
@@ -643,7 +673,6 @@ async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Messag
         (Some(tx), _) => full(app, tx, m, &routed.route, person, collector, &obligations, now).await?,
         (None, _) => unreachable!("checked above"),
     };
-    let kind = routed.kind;
     let recorded = tx
         .record_intake(&IntakeRecord {
             mailbox: &app.cfg.imap.inbox,
@@ -658,11 +687,13 @@ async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Messag
             case_id,
         })
         .await?;
-    if recorded {
-        tx.release_savepoint().await?;
-    } else {
+    match (known, recorded) {
+        (None, true) => tx.release_savepoint().await?,
         // Another pass recorded it first: nothing of ours may commit.
-        tx.rollback_to_savepoint().await?;
+        (None, false) => tx.rollback_to_savepoint().await?,
+        (Some(_), true) => {}
+        // Fails the batch: its transaction rolls back whole.
+        (Some(_), false) => anyhow::bail!("message UID {} was recorded by another writer inside this transaction", m.uid),
     }
     Ok(Some(Handled {
         uid: m.uid,

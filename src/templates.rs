@@ -133,9 +133,11 @@ impl Templates {
     /// Renders mail `name` in `lang` with `ctx`. The subject is one line, whitespace folded.
     pub fn render(&self, lang: &str, name: &str, ctx: &impl Serialize) -> Result<Rendered> {
         let get = |part: &str| self.env.get_template(&format!("{lang}/{name}.{part}.j2"));
+        // Converted once for the mail's three parts (each render would convert it again).
+        let ctx = minijinja::Value::from(minijinja::value::Serde(ctx));
         let render = |part: &str| -> Result<String> {
             get(part)
-                .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+                .and_then(|t| t.render(&ctx))
                 .with_context(|| format!("cannot render template {}/{lang}/{name}.{part}.j2", self.dir.display()))
         };
         let subject = render("subject")?.split_whitespace().collect::<Vec<_>>().join(" ");

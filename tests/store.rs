@@ -114,6 +114,15 @@ async fn intake_is_recorded_once_per_uid() {
         let mut tx = s.begin().await.expect("tx");
         assert!(tx.record_intake(&rec).await.expect("rec"), "{name}");
         assert!(!tx.record_intake(&rec).await.expect("rec"), "{name}");
+        // The full transaction cannot tell before writing (another instance may record it
+        // first): intake uses a savepoint there.
+        assert_eq!(
+            samverkan::store::fast::IntakeTx::recorded_before(&mut tx, "INBOX", 7, 3)
+                .await
+                .expect("look-up"),
+            None,
+            "{name}"
+        );
         tx.commit().await.expect("commit");
         assert!(s.message_id_seen("m@x").await.expect("seen"), "{name}");
         assert_eq!(
@@ -817,8 +826,16 @@ async fn the_direct_sqlite_path_keeps_the_transactions_promises() {
     IntakeTx::insert_case(&mut f, &case("two@x")).await.expect("case");
     assert!(IntakeTx::record_intake(&mut f, &rec(2, "two@x")).await.expect("rec"));
     IntakeTx::rollback_to_savepoint(&mut f).await.expect("rollback to");
-    // Recorded before: refused.
+    // Recorded before: refused, and known before writing (by mailbox, UIDVALIDITY and UID).
     assert!(!IntakeTx::record_intake(&mut f, &rec(1, "one@x")).await.expect("rec"));
+    let known = |f: &samverkan::store::fast::FastTx, mailbox: &str, validity: u32, uid: u32| {
+        f.recorded_before(mailbox, validity, uid).expect("look-up")
+    };
+    assert!(known(&f, "INBOX", 7, 1), "its own write, uncommitted");
+    assert!(!known(&f, "INBOX", 7, 2), "rolled back");
+    assert!(!known(&f, "INBOX", 8, 1), "another UIDVALIDITY");
+    assert!(!known(&f, "Other", 7, 1), "another mailbox");
+    assert_eq!(IntakeTx::recorded_before(&mut f, "INBOX", 7, 1).await.expect("look-up"), Some(true));
     assert_eq!(
         IntakeTx::rejections_to_since(&mut f, "t@x", now).await.expect("count"),
         1,

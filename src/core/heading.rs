@@ -292,8 +292,10 @@ impl Folded {
         // Two rows on the stack; only the band |i - j| <= budget is computed, the rest stays
         // "too far" (budget + 1). prev[j]: distance between key[..i] and line[..j].
         let far = budget + 1;
-        let mut prev = [far; MAX_KEY];
-        let mut cur = [far; MAX_KEY];
+        // Only the first `width` cells are used; the rows are swapped by reference (swapping
+        // the arrays themselves copied them whole at every row: issue 20's profile).
+        let (mut a, mut b) = ([far; MAX_KEY], [far; MAX_KEY]);
+        let (mut prev, mut cur) = (&mut a[..width], &mut b[..width]);
         for (j, cell) in prev.iter_mut().enumerate().take(width.min(far)) {
             *cell = j;
         }

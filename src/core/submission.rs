@@ -90,6 +90,10 @@ pub struct Submission {
     pub withdraw: bool,
     /// A case number like `2026-0042` from the subject.
     pub case_ref: Option<String>,
+    /// The sender's own text ([`own_text`]), read on the way: the routine readers of the same
+    /// mail take it from here instead of cutting the text again.
+    #[serde(skip)]
+    pub own_text: String,
 }
 
 /// A field a heading can open.
@@ -418,6 +422,7 @@ pub fn read_submission(v: &MailView, unit_of: &dyn Fn(&str) -> Option<String>) -
         units: Vec::new(),
         withdraw: read.withdraw || starts_with_withdraw(&subject_rest.to_lowercase()),
         case_ref: find_case_ref(&v.subject),
+        own_text: own.join("\n"),
     };
 
     let mut seen: Vec<String> = Vec::new();
@@ -1031,6 +1036,28 @@ mod tests {
 
     fn section(s: &Submission, k: SectionKey) -> Option<&str> {
         s.sections.get(&k).map(String::as_str)
+    }
+
+    #[test]
+    fn the_submission_carries_the_own_text_as_own_text_cuts_it() {
+        for text in [
+            "Namn och ålder: A.B. 14 år\r\nKort bakgrund: x\r\n\r\nMvh\r\nAnna\r\n",
+            "Hej\n\n-----Ursprungligt meddelande-----\nFrån: x\nNamn och ålder: C 3 år\n",
+            "> citat\nNamn och ålder: B 9 år",
+            "",
+        ] {
+            let v = MailView {
+                text: text.to_string(),
+                subject: "Ärendeanmälan".into(),
+                ..MailView::default()
+            };
+            let s = read_submission(&v, &|_| None);
+            assert_eq!(s.own_text, own_text(&v), "{text:?}");
+        }
+        assert_eq!(
+            read("Namn och ålder: A 3 år\n\nMed vänlig hälsning\nAnna").own_text,
+            "Namn och ålder: A 3 år\n"
+        );
     }
 
     #[test]

@@ -419,6 +419,8 @@ pub(crate) mod sql {
     /// Outbox row $4 claimed by instance $3 for attempt $1, due again at $2 if it is not
     /// concluded.
     pub const OUTBOX_CLAIM: &str = "UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_by = $3 WHERE id = $4";
+    /// A row when message $3 of mailbox $1 (UIDVALIDITY $2) has its intake record.
+    pub const INTAKE_RECORDED: &str = "SELECT 1 FROM intake WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3";
     /// The intake record; no row when the message was recorded before.
     pub const RECORD_INTAKE: &str =
         "INSERT INTO intake (mailbox, uidvalidity, uid, message_id, received_at, processed_at, kind, outcome, destination, case_id)
