@@ -6,7 +6,8 @@
 //!
 //! Only the statements a plain submission needs are here ([`FastTx`]); every other mail goes
 //! through [`Tx`]. The guarantees are those of [`Tx`]: the same in-process write lock, `BEGIN
-//! IMMEDIATE` at `synchronous = NORMAL`, one savepoint per message, and the batch's end synced by
+//! IMMEDIATE` at `synchronous = NORMAL`, a message recorded before changing nothing (asked
+//! first, [`FastTx::recorded_before`], where [`Tx`] takes a savepoint), and the batch's end synced by
 //! [`super::Store::batch_synced`] (the log is one file: its synced commit syncs this
 //! connection's frames too). PostgreSQL has no such path ([`super::Store::begin_fast`] is `None`).
 
