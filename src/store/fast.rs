@@ -316,8 +316,8 @@ pub trait IntakeTx: Send {
     /// writer can record it until this transaction ends. `None` on the full transaction, where
     /// another instance may (PostgreSQL): intake writes its effects inside a savepoint there
     /// and undoes them when the record turns out taken. A savepoint costs a copy of every page
-    /// the message changes (SQLite's statement journal, issue 20's profile); this look-up, one
-    /// index probe.
+    /// the message changes (SQLite's sub-journal, issue 20's profile); this look-up, one index
+    /// probe.
     fn recorded_before(&mut self, mailbox: &str, uidvalidity: u32, uid: u32) -> impl Future<Output = Result<Option<bool>>> + Send;
     fn savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
     fn release_savepoint(&mut self) -> impl Future<Output = Result<()>> + Send;
