@@ -602,8 +602,9 @@ fn person_route<'c>(
 
 /// Handles one message inside `tx`: reads the facts, decides, and writes its effects and intake
 /// record, none of them when the message was recorded before (asked first on the direct path;
-/// in the full transaction its writes go in a savepoint, rolled back alone). The caller commits. `None` (before anything is written): the message needs the full
-/// transaction, which `tx` is not.
+/// in the full transaction its writes go in a savepoint, rolled back alone). The caller
+/// commits. `None` (before anything is written): the message needs the full transaction,
+/// which `tx` is not.
 async fn handle<T: IntakeTx>(app: &App, tx: &mut T, uidvalidity: u32, m: &Message<'_>) -> Result<Option<Handled>> {
     let now = app.now();
     let (received, message_id, parsed) = (m.received, &m.message_id, &m.parsed);
